@@ -1,0 +1,69 @@
+"""actors: agents, supervisors and the orchestrator, as Pykka actors on the bus."""
+
+import logging
+
+from ._actor import Actor as Actor
+from ._actor import ContainedBaseException as ContainedBaseException
+from ._agent import Agent as Agent
+from ._agent import HandoffTo as HandoffTo
+from ._agent import TaskContext as TaskContext
+from ._child_spec import ChildSpec as ChildSpec
+from ._child_spec import RestartPolicy as RestartPolicy
+from ._errors import ActorDeadError as ActorDeadError
+from ._errors import ActorError as ActorError
+from ._errors import ConfigurationError as ConfigurationError
+from ._errors import LLMOutputError as LLMOutputError
+from ._errors import PlanningError as PlanningError
+from ._errors import PlanValidationError as PlanValidationError
+from ._errors import RestartLimitExceeded as RestartLimitExceeded
+from ._errors import TaskError as TaskError
+from ._errors import ToolArgumentsError as ToolArgumentsError
+from ._errors import WorkflowError as WorkflowError
+from ._link import ActorExit as ActorExit
+from ._orchestrator import Orchestrator as Orchestrator
+from ._orchestrator import submit as submit
+from ._plan import Plan as Plan
+from ._plan import Task as Task
+from ._result import TaskResult as TaskResult
+from ._result import TaskStatus as TaskStatus
+from ._result import WorkflowResult as WorkflowResult
+from ._strategy import RestartIntensity as RestartIntensity
+from ._strategy import RestartStrategy as RestartStrategy
+from ._supervisor import ChildInfo as ChildInfo
+from ._supervisor import Supervisor as Supervisor
+from ._team import Team as Team
+
+__all__ = [
+    "Actor",
+    "ActorDeadError",
+    "ActorError",
+    "ActorExit",
+    "Agent",
+    "ChildInfo",
+    "ChildSpec",
+    "ConfigurationError",
+    "ContainedBaseException",
+    "HandoffTo",
+    "LLMOutputError",
+    "Orchestrator",
+    "Plan",
+    "PlanValidationError",
+    "PlanningError",
+    "RestartIntensity",
+    "RestartLimitExceeded",
+    "RestartPolicy",
+    "RestartStrategy",
+    "Supervisor",
+    "Task",
+    "TaskContext",
+    "TaskError",
+    "TaskResult",
+    "TaskStatus",
+    "Team",
+    "ToolArgumentsError",
+    "WorkflowError",
+    "WorkflowResult",
+    "submit",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

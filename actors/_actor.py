@@ -1,0 +1,172 @@
+"""The base actor: a named Pykka actor on the bus, linked to its supervisor."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from types import TracebackType
+from typing import Any
+
+import pykka
+from pykka import messages as pykka_messages
+
+from bus import Envelope, Event, EventBus
+
+from ._errors import ConfigurationError
+from ._link import ActorExit, current_link
+
+__all__ = ["Actor", "ContainedBaseException"]
+
+logger = logging.getLogger(__name__)
+
+
+class ContainedBaseException(Exception):  # noqa: N818 - it wraps, it is not an error kind
+    """A ``BaseException`` (``SystemExit``, ``KeyboardInterrupt``) raised by actor code.
+
+    Pykka's default answer to a ``BaseException`` in any actor is to stop *every* actor
+    in the process. Our actors contain it instead: it becomes a crash of that one actor
+    (the original is in ``__cause__``), which its supervisor handles.
+    """
+
+
+class Actor(pykka.ThreadingActor):
+    """A Pykka ``ThreadingActor`` with a stable name, a bus and a supervisor link.
+
+    * Bound on the bus under ``name`` just before its thread starts, so events
+      addressed to the name reach this actor, and events parked while its predecessor
+      was restarting are handed over first.
+    * :class:`bus.Envelope` messages go to :meth:`on_event`, inside the bus's
+      ``process`` span; other messages go to :meth:`on_message`.
+    * A ``BaseException`` from its code crashes this actor only (see
+      :class:`ContainedBaseException`); an exception in ``on_start`` is a crash too.
+    * When its thread ends, its supervisor (if it was started under one) is told how:
+      the exception, the envelope in flight and the unprocessed ``tell`` messages of
+      its mailbox, which Pykka would otherwise drop. An actor with no supervisor
+      unbinds its name; its unprocessed events become dead letters.
+
+    Args:
+        name: Stable name; the supervisor's child id for supervised actors.
+        bus: The bus to bind to; ``None`` for an actor that only takes direct messages.
+
+    Raises:
+        ConfigurationError: ``name`` is empty.
+    """
+
+    def __init__(self, *, name: str, bus: EventBus | None = None) -> None:
+        super().__init__()
+        if not name:
+            msg = f"{type(self).__name__} needs a non-empty name; pass name='...'."
+            raise ConfigurationError(msg)
+        self.name = name
+        self.bus = bus
+        self._link = current_link()
+        self._in_flight: Envelope[Event] | None = None
+        self._exit_reason: BaseException | None = None
+        self._leftovers: list[Any] = []
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.name!r} ({self.actor_urn})"
+
+    # -- hooks for subclasses --------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Handle one event from the bus. Runs in this actor's thread.
+
+        It may block (the actor handles one message at a time). An exception it raises
+        crashes the actor; its supervisor restarts it and reports the event in flight.
+        The default ignores the event.
+        """
+
+    def on_message(self, message: Any) -> Any:  # noqa: ANN401 - any message may be told
+        """Handle a message that is not an event. Runs in this actor's thread.
+
+        The default logs it at WARNING, as Pykka does.
+        """
+        return super().on_receive(message)
+
+    # -- Pykka plumbing --------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:  # noqa: ANN401
+        """Dispatch envelopes to :meth:`on_event` and the rest to :meth:`on_message`."""
+        if isinstance(message, Envelope):
+            self._in_flight = message
+            bus = self.bus
+            if bus is None:
+                self.on_event(message.event)
+            else:
+                with bus.processing(message, self.name):
+                    self.on_event(message.event)
+            self._in_flight = None
+            return None
+        return self.on_message(message)
+
+    def _start_actor_loop(self) -> None:
+        if self.bus is not None:
+            self.bus.bind(self.name, self.actor_ref)
+        super()._start_actor_loop()
+
+    def _handle_receive(self, message: Any) -> Any:  # noqa: ANN401
+        try:
+            return super()._handle_receive(message)
+        except Exception:
+            raise
+        except BaseException as exc:
+            text = f"{type(exc).__name__} raised in actor {self.name!r}"
+            raise ContainedBaseException(text) from exc
+
+    def _actor_loop_setup(self) -> None:
+        try:
+            super()._actor_loop_setup()
+        except BaseException:  # noqa: BLE001 - contained: a crash of this actor only
+            self._handle_failure(*sys.exc_info())
+
+    def _handle_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._exit_reason is None and exception_value is not None:
+            cause = exception_value.__cause__
+            contained = isinstance(exception_value, ContainedBaseException)
+            self._exit_reason = cause if contained and cause is not None else exception_value
+        super()._handle_failure(exception_type, exception_value, traceback)
+
+    def _actor_loop_teardown(self) -> None:
+        # Pykka answers pending asks with ActorDeadError and drops pending tells;
+        # we keep the tells for the supervisor to hand to this actor's successor.
+        dead = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
+        while not self.actor_inbox.empty():
+            envelope = self.actor_inbox.get()
+            if envelope.reply_to is None:
+                if not isinstance(envelope.message, pykka_messages._ActorStop):  # noqa: SLF001
+                    self._leftovers.append(envelope.message)
+            elif isinstance(envelope.message, pykka_messages._ActorStop):  # noqa: SLF001
+                envelope.reply_to.set(None)
+            else:
+                envelope.reply_to.set_exception(exc_info=(type(dead), dead, None))
+
+    def _actor_loop(self) -> None:
+        try:
+            super()._actor_loop()
+        finally:
+            self._report_exit()
+
+    def _report_exit(self) -> None:
+        exit_ = ActorExit(
+            name=self.name,
+            ref=self.actor_ref,
+            reason=self._exit_reason,
+            in_flight=self._in_flight if self._exit_reason is not None else None,
+            leftovers=self._leftovers,
+        )
+        if self._link is not None:
+            try:
+                self._link(exit_)
+            except Exception:
+                logger.exception("Supervisor link of %s failed; unbinding it", self)
+            else:
+                return
+        if self.bus is not None:
+            self.bus.requeue(self.name, exit_.leftovers)
+            self.bus.unbind(self.name, self.actor_ref)

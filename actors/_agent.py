@@ -1,0 +1,209 @@
+"""The agent: an actor that turns each ``TaskStarted`` into exactly one outcome event."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pydantic
+from pydantic import BaseModel, JsonValue
+
+from bus import Event, EventBus, Handoff, TaskCompleted, TaskFailed, TaskStarted, TokenUsage
+
+from ._actor import Actor
+from ._child_spec import ChildSpec, RestartPolicy
+from ._errors import TaskError
+
+__all__ = ["Agent", "HandoffTo", "TaskContext"]
+
+logger = logging.getLogger(__name__)
+
+_JSON: pydantic.TypeAdapter[JsonValue] = pydantic.TypeAdapter(JsonValue)
+
+
+@dataclass(slots=True)
+class TaskContext:
+    """What an agent's handler gets for one task attempt.
+
+    Attributes:
+        workflow_id: The workflow.
+        task_id: The task.
+        attempt: 1-based attempt number.
+        description: What to do.
+        inputs: Results of the task's dependencies, by task id.
+        context: Extra context (e.g. handed over by another agent).
+        usage: Tokens spent so far in this attempt; add with :meth:`add_usage`.
+    """
+
+    workflow_id: str
+    task_id: str
+    attempt: int
+    description: str
+    inputs: dict[str, JsonValue]
+    context: dict[str, JsonValue]
+    usage: TokenUsage = field(default_factory=TokenUsage)
+
+    def add_usage(self, usage: TokenUsage) -> None:
+        """Add tokens spent by a model call to this attempt's total."""
+        self.usage = self.usage + usage
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffTo:
+    """Return this from :meth:`Agent.handle` to hand the task to another agent.
+
+    Attributes:
+        agent: Name of the agent to take over; the handoff must be declared.
+        reason: Why, in words.
+        context: The slice of context to hand over (JSON values).
+    """
+
+    agent: str
+    reason: str = ""
+    context: dict[str, JsonValue] = field(default_factory=dict)
+
+
+class Agent(Actor):
+    """Base class of agents: override :meth:`handle`.
+
+    On each :class:`bus.TaskStarted` addressed to its name, the agent calls
+    :meth:`handle` and publishes exactly one of:
+
+    * :class:`bus.TaskCompleted` with the returned value (a JSON value or a pydantic
+      model) and the attempt's token usage;
+    * :class:`bus.Handoff` when ``handle`` returns a :class:`HandoffTo`;
+    * :class:`bus.TaskFailed` when ``handle`` raises :class:`TaskError`, or returns
+      something that is not JSON.
+
+    Any other exception is a crash ("let it crash"): the supervisor restarts the agent
+    and reports the task as failed and retryable, so the orchestrator retries it.
+
+    Args:
+        name: The agent's stable name; plans address it by this name.
+        bus: The bus it receives tasks from and publishes outcomes to.
+
+    Example:
+        >>> class Echo(Agent):
+        ...     def handle(self, task: TaskContext) -> str:
+        ...         return task.description
+    """
+
+    description: ClassVar[str] = ""
+    """What the agent can do, in words; the planner shows it to the model."""
+
+    def __init__(self, *, name: str, bus: EventBus) -> None:
+        super().__init__(name=name, bus=bus)
+        self._bus = bus
+        bus.subscribe(TaskStarted, name, recipient=name)
+
+    @classmethod
+    def child_spec(
+        cls,
+        name: str,
+        bus: EventBus,
+        *,
+        restart: RestartPolicy = RestartPolicy.PERMANENT,
+        shutdown_timeout: float = 5.0,
+        **kwargs: Any,  # noqa: ANN401 - passed on to the constructor
+    ) -> ChildSpec:
+        """A child spec that starts this agent under ``name`` on ``bus``.
+
+        Args:
+            name: Child id and agent name.
+            bus: The bus.
+            restart: OTP restart type.
+            shutdown_timeout: Seconds the supervisor waits for it to stop.
+            **kwargs: More constructor arguments.
+        """
+        return ChildSpec(
+            id=name,
+            start=lambda: cls.start(name=name, bus=bus, **kwargs),
+            restart=restart,
+            shutdown_timeout=shutdown_timeout,
+            description=cls.description,
+        )
+
+    def handle(self, task: TaskContext) -> object:
+        """Run one task attempt. Runs in this agent's thread and may block.
+
+        Args:
+            task: The task, its dependencies' results and the attempt's context.
+
+        Returns:
+            The result (JSON value or pydantic model), or a :class:`HandoffTo`.
+
+        Raises:
+            TaskError: To fail the attempt with a ``TaskFailed`` event.
+        """
+        raise NotImplementedError
+
+    def on_event(self, event: Event) -> None:
+        """Run the task of a ``TaskStarted`` event; other events are ignored."""
+        if isinstance(event, TaskStarted):
+            self._run(event)
+
+    def _run(self, started: TaskStarted) -> None:
+        task = TaskContext(
+            workflow_id=started.workflow_id,
+            task_id=started.task_id,
+            attempt=started.attempt,
+            description=started.description,
+            inputs=dict(started.inputs),
+            context=dict(started.context),
+        )
+        envelope = {
+            "source": self.name,
+            "workflow_id": started.workflow_id,
+            "task_id": started.task_id,
+            "causation_id": started.id,
+            "attempt": started.attempt,
+        }
+        outcome: Event
+        try:
+            value = self.handle(task)
+        except TaskError as exc:
+            outcome = self._failed(envelope, task, exc, retryable=exc.retryable)
+        else:
+            if isinstance(value, HandoffTo):
+                outcome = Handoff(
+                    **envelope,
+                    from_agent=self.name,
+                    to_agent=value.agent,
+                    reason=value.reason,
+                    context=value.context,
+                    usage=task.usage,
+                )
+            else:
+                try:
+                    result = _to_json(value)
+                except (pydantic.ValidationError, TypeError) as exc:
+                    error = TaskError(
+                        f"Agent {self.name!r} returned a {type(value).__name__}, "
+                        f"which is not a JSON value: {exc}"
+                    )
+                    outcome = self._failed(envelope, task, error, retryable=False)
+                else:
+                    outcome = TaskCompleted(
+                        **envelope, agent=self.name, result=result, usage=task.usage
+                    )
+        self._bus.publish(outcome)
+
+    def _failed(
+        self, envelope: dict[str, Any], task: TaskContext, exc: Exception, *, retryable: bool
+    ) -> TaskFailed:
+        return TaskFailed(
+            **envelope,
+            agent=self.name,
+            error_type=type(exc).__name__,
+            message=str(exc),
+            retryable=retryable,
+            usage=task.usage,
+        )
+
+
+def _to_json(value: object) -> JsonValue:
+    if isinstance(value, BaseModel):
+        dumped: JsonValue = value.model_dump(mode="json")
+        return dumped
+    return _JSON.validate_python(value, strict=True)

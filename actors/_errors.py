@@ -1,0 +1,77 @@
+"""Errors raised by :mod:`actors`."""
+
+from __future__ import annotations
+
+from pykka import ActorDeadError
+
+__all__ = [
+    "ActorDeadError",
+    "ActorError",
+    "ConfigurationError",
+    "LLMOutputError",
+    "PlanValidationError",
+    "PlanningError",
+    "RestartLimitExceeded",
+    "TaskError",
+    "ToolArgumentsError",
+    "WorkflowError",
+]
+
+
+class ActorError(Exception):
+    """Base class of every error raised by :mod:`actors` (``ActorDeadError`` is Pykka's)."""
+
+
+class ConfigurationError(ActorError):
+    """A usage mistake: a bad child spec, agent, tool or argument."""
+
+
+class PlanValidationError(ConfigurationError, ValueError):
+    """A plan is not a valid DAG over declared agents.
+
+    Attributes:
+        task_id: The offending task (``""`` if the problem is the plan as a whole).
+    """
+
+    def __init__(self, message: str, *, task_id: str = "") -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+class TaskError(ActorError):
+    """Raised by an agent's handler to fail its task with a :class:`bus.TaskFailed`.
+
+    Any *other* exception escaping a handler is a crash of the agent: its supervisor
+    restarts it and the task is retried.
+
+    Args:
+        message: What went wrong.
+        retryable: Whether another attempt may succeed.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ToolArgumentsError(TaskError):
+    """A model called a tool with arguments that fail the tool's schema."""
+
+
+class LLMOutputError(TaskError):
+    """A model's output stayed invalid (schema, unknown tool, too many iterations)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message, retryable=retryable)
+
+
+class PlanningError(ActorError):
+    """The planner got no valid plan from the model within its attempts."""
+
+
+class WorkflowError(ActorError):
+    """A workflow could not run to its end (its orchestrator crashed or stopped)."""
+
+
+class RestartLimitExceeded(ActorError):  # noqa: N818 - OTP's name for the condition
+    """A supervisor restarted its children more than ``max_restarts`` within ``period``."""

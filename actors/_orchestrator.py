@@ -1,0 +1,390 @@
+"""The orchestrator: runs plans by dispatching ready tasks to agents over the bus."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pykka
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from pydantic import JsonValue
+
+from bus import (
+    ChildCrashed,
+    DeadLetter,
+    Event,
+    EventBus,
+    Handoff,
+    TaskCompleted,
+    TaskFailed,
+    TaskStarted,
+    TokenUsage,
+)
+
+from ._actor import Actor
+from ._errors import PlanValidationError, WorkflowError
+from ._plan import Plan, Task
+from ._result import TaskResult, TaskStatus, WorkflowResult
+
+__all__ = ["Orchestrator", "submit"]
+
+logger = logging.getLogger(__name__)
+
+_TERMINAL = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+@dataclass(slots=True)
+class _TaskRun:
+    task: Task
+    order: int
+    agent: str
+    waiting: int
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    handoff_depth: int = 0
+    context: dict[str, JsonValue] = field(default_factory=dict)
+    started_at: datetime | None = None
+    started_mono: float = 0.0
+    finished_at: datetime | None = None
+    finished_mono: float = 0.0
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    result: JsonValue = None
+    error: str = ""
+
+
+@dataclass(slots=True)
+class _Workflow:
+    id: str
+    plan: Plan
+    future: pykka.Future[WorkflowResult]
+    span: trace.Span
+    tasks: dict[str, _TaskRun]
+    dependents: dict[str, list[str]]
+    submitted_mono: float
+    open_tasks: int
+    ready: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Submit:
+    plan: Plan
+    workflow_id: str
+    name: str
+    future: pykka.Future[WorkflowResult]
+    parent: otel_context.Context
+
+
+class Orchestrator(Actor):
+    """Runs plans: dispatches every ready task, collects outcomes, retries, resolves.
+
+    For each submitted :class:`Plan` it publishes a :class:`bus.TaskStarted` for every
+    task whose dependencies all completed (highest priority first, then plan order),
+    passing the dependencies' results as ``inputs``. On the outcome events:
+
+    * ``TaskCompleted`` completes the task and releases its dependents;
+    * ``TaskFailed`` (retryable), ``ChildCrashed`` naming the task, or a ``DeadLetter``
+      of its ``TaskStarted`` retries it until ``max_attempts``; then it fails and its
+      dependents are cancelled;
+    * ``Handoff`` along a declared edge re-dispatches the task to the new agent (at
+      most ``max_handoffs`` in a chain); an undeclared one fails the task.
+
+    Outcomes of an attempt that is no longer current are ignored (logged at DEBUG), so
+    no task completes twice. When every task is terminal the workflow's future
+    resolves with a :class:`WorkflowResult`. The workflow is one ``invoke_workflow``
+    span, the parent of its events' spans.
+
+    Args:
+        name: The orchestrator's name (outcome events are delivered to it).
+        bus: The bus.
+        agents: Names of the declared agents (the static graph).
+        handoffs: Allowed handoffs: agent name → names it may hand over to.
+        max_handoffs: Longest handoff chain per task.
+        tracer_provider: For the workflow spans; ``None`` uses the global provider.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "orchestrator",
+        bus: EventBus,
+        agents: Collection[str],
+        handoffs: Mapping[str, Collection[str]] | None = None,
+        max_handoffs: int = 5,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        super().__init__(name=name, bus=bus)
+        self._bus = bus
+        self.agents = frozenset(agents)
+        self.handoffs = {k: frozenset(v) for k, v in (handoffs or {}).items()}
+        self.max_handoffs = max_handoffs
+        self._tracer = trace.get_tracer("actorchestra.orchestrator", tracer_provider=tracer_provider)
+        self._workflows: dict[str, _Workflow] = {}
+        for event_type in (TaskCompleted, TaskFailed, Handoff):
+            bus.subscribe(event_type, name)
+        bus.subscribe(ChildCrashed, name)
+        bus.subscribe(DeadLetter, name)
+
+    # -- messages --------------------------------------------------------------------
+
+    def on_message(self, message: Any) -> Any:  # noqa: ANN401
+        """Accept submitted plans."""
+        if isinstance(message, _Submit):
+            self._start_workflow(message)
+            return None
+        return super().on_message(message)
+
+    def on_event(self, event: Event) -> None:
+        """Route an outcome event to its workflow's task."""
+        wf = self._workflows.get(event.workflow_id)
+        if wf is None:
+            return
+        run = wf.tasks.get(event.task_id)
+        if run is None or run.status is not TaskStatus.RUNNING or event.attempt != run.attempts:
+            logger.debug("Ignoring stale %s for %s/%s", event.type, event.workflow_id, event.task_id)
+            return
+        if isinstance(event, TaskCompleted):
+            if event.agent == run.agent:
+                self._completed(wf, run, event)
+        elif isinstance(event, TaskFailed):
+            if event.agent in ("", run.agent):
+                run.usage = run.usage + event.usage
+                self._failed(wf, run, f"{event.error_type}: {event.message}", event.retryable)
+        elif isinstance(event, Handoff):
+            if event.from_agent == run.agent:
+                run.usage = run.usage + event.usage
+                self._handoff(wf, run, event)
+        elif isinstance(event, ChildCrashed):
+            if event.child == run.agent:
+                self._failed(wf, run, f"agent crashed: {event.error_type}: {event.message}", True)
+        elif isinstance(event, DeadLetter):
+            if event.event.get("type") == "task.started" and event.event.get("agent") == run.agent:
+                self._failed(wf, run, f"task undeliverable: {event.reason}", True)
+        self._dispatch(wf)
+        if wf.open_tasks == 0:
+            self._finish(wf)
+
+    def on_stop(self) -> None:
+        """Fail every unfinished workflow's future: nobody waits forever."""
+        self._abandon("stopped")
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Fail every unfinished workflow's future with the crash as the cause."""
+        self._abandon("crashed")
+
+    # -- workflow lifecycle ----------------------------------------------------------
+
+    def _start_workflow(self, msg: _Submit) -> None:
+        try:
+            msg.plan.check(self.agents)
+        except PlanValidationError as exc:
+            msg.future.set_exception((type(exc), exc, exc.__traceback__))
+            return
+        span = self._tracer.start_span(
+            f"invoke_workflow {msg.name}",
+            context=msg.parent,
+            attributes={
+                "gen_ai.operation.name": "invoke_workflow",
+                "actorchestra.workflow.id": msg.workflow_id,
+                "actorchestra.workflow.tasks": len(msg.plan.tasks),
+            },
+        )
+        dependents = msg.plan.dependents()
+        tasks = {
+            t.id: _TaskRun(task=t, order=i, agent=t.agent, waiting=len(set(t.depends_on)))
+            for i, t in enumerate(msg.plan.tasks)
+        }
+        wf = _Workflow(
+            id=msg.workflow_id,
+            plan=msg.plan,
+            future=msg.future,
+            span=span,
+            tasks=tasks,
+            dependents=dependents,
+            submitted_mono=time.monotonic(),
+            open_tasks=len(tasks),
+        )
+        self._workflows[wf.id] = wf
+        for run in tasks.values():
+            if run.waiting == 0:
+                heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            self._dispatch(wf)
+        finally:
+            otel_context.detach(token)
+
+    def _dispatch(self, wf: _Workflow) -> None:
+        ready = wf.ready
+        while ready:
+            _, _, task_id = heapq.heappop(ready)
+            self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
+
+    def _start_attempt(self, wf: _Workflow, run: _TaskRun, *, new_attempt: bool) -> None:
+        task = run.task
+        if new_attempt:
+            run.attempts += 1
+        run.status = TaskStatus.RUNNING
+        if run.started_at is None:
+            run.started_at = datetime.now(UTC)
+            run.started_mono = time.monotonic()
+        inputs = {dep: wf.tasks[dep].result for dep in task.depends_on}
+        self._bus.publish(
+            TaskStarted(
+                source=self.name,
+                workflow_id=wf.id,
+                task_id=task.id,
+                attempt=run.attempts,
+                agent=run.agent,
+                description=task.description,
+                inputs=inputs,
+                context=run.context,
+                handoff_depth=run.handoff_depth,
+            )
+        )
+
+    def _completed(self, wf: _Workflow, run: _TaskRun, event: TaskCompleted) -> None:
+        run.usage = run.usage + event.usage
+        run.result = event.result
+        self._close(wf, run, TaskStatus.COMPLETED)
+        for dep_id in wf.dependents[run.task.id]:
+            dependent = wf.tasks[dep_id]
+            dependent.waiting -= 1
+            if dependent.waiting == 0 and dependent.status is TaskStatus.PENDING:
+                heapq.heappush(wf.ready, (-dependent.task.priority, dependent.order, dep_id))
+
+    def _failed(self, wf: _Workflow, run: _TaskRun, error: str, retryable: bool) -> None:
+        run.error = error
+        if retryable and run.attempts < run.task.max_attempts:
+            wf.span.add_event(
+                "retry",
+                {"actorchestra.task.id": run.task.id, "actorchestra.task.attempt": run.attempts,
+                 "error.type": error.split(":", 1)[0]},
+            )
+            self._start_attempt(wf, run, new_attempt=True)
+            return
+        self._close(wf, run, TaskStatus.FAILED)
+        self._cancel_dependents(wf, run.task.id)
+
+    def _handoff(self, wf: _Workflow, run: _TaskRun, event: Handoff) -> None:
+        allowed = self.handoffs.get(event.from_agent, frozenset())
+        if event.to_agent not in allowed:
+            msg = (
+                f"HandoffError: agent {event.from_agent!r} handed task {run.task.id!r} to "
+                f"{event.to_agent!r}, which is not a declared handoff; declare it in handoffs."
+            )
+            self._failed(wf, run, msg, retryable=False)
+            return
+        if run.handoff_depth >= self.max_handoffs:
+            msg = (
+                f"HandoffError: task {run.task.id!r} reached the limit of "
+                f"{self.max_handoffs} handoffs."
+            )
+            self._failed(wf, run, msg, retryable=False)
+            return
+        run.handoff_depth += 1
+        run.agent = event.to_agent
+        run.context = {**event.context, "handoff_reason": event.reason,
+                       "handoff_from": event.from_agent}
+        self._start_attempt(wf, run, new_attempt=False)
+
+    def _cancel_dependents(self, wf: _Workflow, task_id: str) -> None:
+        stack = list(wf.dependents[task_id])
+        while stack:
+            run = wf.tasks[stack.pop()]
+            if run.status is TaskStatus.PENDING:
+                run.error = f"cancelled: dependency {task_id!r} did not complete"
+                self._close(wf, run, TaskStatus.CANCELLED)
+                stack.extend(wf.dependents[run.task.id])
+
+    def _close(self, wf: _Workflow, run: _TaskRun, status: TaskStatus) -> None:
+        run.status = status
+        run.finished_at = datetime.now(UTC)
+        run.finished_mono = time.monotonic()
+        wf.open_tasks -= 1
+
+    def _finish(self, wf: _Workflow) -> None:
+        del self._workflows[wf.id]
+        results = tuple(_task_result(run) for run in wf.tasks.values())
+        ok = all(r.status is TaskStatus.COMPLETED for r in results)
+        sinks = [tid for tid, deps in wf.dependents.items() if not deps]
+        answer: JsonValue = (
+            wf.tasks[sinks[0]].result
+            if len(sinks) == 1
+            else {tid: wf.tasks[tid].result for tid in sinks}
+        )
+        result = WorkflowResult(
+            workflow_id=wf.id,
+            status=TaskStatus.COMPLETED if ok else TaskStatus.FAILED,
+            tasks=results,
+            answer=answer,
+            duration=time.monotonic() - wf.submitted_mono,
+        )
+        if not ok:
+            failed = [r.task_id for r in results if r.status is not TaskStatus.COMPLETED]
+            wf.span.set_status(trace.StatusCode.ERROR, f"tasks not completed: {failed}")
+        wf.span.end()
+        wf.future.set(result)
+
+    def _abandon(self, how: str) -> None:
+        for wf in list(self._workflows.values()):
+            msg = f"Orchestrator {self.name!r} {how} before workflow {wf.id!r} finished."
+            exc = WorkflowError(msg)
+            wf.span.set_status(trace.StatusCode.ERROR, msg)
+            wf.span.end()
+            wf.future.set_exception((WorkflowError, exc, None))
+        self._workflows.clear()
+
+
+def _task_result(run: _TaskRun) -> TaskResult:
+    finished = run.finished_at or datetime.now(UTC)
+    return TaskResult(
+        task_id=run.task.id,
+        agent=run.agent,
+        status=run.status,
+        attempts=run.attempts,
+        started_at=run.started_at,
+        finished_at=finished,
+        duration=(run.finished_mono - run.started_mono) if run.started_at else 0.0,
+        usage=run.usage,
+        result=run.result,
+        error=run.error,
+    )
+
+
+def submit(
+    orchestrator: pykka.ActorRef[Orchestrator],
+    plan: Plan,
+    *,
+    workflow_id: str | None = None,
+    name: str = "workflow",
+) -> pykka.Future[WorkflowResult]:
+    """Submit ``plan`` to an orchestrator; returns at once.
+
+    The workflow's ``invoke_workflow`` span is a child of the caller's current span.
+
+    Args:
+        orchestrator: The orchestrator's ref.
+        plan: The plan to run.
+        workflow_id: Id for the workflow; a new UUID hex by default.
+        name: Workflow name, for the span name.
+
+    Returns:
+        A future of the :class:`WorkflowResult`; ``get(timeout=...)`` raises
+        :class:`PlanValidationError` for an invalid plan and :class:`WorkflowError` if
+        the orchestrator stops or crashes first.
+
+    Raises:
+        pykka.ActorDeadError: The orchestrator is not running.
+    """
+    future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
+    orchestrator.tell(
+        _Submit(plan, workflow_id or uuid.uuid4().hex, name, future, otel_context.get_current())
+    )
+    return future

@@ -1,0 +1,144 @@
+"""Plans: a DAG of tasks over declared agents."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._errors import PlanValidationError
+
+__all__ = ["Plan", "Task"]
+
+
+class Task(BaseModel):
+    """One node of a plan.
+
+    Attributes:
+        id: Unique within the plan, e.g. ``"t1"``.
+        description: What to do, in words; the agent receives it.
+        agent: Name of the declared agent that runs it.
+        depends_on: Ids of the tasks whose results it needs; it starts after all of
+            them completed.
+        priority: Among ready tasks, higher starts first.
+        max_attempts: Attempts before the task fails for good (≥ 1).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    agent: str = Field(min_length=1)
+    depends_on: tuple[str, ...] = ()
+    priority: int = 0
+    max_attempts: int = Field(default=3, ge=1, le=100)
+
+
+class Plan(BaseModel):
+    """A workflow as a DAG of tasks; :meth:`check` validates it against the agents.
+
+    Example:
+        >>> plan = Plan(tasks=[Task(id="a", agent="x"), Task(id="b", agent="x", depends_on=("a",))])
+        >>> plan.check({"x"})
+        >>> [t.id for t in plan.topological_order()]
+        ['a', 'b']
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tasks: tuple[Task, ...] = Field(min_length=1)
+
+    def check(self, agents: Collection[str]) -> None:
+        """Validate the plan: unique ids, known dependencies and agents, no cycle.
+
+        Args:
+            agents: Names of the declared agents.
+
+        Raises:
+            PlanValidationError: The first problem found; its message and ``task_id``
+                name the offending task.
+        """
+        seen: set[str] = set()
+        for task in self.tasks:
+            if task.id in seen:
+                msg = f"Task {task.id!r} appears twice in the plan; give each task a unique id."
+                raise PlanValidationError(msg, task_id=task.id)
+            seen.add(task.id)
+        for task in self.tasks:
+            if task.agent not in agents:
+                msg = (
+                    f"Task {task.id!r} names unknown agent {task.agent!r}; "
+                    f"declared agents are {sorted(agents)}."
+                )
+                raise PlanValidationError(msg, task_id=task.id)
+            for dep in task.depends_on:
+                if dep not in seen:
+                    msg = f"Task {task.id!r} depends on unknown task {dep!r}."
+                    raise PlanValidationError(msg, task_id=task.id)
+                if dep == task.id:
+                    msg = f"Task {task.id!r} depends on itself; remove it from its depends_on."
+                    raise PlanValidationError(msg, task_id=task.id)
+        cycle = self._find_cycle()
+        if cycle:
+            path = " -> ".join([*cycle, cycle[0]])
+            msg = (
+                f"Task {cycle[0]!r} is on a dependency cycle ({path}, each "
+                "depending on the next); "
+                "a plan must be acyclic."
+            )
+            raise PlanValidationError(msg, task_id=cycle[0])
+
+    def topological_order(self) -> Iterator[Task]:
+        """Tasks in an order where each comes after its dependencies (Kahn's algorithm).
+
+        Ties keep plan order. Assumes :meth:`check` passed.
+        """
+        by_id = {t.id: t for t in self.tasks}
+        waiting = {t.id: len(set(t.depends_on)) for t in self.tasks}
+        dependents = self.dependents()
+        ready = [t.id for t in self.tasks if waiting[t.id] == 0]
+        i = 0
+        while i < len(ready):
+            tid = ready[i]
+            i += 1
+            yield by_id[tid]
+            for d in dependents[tid]:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    ready.append(d)
+
+    def dependents(self) -> dict[str, list[str]]:
+        """For each task id, the ids of the tasks that depend on it (no duplicates)."""
+        out: dict[str, list[str]] = {t.id: [] for t in self.tasks}
+        for t in self.tasks:
+            for dep in dict.fromkeys(t.depends_on):
+                if dep in out:
+                    out[dep].append(t.id)
+        return out
+
+    def _find_cycle(self) -> list[str]:
+        deps = {t.id: t.depends_on for t in self.tasks}
+        white, grey, black = 0, 1, 2
+        color = dict.fromkeys(deps, white)
+        for root in deps:
+            if color[root] != white:
+                continue
+            stack: list[tuple[str, int]] = [(root, 0)]
+            path: list[str] = []
+            while stack:
+                node, i = stack.pop()
+                if i == 0:
+                    color[node] = grey
+                    path.append(node)
+                children = deps[node]
+                if i < len(children):
+                    stack.append((node, i + 1))
+                    child = children[i]
+                    if color[child] == grey:
+                        return path[path.index(child) :]
+                    if color[child] == white:
+                        stack.append((child, 0))
+                else:
+                    color[node] = black
+                    path.pop()
+        return []

@@ -1,0 +1,357 @@
+"""Supervisors: actors that start, watch and restart other actors (OTP ``supervisor``)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from bus import ChildCrashed, ChildRestarted, ChildStarted, EventBus, SupervisorEscalated
+
+from ._actor import Actor
+from ._child_spec import ChildSpec, RestartPolicy
+from ._errors import ConfigurationError, RestartLimitExceeded
+from ._link import ActorExit, linking
+from ._strategy import RestartIntensity, RestartStrategy
+
+__all__ = ["ChildInfo", "Supervisor"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """One child as its supervisor sees it (OTP ``which_children``).
+
+    Attributes:
+        id: The child id.
+        alive: Whether it is running.
+        restart_count: Restarts of this child since its supervisor started.
+        restart: Its restart type.
+        children: Its own children, when it is a supervisor.
+    """
+
+    id: str
+    alive: bool
+    restart_count: int
+    restart: RestartPolicy
+    children: tuple[ChildInfo, ...] = ()
+
+
+@dataclass(slots=True)
+class _Child:
+    spec: ChildSpec
+    ref: pykka.ActorRef[Any] | None = None
+    restart_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _ChildExited:
+    child_id: str
+    exit: ActorExit
+
+
+@dataclass(frozen=True, slots=True)
+class _WhichChildren:
+    pass
+
+
+@dataclass(slots=True)
+class _Terminating:
+    urns: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, urn: str) -> None:
+        with self.lock:
+            self.urns.add(urn)
+
+    def claim(self, urn: str) -> bool:
+        with self.lock:
+            if urn in self.urns:
+                self.urns.discard(urn)
+                return True
+            return False
+
+
+class Supervisor(Actor):
+    """Starts children from child specs in order and keeps them running.
+
+    When a child exits, the supervisor publishes :class:`bus.ChildCrashed` (for a
+    crash, naming the task in flight so the orchestrator retries it), then applies
+    the child's restart type and the :class:`RestartStrategy`, publishing
+    :class:`bus.ChildRestarted` per restarted child. Unprocessed messages of a crashed
+    child's mailbox are handed to its successor (ahead of newer events); a child that
+    is not restarted has its name unbound and its messages dead-lettered.
+
+    More than ``max_restarts`` restarts within ``period`` seconds make the supervisor
+    stop all children in reverse start order, publish :class:`bus.SupervisorEscalated`
+    and crash with :class:`RestartLimitExceeded`, so its own supervisor applies its
+    strategy; a root supervisor publishes the event with ``fatal=True`` and stops,
+    leaving the rest of the process running.
+
+    Children are started synchronously in the thread that calls ``Supervisor.start``
+    (as OTP's ``start_link``): when it returns, every child is running. If a child
+    fails to start, the ones already started are stopped and the error propagates.
+
+    Args:
+        name: The supervisor's stable name.
+        bus: The bus for lifecycle events and children's names.
+        children: Child specs, in start order; ids must be unique.
+        strategy: Restart strategy.
+        max_restarts: Restart intensity: restarts allowed within ``period``.
+        period: Restart intensity window, in seconds.
+
+    Raises:
+        ConfigurationError: Duplicate child ids.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bus: EventBus,
+        children: Sequence[ChildSpec] = (),
+        strategy: RestartStrategy = RestartStrategy.ONE_FOR_ONE,
+        max_restarts: int = 3,
+        period: float = 5.0,
+    ) -> None:
+        super().__init__(name=name, bus=bus)
+        ids = [spec.id for spec in children]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            msg = f"Supervisor {name!r} has duplicate child ids {duplicates}; make them unique."
+            raise ConfigurationError(msg)
+        self._bus = bus
+        self.strategy = strategy
+        self._intensity = RestartIntensity(max_restarts, period)
+        self._children: dict[str, _Child] = {spec.id: _Child(spec) for spec in children}
+        self._terminating = _Terminating()
+        self._stopping = False
+        started: list[str] = []
+        try:
+            for child_id in self._children:
+                self._start_child(child_id)
+                started.append(child_id)
+        except BaseException:
+            self._terminate(list(reversed(started)))
+            raise
+
+    # -- public ----------------------------------------------------------------------
+
+    @staticmethod
+    def tree(ref: pykka.ActorRef[Supervisor], timeout: float = 5.0) -> tuple[ChildInfo, ...]:
+        """The children of the supervisor at ``ref``, recursively.
+
+        Asks from the calling thread, one supervisor at a time, so no actor blocks.
+
+        Args:
+            ref: A supervisor's ref.
+            timeout: Seconds to wait for each supervisor's answer.
+
+        Raises:
+            pykka.ActorDeadError: A supervisor on the way stopped.
+            pykka.Timeout: A supervisor did not answer in time.
+        """
+        infos: tuple[ChildInfo, ...] = ref.ask(_WhichChildren(), timeout=timeout)
+        result: list[ChildInfo] = []
+        for info, child_ref in infos:  # type: ignore[misc]
+            if child_ref is not None and issubclass(child_ref.actor_class, Supervisor):
+                try:
+                    sub = Supervisor.tree(child_ref, timeout)
+                except pykka.ActorDeadError:
+                    sub = ()
+                info = ChildInfo(info.id, info.alive, info.restart_count, info.restart, sub)
+            result.append(info)
+        return tuple(result)
+
+    @staticmethod
+    def format_tree(infos: Sequence[ChildInfo], indent: str = "") -> str:
+        """Render :meth:`tree`'s result as indented text, one child per line."""
+        lines: list[str] = []
+        for info in infos:
+            state = "alive" if info.alive else "stopped"
+            lines.append(
+                f"{indent}{info.id} [{state}, {info.restart.value}, "
+                f"restarts={info.restart_count}]"
+            )
+            if info.children:
+                lines.append(Supervisor.format_tree(info.children, indent + "  "))
+        return "\n".join(lines)
+
+    # -- actor hooks -----------------------------------------------------------------
+
+    def on_message(self, message: Any) -> Any:  # noqa: ANN401
+        """Handle child exits and tree queries."""
+        if isinstance(message, _ChildExited):
+            self._on_child_exited(message.child_id, message.exit)
+            return None
+        if isinstance(message, _WhichChildren):
+            return tuple(
+                (
+                    ChildInfo(
+                        child.spec.id,
+                        child.ref is not None and child.ref.is_alive(),
+                        child.restart_count,
+                        child.spec.restart,
+                    ),
+                    child.ref,
+                )
+                for child in self._children.values()
+            )
+        return super().on_message(message)
+
+    def on_stop(self) -> None:
+        """Stop every child in reverse start order, each within its shutdown timeout."""
+        self._stopping = True
+        self._terminate(list(reversed(self._children)))
+
+    def on_failure(self, *_exc_info: object) -> None:
+        """Crashed (e.g. restart limit): make sure no child outlives the supervisor."""
+        self._stopping = True
+        self._terminate(list(reversed(self._children)))
+
+    # -- internals -------------------------------------------------------------------
+
+    def _start_child(self, child_id: str) -> None:
+        child = self._children[child_id]
+
+        def on_exit(exit_: ActorExit) -> None:  # runs in the child's thread
+            if self._terminating.claim(exit_.ref.actor_urn):
+                self._bus.requeue(child_id, exit_.leftovers)
+                return
+            self.actor_ref.tell(_ChildExited(child_id, exit_))
+
+        with linking(on_exit):
+            ref = child.spec.start()
+        child.ref = ref
+        self._bus.publish(ChildStarted(source=self.name, supervisor=self.name, child=child_id))
+
+    def _terminate(self, child_ids: list[str]) -> None:
+        """Stop children in the given order; report any that does not stop in time."""
+        for child_id in child_ids:
+            child = self._children.get(child_id)
+            if child is None or child.ref is None:
+                continue
+            ref, child.ref = child.ref, None
+            self._terminating.add(ref.actor_urn)
+            try:
+                ref.stop(block=True, timeout=child.spec.shutdown_timeout)
+            except pykka.Timeout:
+                logger.error(  # noqa: TRY400 - no traceback worth showing
+                    "Child %r of supervisor %r did not stop within %s s; abandoning it",
+                    child_id,
+                    self.name,
+                    child.spec.shutdown_timeout,
+                )
+            except pykka.ActorDeadError:
+                self._terminating.claim(ref.actor_urn)
+            if self._stopping:
+                self._bus.unbind(child_id, ref)
+
+    def _on_child_exited(self, child_id: str, exit_: ActorExit) -> None:
+        child = self._children.get(child_id)
+        if child is None or child.ref is None or child.ref.actor_urn != exit_.ref.actor_urn:
+            self._bus.requeue(child_id, exit_.leftovers)  # a child we already replaced
+            return
+        leftovers = list(exit_.leftovers)
+        leftovers.extend(_drain(exit_.ref))
+        self._bus.requeue(child_id, leftovers)
+        if exit_.reason is not None:
+            reason = exit_.reason
+            logger.info("Child %r of %r crashed: %r", child_id, self.name, reason)
+            in_flight = exit_.in_flight.event if exit_.in_flight is not None else None
+            self._bus.publish(
+                ChildCrashed(
+                    source=self.name,
+                    supervisor=self.name,
+                    child=child_id,
+                    error_type=type(reason).__name__,
+                    message=str(reason),
+                    workflow_id=in_flight.workflow_id if in_flight else "",
+                    task_id=in_flight.task_id if in_flight else "",
+                    causation_id=in_flight.id if in_flight else "",
+                    attempt=in_flight.attempt if in_flight else 1,
+                )
+            )
+        if self._stopping or not child.spec.restart.restarts(abnormal=exit_.abnormal):
+            child.ref = None
+            self._bus.unbind(child_id, exit_.ref)
+            if child.spec.restart is RestartPolicy.TEMPORARY:
+                del self._children[child_id]
+            return
+        self._restart(child_id)
+
+    def _restart(self, child_id: str) -> None:
+        affected = self.strategy.affected(list(self._children), child_id)
+        self._terminate([c for c in reversed(affected) if c != child_id])
+        for cid in affected:
+            while True:
+                if not self._intensity.add_restart():
+                    self._escalate()
+                child = self._children[cid]
+                child.restart_count += 1
+                try:
+                    self._start_child(cid)
+                except Exception as exc:  # a crash on start counts as a crash
+                    logger.info("Child %r of %r failed to restart: %r", cid, self.name, exc)
+                    self._bus.publish(
+                        ChildCrashed(
+                            source=self.name,
+                            supervisor=self.name,
+                            child=cid,
+                            error_type=type(exc).__name__,
+                            message=str(exc),
+                        )
+                    )
+                    continue
+                logger.info("Restarted child %r of %r", cid, self.name)
+                self._bus.publish(
+                    ChildRestarted(
+                        source=self.name,
+                        supervisor=self.name,
+                        child=cid,
+                        restart_count=child.restart_count,
+                    )
+                )
+                break
+
+    def _escalate(self) -> None:
+        intensity = self._intensity
+        fatal = self._link is None
+        self._stopping = True
+        self._terminate(list(reversed(self._children)))
+        for child_id in self._children:
+            self._bus.unbind(child_id)
+        self._bus.publish(
+            SupervisorEscalated(
+                source=self.name,
+                supervisor=self.name,
+                restarts=intensity.recent,
+                period=intensity.period,
+                fatal=fatal,
+            )
+        )
+        msg = (
+            f"Supervisor {self.name!r} exceeded its restart intensity "
+            f"({intensity.max_restarts} restarts in {intensity.period} s)."
+        )
+        logger.error(msg) if fatal else logger.info(msg)
+        raise RestartLimitExceeded(msg)
+
+
+def _drain(ref: pykka.ActorRef[Any]) -> list[Any]:
+    """Tells that reached a dead actor's mailbox after its own teardown."""
+    messages: list[Any] = []
+    inbox = ref.actor_inbox
+    while True:
+        try:
+            envelope = inbox.get_nowait()  # type: ignore[attr-defined]
+        except queue.Empty:
+            return messages
+        if envelope.reply_to is None:
+            messages.append(envelope.message)

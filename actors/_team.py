@@ -1,0 +1,160 @@
+"""A team: agents and an orchestrator under one supervision tree, on one bus."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from types import TracebackType
+from typing import Self, cast
+
+import pykka
+from opentelemetry import trace
+
+from bus import EventBus
+
+from ._child_spec import ChildSpec
+from ._errors import ConfigurationError
+from ._orchestrator import Orchestrator, submit
+from ._plan import Plan
+from ._result import WorkflowResult
+from ._supervisor import ChildInfo, Supervisor
+
+__all__ = ["Team"]
+
+
+class Team:
+    """Agents and an orchestrator, supervised, on one bus; the usual way to embed us.
+
+    The tree is ``<name>`` (one_for_one) over ``orchestrator`` and ``agents``
+    (a one_for_one supervisor over the agent specs). Use it as a context manager, or
+    call :meth:`stop`.
+
+    Args:
+        agents: Child specs of the agents (see :meth:`Agent.child_spec`), in start order.
+        bus: The bus the agents were given; a new one (global tracer provider) if ``None``.
+        handoffs: Allowed handoffs: agent name → names it may hand over to.
+        name: Name of the root supervisor.
+        max_restarts: Restart intensity of the agents supervisor.
+        period: Restart intensity window of the agents supervisor, in seconds.
+        tracer_provider: For workflow spans; ``None`` uses the global provider.
+
+    Raises:
+        ConfigurationError: No agents, or a handoff names an unknown agent.
+
+    Example:
+        >>> from actors import Agent, Plan, Task, Team
+        >>> from bus import EventBus
+        >>> class Echo(Agent):
+        ...     def handle(self, task):
+        ...         return task.description
+        >>> bus = EventBus(tracing=False)
+        >>> with Team([Echo.child_spec("echo", bus)], bus=bus) as team:
+        ...     result = team.run(Plan(tasks=[Task(id="t1", agent="echo", description="hi")]))
+        >>> result.answer
+        'hi'
+    """
+
+    def __init__(
+        self,
+        agents: Sequence[ChildSpec],
+        *,
+        bus: EventBus | None = None,
+        handoffs: Mapping[str, Collection[str]] | None = None,
+        name: str = "team",
+        max_restarts: int = 3,
+        period: float = 5.0,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        if not agents:
+            msg = "A Team needs at least one agent child spec."
+            raise ConfigurationError(msg)
+        names = {spec.id for spec in agents}
+        for source, targets in (handoffs or {}).items():
+            unknown = sorted(({source} | set(targets)) - names)
+            if unknown:
+                msg = f"Handoff from {source!r} names unknown agents {unknown}."
+                raise ConfigurationError(msg)
+        self.bus = bus if bus is not None else EventBus(tracer_provider=tracer_provider)
+        self._owns_bus = bus is None
+        self.agents: dict[str, str] = {spec.id: spec.description for spec in agents}
+        self.name = name
+        b = self.bus
+        orchestrator = ChildSpec(
+            id="orchestrator",
+            start=lambda: Orchestrator.start(
+                name="orchestrator",
+                bus=b,
+                agents=names,
+                handoffs=handoffs,
+                tracer_provider=tracer_provider,
+            ),
+        )
+        agents_sup = ChildSpec(
+            id=f"{name}.agents",
+            start=lambda: Supervisor.start(
+                name=f"{name}.agents",
+                bus=b,
+                children=agents,
+                max_restarts=max_restarts,
+                period=period,
+            ),
+        )
+        self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
+            name=name, bus=b, children=[orchestrator, agents_sup]
+        )
+
+    def submit(
+        self, plan: Plan, *, workflow_id: str | None = None, name: str = "workflow"
+    ) -> pykka.Future[WorkflowResult]:
+        """Check ``plan`` and start it as a workflow; returns a future of its result.
+
+        Raises:
+            PlanValidationError: The plan is not a DAG over this team's agents.
+            WorkflowError: Through the future, if the orchestrator stops first.
+        """
+        plan.check(self.agents)
+        ref = self.bus.lookup("orchestrator")
+        if ref is None:
+            msg = f"Team {self.name!r} has no running orchestrator; was it stopped?"
+            raise ConfigurationError(msg)
+        return submit(
+            cast("pykka.ActorRef[Orchestrator]", ref), plan, workflow_id=workflow_id, name=name
+        )
+
+    def run(self, plan: Plan, *, timeout: float | None = 60.0, name: str = "workflow") -> WorkflowResult:
+        """Run ``plan`` to its end.
+
+        Args:
+            plan: The plan.
+            timeout: Seconds to wait; ``None`` waits forever.
+            name: Workflow name, for the span name.
+
+        Raises:
+            PlanValidationError: The plan is invalid.
+            pykka.Timeout: The workflow did not end within ``timeout``.
+            WorkflowError: The orchestrator stopped or crashed first.
+        """
+        return self.submit(plan, name=name).get(timeout=timeout)
+
+    def tree(self) -> tuple[ChildInfo, ...]:
+        """The supervision tree below the root, as :meth:`Supervisor.tree` reports it."""
+        return Supervisor.tree(self.supervisor)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the tree in reverse start order (each child within its shutdown timeout)."""
+        try:
+            self.supervisor.stop(block=True, timeout=timeout)
+        except pykka.ActorDeadError:
+            pass
+        if self._owns_bus:
+            self.bus.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

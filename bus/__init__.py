@@ -1,0 +1,60 @@
+"""bus: typed events and their delivery between actors.
+
+Events are frozen pydantic models sharing one envelope; :class:`EventBus` routes them
+by type and recipient into actor mailboxes, with dead letters for what cannot be
+delivered, and OpenTelemetry messaging spans for every hop.
+"""
+
+import logging
+
+from ._bus import BusStatistics as BusStatistics
+from ._bus import EventBus as EventBus
+from ._envelope import Envelope as Envelope
+from ._errors import BusClosedError as BusClosedError
+from ._errors import BusError as BusError
+from ._errors import ConfigurationError as ConfigurationError
+from ._errors import EventValidationError as EventValidationError
+from ._event import AnyEvent as AnyEvent
+from ._event import ChildCrashed as ChildCrashed
+from ._event import ChildRestarted as ChildRestarted
+from ._event import ChildStarted as ChildStarted
+from ._event import DeadLetter as DeadLetter
+from ._event import Event as Event
+from ._event import Handoff as Handoff
+from ._event import SupervisorEscalated as SupervisorEscalated
+from ._event import TaskCompleted as TaskCompleted
+from ._event import TaskFailed as TaskFailed
+from ._event import TaskStarted as TaskStarted
+from ._event import TokenUsage as TokenUsage
+from ._event import parse_event as parse_event
+from ._subscription import Subscription as Subscription
+from ._tracing import from_wire as from_wire
+from ._tracing import to_wire as to_wire
+
+__all__ = [
+    "AnyEvent",
+    "BusClosedError",
+    "BusError",
+    "BusStatistics",
+    "ChildCrashed",
+    "ChildRestarted",
+    "ChildStarted",
+    "ConfigurationError",
+    "DeadLetter",
+    "Envelope",
+    "Event",
+    "EventBus",
+    "EventValidationError",
+    "Handoff",
+    "Subscription",
+    "SupervisorEscalated",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskStarted",
+    "TokenUsage",
+    "from_wire",
+    "parse_event",
+    "to_wire",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

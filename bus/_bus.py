@@ -1,0 +1,411 @@
+"""The in-process event bus: typed publish/subscribe onto actor mailboxes."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+import pykka
+from opentelemetry import trace
+
+from ._envelope import Envelope
+from ._errors import BusClosedError, ConfigurationError
+from ._event import DeadLetter, Event
+from ._subscription import Subscription
+from ._tracing import BusTracer
+
+__all__ = ["BusStatistics", "EventBus"]
+
+logger = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+_MAX_PARKED = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class BusStatistics:
+    """A snapshot of the bus's counters.
+
+    Attributes:
+        subscriptions: Live subscriptions.
+        bound_names: Names bound to an actor.
+        parked: Messages held for names whose actor is restarting.
+        dead_letters: Events that could not be delivered, since the bus started.
+    """
+
+    subscriptions: int
+    bound_names: int
+    parked: int
+    dead_letters: int
+
+
+class EventBus:
+    """Routes typed events to subscribers' mailboxes, in publish order.
+
+    Delivery is a Pykka ``tell`` into each matching actor's mailbox (Pykka calls it
+    ``actor_inbox``), made in the publisher's thread, so events from one publisher
+    reach one subscriber in publish order. Actors are addressed by **name**: the bus
+    keeps an address book (:meth:`bind`), so a restarted actor keeps receiving. While
+    a bound actor is dead and not yet rebound, events for it are *parked* and handed to
+    the next actor bound to that name; :meth:`unbind` turns them into dead letters.
+
+    An event that cannot be delivered — addressed to a name no subscription matches,
+    to a name not bound, or refused by a callable subscriber that raised — becomes a
+    dead letter: counted, logged at WARNING and published as a :class:`DeadLetter`.
+    It is never dropped silently.
+
+    Args:
+        tracer_provider: Where the ``publish``/``process`` spans go; ``None`` uses the
+            global provider (OpenTelemetry's no-op one unless the application set one).
+        tracing: ``False`` creates no spans and carries no trace context at all.
+
+    Example:
+        >>> from bus import EventBus, TaskCompleted
+        >>> bus = EventBus(tracing=False)
+        >>> got = []
+        >>> _ = bus.subscribe(TaskCompleted, got.append)
+        >>> bus.publish(TaskCompleted(agent="legal", task_id="t2", result=3))
+        >>> got[0].result
+        3
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        tracing: bool = True,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self._subscriptions: dict[int, Subscription] = {}
+        self._routes: dict[tuple[type[Event], str | None], tuple[Subscription, ...]] = {}
+        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._parked: dict[str, deque[Any]] = {}
+        self._dead_letters = 0
+        self._closed = False
+        self._tracer = BusTracer(tracer_provider) if tracing else None
+
+    # -- subscriptions -------------------------------------------------------------
+
+    @overload
+    def subscribe(
+        self,
+        event_type: type[E],
+        subscriber: str,
+        *,
+        recipient: str | None = None,
+        where: Callable[[E], bool] | None = None,
+    ) -> Subscription: ...
+
+    @overload
+    def subscribe(
+        self,
+        event_type: type[E],
+        subscriber: Callable[[E], object],
+        *,
+        recipient: str | None = None,
+        where: Callable[[E], bool] | None = None,
+    ) -> Subscription: ...
+
+    def subscribe(
+        self,
+        event_type: type[E],
+        subscriber: str | Callable[[E], object],
+        *,
+        recipient: str | None = None,
+        where: Callable[[E], bool] | None = None,
+    ) -> Subscription:
+        """Subscribe to events of ``event_type`` and its subclasses.
+
+        Args:
+            event_type: An :class:`Event` subclass (``Event`` itself for every event).
+            subscriber: An actor's name, bound with :meth:`bind` (the actor receives an
+                :class:`Envelope` in its mailbox), or a callable that receives the event
+                in the publisher's thread (it must not block).
+            recipient: Only events addressed to this name (e.g. ``TaskStarted.agent``).
+            where: Only events for which this returns true; runs in the publisher's
+                thread.
+
+        Returns:
+            The subscription. Subscribing an actor name again with the same type and
+            recipient (and no ``where``) returns the existing subscription, so an actor
+            that subscribes on every restart is subscribed once.
+
+        Raises:
+            ConfigurationError: ``event_type`` is not an :class:`Event` subclass, or the
+                subscriber name is empty.
+            BusClosedError: The bus was stopped.
+        """
+        if not (isinstance(event_type, type) and issubclass(event_type, Event)):
+            msg = f"Cannot subscribe to {event_type!r}: it is not a subclass of bus.Event."
+            raise ConfigurationError(msg)
+        if isinstance(subscriber, str) and not subscriber:
+            msg = "Cannot subscribe an actor with an empty name; give it a stable name."
+            raise ConfigurationError(msg)
+        with self._lock:
+            self._check_open()
+            if isinstance(subscriber, str) and where is None:
+                for sub in self._subscriptions.values():
+                    if (sub.event_type, sub.subscriber, sub.recipient, sub.where) == (
+                        event_type,
+                        subscriber,
+                        recipient,
+                        None,
+                    ):
+                        return sub
+            sub = Subscription(next(self._ids), event_type, subscriber, recipient, where)
+            self._subscriptions[sub.id] = sub
+            self._routes = {}
+            return sub
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Remove a subscription; removing one twice is a no-op."""
+        with self._lock:
+            if self._subscriptions.pop(subscription.id, None) is not None:
+                self._routes = {}
+
+    # -- address book --------------------------------------------------------------
+
+    def bind(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        """Bind ``name`` to an actor, handing it any events parked for that name.
+
+        Args:
+            name: The stable name subscriptions use.
+            ref: The actor now answering to it.
+
+        Raises:
+            ConfigurationError: ``name`` is bound to another actor that is still alive.
+        """
+        with self._lock:
+            old = self._refs.get(name)
+            if old is not None and old.actor_urn != ref.actor_urn and old.is_alive():
+                msg = (
+                    f"Name {name!r} is already bound to live actor {old}; "
+                    "stop that actor or unbind the name first."
+                )
+                raise ConfigurationError(msg)
+            parked = self._parked.pop(name, None)
+            try:
+                while parked:
+                    ref.tell(parked[0])
+                    parked.popleft()
+            except pykka.ActorDeadError:
+                # The new actor died already: keep the rest parked for the next one.
+                self._parked[name] = parked if parked is not None else deque()
+            self._refs[name] = ref
+
+    def unbind(self, name: str, ref: pykka.ActorRef[Any] | None = None) -> None:
+        """Remove ``name`` from the address book; its parked events become dead letters.
+
+        Args:
+            name: The name to remove.
+            ref: If given, unbind only while ``name`` is still bound to this actor.
+        """
+        with self._lock:
+            current = self._refs.get(name)
+            if current is None or (ref is not None and current.actor_urn != ref.actor_urn):
+                parked: deque[Any] = deque()
+                if current is None:
+                    parked = self._parked.pop(name, deque())
+            else:
+                del self._refs[name]
+                parked = self._parked.pop(name, deque())
+        for message in parked:
+            self._dead_letter_message(message, name, "subscriber stopped")
+
+    def requeue(self, name: str, messages: list[Any]) -> None:
+        """Hand back messages a stopped actor named ``name`` never processed.
+
+        A supervisor uses this for a crashed child's mailbox. If ``name`` is bound to a
+        live actor they are told to it now; if it is bound to a dead one they go in
+        front of the events parked for its successor; if it is not bound they become
+        dead letters.
+        """
+        if not messages:
+            return
+        with self._lock:
+            current = self._refs.get(name)
+            if current is not None and current.is_alive():
+                try:
+                    for i, message in enumerate(messages):
+                        current.tell(message)
+                except pykka.ActorDeadError:
+                    messages = messages[i:]
+                else:
+                    return
+            if current is not None:
+                self._parked.setdefault(name, deque()).extendleft(reversed(messages))
+                return
+        for message in messages:
+            self._dead_letter_message(message, name, "subscriber stopped")
+
+    def lookup(self, name: str) -> pykka.ActorRef[Any] | None:
+        """The actor bound to ``name``, or ``None``."""
+        return self._refs.get(name)
+
+    # -- publishing ----------------------------------------------------------------
+
+    def publish(self, event: Event) -> None:
+        """Deliver ``event`` to every matching subscriber.
+
+        Runs in the caller's thread: actor subscribers get an :class:`Envelope` by
+        ``tell`` (non-blocking), callable subscribers are called in turn. With tracing
+        on, this is one ``publish <type>`` PRODUCER span, the child of the current span.
+
+        Raises:
+            BusClosedError: The bus was stopped.
+        """
+        if self._closed:
+            self._check_open()
+        key = (type(event), event.recipient)
+        subs = self._routes.get(key)
+        if subs is None:
+            subs = self._route(key)
+        tracer = self._tracer
+        if tracer is None:
+            self._deliver(Envelope(event), subs)
+            return
+        span = tracer.start_publish(event, event.recipient or event.type)
+        try:
+            self._deliver(Envelope(event, span.get_span_context()), subs)
+        finally:
+            span.end()
+
+    def processing(
+        self, envelope: Envelope[Event], subscriber: str
+    ) -> contextlib.AbstractContextManager[object]:
+        """Context manager an actor runs its handling of ``envelope`` in.
+
+        With tracing on it is the ``process <type>`` CONSUMER span (child of, and linked
+        to, the publish span), current while the handler runs; otherwise a no-op.
+        """
+        tracer = self._tracer
+        if tracer is None:
+            return contextlib.nullcontext()
+        return tracer.process(envelope, subscriber)
+
+    def _route(self, key: tuple[type[Event], str | None]) -> tuple[Subscription, ...]:
+        event_type, recipient = key
+        with self._lock:
+            subs = tuple(
+                s
+                for s in self._subscriptions.values()
+                if s.matches_type(event_type) and s.recipient in (None, recipient)
+            )
+            self._routes[key] = subs
+        return subs
+
+    def _deliver(self, envelope: Envelope[Event], subs: tuple[Subscription, ...]) -> None:
+        event = envelope.event
+        delivered = False
+        for sub in subs:
+            if sub.where is not None and not sub.where(event):
+                continue
+            target = sub.subscriber
+            if isinstance(target, str):
+                ref = self._refs.get(target)
+                if ref is None:
+                    self._dead_letter(envelope, target, "subscriber not bound")
+                    continue
+                try:
+                    ref.tell(envelope)
+                except pykka.ActorDeadError:
+                    self._park(target, ref, envelope)
+            else:
+                self._call(sub, target, envelope)
+            delivered = True
+        if not delivered and event.recipient is not None:
+            self._dead_letter(envelope, event.recipient, "no subscriber")
+
+    def _call(
+        self, sub: Subscription, target: Callable[[Any], object], envelope: Envelope[Event]
+    ) -> None:
+        try:
+            with self.processing(envelope, sub.subscriber_name):
+                target(envelope.event)
+        except Exception as exc:
+            logger.exception("Subscriber %s raised on %s", sub.subscriber_name, envelope)
+            self._dead_letter(
+                envelope, sub.subscriber_name, f"subscriber raised {type(exc).__name__}: {exc}"
+            )
+
+    def _park(self, name: str, dead: pykka.ActorRef[Any], message: Any) -> None:
+        with self._lock:
+            current = self._refs.get(name)
+            if current is not None and current.actor_urn != dead.actor_urn:
+                try:
+                    current.tell(message)
+                except pykka.ActorDeadError:
+                    pass
+                else:
+                    return
+            if current is None:
+                reason = "subscriber not bound"
+            else:
+                parked = self._parked.setdefault(name, deque())
+                if len(parked) < _MAX_PARKED:
+                    parked.append(message)
+                    return
+                reason = f"subscriber dead and {_MAX_PARKED} messages already parked"
+        self._dead_letter_message(message, name, reason)
+
+    # -- dead letters --------------------------------------------------------------
+
+    def _dead_letter_message(self, message: Any, subscriber: str, reason: str) -> None:
+        if isinstance(message, Envelope):
+            self._dead_letter(message, subscriber, reason)
+            return
+        with self._lock:
+            self._dead_letters += 1
+        logger.warning("Dead letter for %s (%s): a non-event message", subscriber, reason)
+
+    def _dead_letter(self, envelope: Envelope[Event], subscriber: str, reason: str) -> None:
+        event = envelope.event
+        with self._lock:
+            self._dead_letters += 1
+        logger.warning(
+            "Dead letter: %s %s for %s (%s)", event.type, event.id, subscriber, reason
+        )
+        if isinstance(event, DeadLetter) or self._closed:
+            return
+        self.publish(
+            DeadLetter(
+                source="bus",
+                workflow_id=event.workflow_id,
+                task_id=event.task_id,
+                causation_id=event.id,
+                attempt=event.attempt,
+                subscriber=subscriber,
+                reason=reason,
+                event=event.model_dump(mode="json"),
+            )
+        )
+
+    # -- lifetime ------------------------------------------------------------------
+
+    def statistics(self) -> BusStatistics:
+        """A frozen snapshot of the bus's counters."""
+        with self._lock:
+            return BusStatistics(
+                subscriptions=len(self._subscriptions),
+                bound_names=len(self._refs),
+                parked=sum(len(q) for q in self._parked.values()),
+                dead_letters=self._dead_letters,
+            )
+
+    def stop(self) -> None:
+        """Close the bus: later :meth:`publish` and :meth:`subscribe` calls raise."""
+        with self._lock:
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = "EventBus is stopped; create a new bus to publish or subscribe again."
+            raise BusClosedError(msg)

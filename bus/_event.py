@@ -1,0 +1,325 @@
+"""The event model: a frozen pydantic envelope and the protocol's event types.
+
+Every event shares the envelope of ``shared/DESIGN.md``; the ``type`` field is the
+discriminator of the :data:`AnyEvent` union, so any event parses back from JSON.
+Trace context (``traceparent``/``tracestate``, W3C Trace Context) is empty while an
+event travels in-process (the bus carries the span context beside it, see
+:class:`bus.Envelope`) and is filled in when the event leaves the process or is stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from ._errors import EventValidationError
+
+__all__ = [
+    "AnyEvent",
+    "ChildCrashed",
+    "ChildRestarted",
+    "ChildStarted",
+    "DeadLetter",
+    "Event",
+    "Handoff",
+    "SupervisorEscalated",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskStarted",
+    "TokenUsage",
+    "parse_event",
+]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenUsage(BaseModel):
+    """Tokens spent on model calls (counts, as reported by the model's ``usage``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class Event(BaseModel):
+    """The envelope every event shares; subclasses add a ``type`` literal and a payload.
+
+    Fields:
+        id: Unique id of this event (hex UUID4).
+        type: Discriminator, e.g. ``"task.started"``.
+        time: When the event was created, timezone-aware UTC.
+        source: Name of the publishing actor (CloudEvents ``source``).
+        workflow_id: The workflow the event belongs to, ``""`` for none.
+        task_id: The task the event is about, ``""`` for none.
+        causation_id: ``id`` of the event that caused this one, ``""`` for none.
+        attempt: 1-based attempt number of the task.
+        traceparent: W3C ``traceparent`` header, set only out of process.
+        tracestate: W3C ``tracestate`` header, set only out of process.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient_field: ClassVar[str | None] = None
+    """Name of the field that addresses the event to one subscriber, if any."""
+
+    id: str = Field(default_factory=_new_id, min_length=1)
+    type: str
+    time: datetime = Field(default_factory=_now)
+    source: str = ""
+    workflow_id: str = ""
+    task_id: str = ""
+    causation_id: str = ""
+    attempt: int = Field(default=1, ge=1)
+    traceparent: str = ""
+    tracestate: str = ""
+
+    @pydantic.field_validator("time")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            msg = "time must be timezone-aware (UTC)"
+            raise ValueError(msg)
+        return value.astimezone(UTC)
+
+    @property
+    def recipient(self) -> str | None:
+        """The name this event is addressed to, or ``None`` for a broadcast event."""
+        field = self.recipient_field
+        return None if field is None else str(getattr(self, field))
+
+
+class TaskStarted(Event):
+    """The orchestrator asks ``agent`` to run a task (addressed to ``agent``).
+
+    Fields:
+        agent: Name of the agent that must run the task.
+        description: What to do, in words.
+        inputs: Results of the task's dependencies, by task id.
+        context: Extra context, e.g. the slice handed over by a :class:`Handoff`.
+        handoff_depth: How many handoffs led to this start (0 for none).
+    """
+
+    recipient_field: ClassVar[str | None] = "agent"
+
+    type: Literal["task.started"] = "task.started"
+    agent: str = Field(min_length=1)
+    description: str = ""
+    inputs: dict[str, JsonValue] = Field(default_factory=dict)
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+    handoff_depth: int = Field(default=0, ge=0)
+
+
+class TaskCompleted(Event):
+    """An agent finished a task.
+
+    Fields:
+        agent: Name of the agent that ran it.
+        result: The task's result, any JSON value.
+        usage: Tokens the attempt spent.
+    """
+
+    type: Literal["task.completed"] = "task.completed"
+    agent: str = Field(min_length=1)
+    result: JsonValue = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class TaskFailed(Event):
+    """An attempt of a task failed.
+
+    Fields:
+        agent: Name of the agent that ran it (``""`` if it never reached one).
+        error_type: Qualified name of the exception class, e.g. ``"ValueError"``.
+        message: The error message.
+        retryable: Whether another attempt may succeed.
+        usage: Tokens the attempt spent before failing.
+    """
+
+    type: Literal["task.failed"] = "task.failed"
+    agent: str = ""
+    error_type: str = Field(min_length=1)
+    message: str = ""
+    retryable: bool = True
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class Handoff(Event):
+    """An agent hands its task over to another agent.
+
+    Fields:
+        from_agent: The agent giving the task up.
+        to_agent: The agent that should take it.
+        reason: Why, in words.
+        context: The slice of context handed over (not the whole history).
+        usage: Tokens the attempt spent before handing off.
+    """
+
+    type: Literal["task.handoff"] = "task.handoff"
+    from_agent: str = Field(min_length=1)
+    to_agent: str = Field(min_length=1)
+    reason: str = ""
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class DeadLetter(Event):
+    """An event that could not be delivered to a subscriber.
+
+    Fields:
+        subscriber: Name of the subscriber that could not take it.
+        reason: Why, e.g. ``"no subscriber"`` or ``"subscriber stopped"``.
+        event: The undelivered event.
+    """
+
+    type: Literal["bus.dead_letter"] = "bus.dead_letter"
+    subscriber: str = ""
+    reason: str = Field(min_length=1)
+    event: dict[str, JsonValue]
+
+
+class ChildStarted(Event):
+    """A supervisor started a child (OTP ``progress`` report).
+
+    Fields:
+        supervisor: The supervisor's name.
+        child: The child spec's id.
+    """
+
+    type: Literal["supervisor.child_started"] = "supervisor.child_started"
+    supervisor: str
+    child: str
+
+
+class ChildCrashed(Event):
+    """A supervised child exited abnormally; ``task_id`` names the task in flight.
+
+    Fields:
+        supervisor: The supervisor's name.
+        child: The child spec's id.
+        error_type: Exception class name.
+        message: Exception message.
+    """
+
+    type: Literal["supervisor.child_crashed"] = "supervisor.child_crashed"
+    supervisor: str
+    child: str
+    error_type: str
+    message: str = ""
+
+
+class ChildRestarted(Event):
+    """A supervisor restarted a child.
+
+    Fields:
+        supervisor: The supervisor's name.
+        child: The child spec's id.
+        restart_count: Restarts of this child since the supervisor started.
+    """
+
+    type: Literal["supervisor.child_restarted"] = "supervisor.child_restarted"
+    supervisor: str
+    child: str
+    restart_count: int = Field(ge=1)
+
+
+class SupervisorEscalated(Event):
+    """A supervisor exceeded its restart intensity, stopped its children and failed.
+
+    Fields:
+        supervisor: The supervisor's name.
+        restarts: Restarts counted within ``period`` seconds.
+        period: The intensity window, in seconds.
+        fatal: True if this supervisor is a root (nobody above it to escalate to).
+    """
+
+    type: Literal["supervisor.escalated"] = "supervisor.escalated"
+    supervisor: str
+    restarts: int
+    period: float
+    fatal: bool = False
+
+
+AnyEvent = Annotated[
+    TaskStarted
+    | TaskCompleted
+    | TaskFailed
+    | Handoff
+    | DeadLetter
+    | ChildStarted
+    | ChildCrashed
+    | ChildRestarted
+    | SupervisorEscalated,
+    Field(discriminator="type"),
+]
+"""Union of every event type, discriminated on ``type``."""
+
+_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(AnyEvent)
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> Event:
+    """Parse any event from JSON text or a decoded JSON object.
+
+    Args:
+        data: JSON text/bytes, or a dict as produced by ``event.model_dump(mode="json")``.
+
+    Returns:
+        The event, as an instance of its concrete type.
+
+    Raises:
+        EventValidationError: The JSON does not parse, ``type`` names no known event, or
+            a field is missing or invalid; the message and ``field`` name the first
+            offending field.
+
+    Example:
+        >>> e = parse_event(TaskStarted(agent="legal", task_id="t2").model_dump_json())
+        >>> type(e).__name__, e.agent
+        ('TaskStarted', 'legal')
+    """
+    try:
+        if isinstance(data, dict):
+            event: Event = _ADAPTER.validate_python(data)
+        else:
+            event = _ADAPTER.validate_json(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first["loc"]
+        if first["type"] == "json_invalid":
+            field = ""
+            message = f"Event is not valid JSON: {first['msg']}."
+        elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            field = "type"
+            tag = first.get("input", {})
+            got = tag.get("type") if isinstance(tag, dict) else None
+            message = f"Event field 'type' is {got!r}, which names no known event type."
+        elif len(loc) <= 1 and first["type"] in ("model_attributes_type", "model_type", "dict_type"):
+            field = ""
+            message = "Event is not a JSON object."
+        else:
+            # loc starts with the union tag ("task.started", ...); drop it.
+            parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
+            field = ".".join(parts)
+            message = f"Event field '{field}' is invalid: {first['msg']}."
+        raise EventValidationError(message, field=field) from exc
+    return event
