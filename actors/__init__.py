@@ -20,10 +20,12 @@ from ._errors import TaskError as TaskError
 from ._errors import ToolArgumentsError as ToolArgumentsError
 from ._errors import WorkflowError as WorkflowError
 from ._link import ActorExit as ActorExit
+from ._llm import LLMAgent as LLMAgent
 from ._orchestrator import Orchestrator as Orchestrator
 from ._orchestrator import submit as submit
 from ._plan import Plan as Plan
 from ._plan import Task as Task
+from ._planner import Planner as Planner
 from ._result import TaskResult as TaskResult
 from ._result import TaskStatus as TaskStatus
 from ._result import WorkflowResult as WorkflowResult
@@ -32,6 +34,7 @@ from ._strategy import RestartStrategy as RestartStrategy
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import Supervisor as Supervisor
 from ._team import Team as Team
+from ._tool import Tool as Tool
 
 __all__ = [
     "Actor",
@@ -44,10 +47,12 @@ __all__ = [
     "ConfigurationError",
     "ContainedBaseException",
     "HandoffTo",
+    "LLMAgent",
     "LLMOutputError",
     "Orchestrator",
     "Plan",
     "PlanValidationError",
+    "Planner",
     "PlanningError",
     "RestartIntensity",
     "RestartLimitExceeded",
@@ -60,6 +65,7 @@ __all__ = [
     "TaskResult",
     "TaskStatus",
     "Team",
+    "Tool",
     "ToolArgumentsError",
     "WorkflowError",
     "WorkflowResult",

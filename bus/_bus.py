@@ -91,6 +91,14 @@ class EventBus:
         self._dead_letters = 0
         self._closed = False
         self._tracer = BusTracer(tracer_provider) if tracing else None
+        self.tracer_provider = tracer_provider
+        self.tracing = tracing
+
+    def tracer(self, name: str) -> trace.Tracer:
+        """A tracer for actors on this bus: from its provider, or a no-op one if tracing is off."""
+        if not self.tracing:
+            return trace.NoOpTracer()
+        return trace.get_tracer(name, tracer_provider=self.tracer_provider)
 
     # -- subscriptions -------------------------------------------------------------
 

@@ -1,0 +1,86 @@
+"""One Chat Completions call: the ``chat {model}`` span, token usage, error mapping."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import openai
+from openai.types.chat import ChatCompletionMessage
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from bus import TokenUsage
+
+from ._errors import TaskError
+
+__all__ = ["chat"]
+
+_RETRYABLE = (
+    openai.APIConnectionError,  # includes APITimeoutError
+    openai.RateLimitError,
+    openai.InternalServerError,
+)
+
+
+def chat(
+    client: openai.OpenAI,
+    tracer: trace.Tracer,
+    *,
+    model: str,
+    messages: list[dict[str, Any]],
+    agent: str,
+    **kwargs: Any,  # noqa: ANN401 - passed to chat.completions.create
+) -> tuple[ChatCompletionMessage, TokenUsage]:
+    """Call ``client.chat.completions.create`` inside a GenAI ``chat {model}`` CLIENT span.
+
+    Attributes follow the OpenTelemetry GenAI semantic conventions
+    (``gen_ai.operation.name``, ``gen_ai.provider.name``, request and response model,
+    ``gen_ai.usage.input_tokens``/``output_tokens``, finish reasons). No prompt or
+    completion text is recorded. The ``openai`` client retries transport errors, 429
+    and 5xx itself (``max_retries``, honouring ``Retry-After``).
+
+    Returns:
+        The first choice's message and the call's token usage.
+
+    Raises:
+        TaskError: The call failed after the client's retries; ``retryable`` is true
+            for connection errors, timeouts, 429 and 5xx, false otherwise (e.g. 400,
+            401), and the cause is in ``__cause__``.
+    """
+    with tracer.start_as_current_span(
+        f"chat {model}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": model,
+            "gen_ai.agent.name": agent,
+            "server.address": client.base_url.host,
+        },
+    ) as span:
+        try:
+            response = client.chat.completions.create(
+                model=model, messages=cast("Any", messages), **kwargs
+            )
+        except openai.OpenAIError as exc:
+            span.set_attribute("error.type", type(exc).__name__)
+            retryable = isinstance(exc, _RETRYABLE)
+            msg = f"Model call for agent {agent!r} failed: {type(exc).__name__}: {exc}"
+            raise TaskError(msg, retryable=retryable) from exc
+        usage = TokenUsage()
+        if response.usage is not None:
+            usage = TokenUsage(
+                input_tokens=response.usage.prompt_tokens,
+                output_tokens=response.usage.completion_tokens,
+            )
+        span.set_attribute("gen_ai.response.model", response.model)
+        span.set_attribute("gen_ai.response.id", response.id)
+        span.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
+        span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
+        span.set_attribute(
+            "gen_ai.response.finish_reasons", [c.finish_reason or "" for c in response.choices]
+        )
+        if not response.choices:
+            msg = f"Model for agent {agent!r} returned no choices."
+            raise TaskError(msg, retryable=True)
+        return response.choices[0].message, usage

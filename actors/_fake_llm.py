@@ -1,0 +1,234 @@
+"""A local OpenAI-compatible Chat Completions server with scripted replies."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+import openai
+
+__all__ = ["FakeLLMServer", "Reply", "Responder"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One scripted assistant message.
+
+    Attributes:
+        content: The message text (``None`` when it only calls tools).
+        tool_calls: ``(tool name, arguments)`` pairs; arguments are a dict (sent as
+            JSON) or raw text (sent as is, e.g. to test malformed JSON).
+    """
+
+    content: str | None = None
+    tool_calls: tuple[tuple[str, dict[str, Any] | str], ...] = field(default=())
+
+    @classmethod
+    def text(cls, content: str) -> Reply:
+        """A final text answer."""
+        return cls(content=content)
+
+    @classmethod
+    def json(cls, value: object) -> Reply:
+        """A final answer that is ``value`` as JSON text."""
+        return cls(content=json.dumps(value))
+
+    @classmethod
+    def calls(cls, *calls: tuple[str, dict[str, Any] | str]) -> Reply:
+        """An answer that calls tools."""
+        return cls(tool_calls=tuple(calls))
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+"""Turns a decoded Chat Completions request body into the reply; runs in a server thread."""
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class FakeLLMServer:
+    """An OpenAI-compatible HTTP server on 127.0.0.1, for offline runs and tests.
+
+    It answers ``POST /v1/chat/completions`` with the reply its responder gives for
+    each request body (or the next of a fixed list of replies), including
+    ``tool_calls``, ``finish_reason`` and a deterministic ``usage`` (about 4 characters
+    per token). Every request body is recorded in :attr:`requests`. A responder that
+    raises yields HTTP 500 with an OpenAI-style error body. Start it with ``with`` or
+    :meth:`start`; it binds a free port unless given one.
+
+    Args:
+        responder: A :data:`Responder`, or a sequence of replies given in turn (an
+            exhausted script answers 500).
+        model: The model name reported in responses.
+        port: TCP port on 127.0.0.1; ``0`` picks a free one.
+
+    Example:
+        >>> with FakeLLMServer([Reply.text("hello")]) as server:
+        ...     reply = server.client().chat.completions.create(
+        ...         model="m", messages=[{"role": "user", "content": "hi"}])
+        >>> reply.choices[0].message.content
+        'hello'
+    """
+
+    def __init__(
+        self, responder: Responder | Sequence[Reply], *, model: str = "fake-model", port: int = 0
+    ) -> None:
+        if callable(responder):
+            self._responder: Responder = responder
+        else:
+            script = iter(list(responder))
+
+            def scripted(_request: dict[str, Any]) -> Reply:
+                try:
+                    return next(script)
+                except StopIteration:
+                    msg = "the scripted replies are exhausted"
+                    raise RuntimeError(msg) from None
+
+            self._responder = scripted
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1``, for ``OPENAI_BASE_URL`` or ``OpenAI(base_url=)``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def client(self, **kwargs: Any) -> openai.OpenAI:  # noqa: ANN401
+        """An ``openai.OpenAI`` client for this server (no retries unless asked)."""
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", 10.0)
+        return openai.OpenAI(base_url=self.base_url, api_key="offline", **kwargs)
+
+    def start(self) -> Self:
+        """Serve in a background thread; returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="FakeLLMServer", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record ``body`` and build the chat.completion response for it."""
+        with self._lock:
+            self.requests.append(body)
+        reply = self._responder(body)
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        out_text = reply.content or ""
+        if reply.tool_calls:
+            calls = []
+            for name, args in reply.tool_calls:
+                arguments = args if isinstance(args, str) else json.dumps(args)
+                out_text += name + arguments
+                calls.append(
+                    {
+                        "id": f"call_{uuid.uuid4().hex[:12]}",
+                        "type": "function",
+                        "function": {"name": name, "arguments": arguments},
+                    }
+                )
+            message["tool_calls"] = calls
+        prompt = _tokens(json.dumps(body.get("messages", [])))
+        completion = _tokens(out_text)
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model") or self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send(HTTPStatus.NOT_FOUND, _error(f"no route {self.path}"))
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError as exc:
+                    self._send(HTTPStatus.BAD_REQUEST, _error(f"invalid JSON: {exc}"))
+                    return
+                try:
+                    response = server.completion(body)
+                except Exception as exc:
+                    logger.exception("FakeLLMServer responder failed")
+                    self._send(HTTPStatus.INTERNAL_SERVER_ERROR, _error(f"responder: {exc}"))
+                    return
+                self._send(HTTPStatus.OK, response)
+
+            def _send(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
+                logger.debug("FakeLLMServer: " + format, *args)
+
+        return Handler
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "server_error", "code": None}}
+
+
+def tool_names(request: dict[str, Any]) -> list[str]:
+    """Names of the tools offered in a Chat Completions request body."""
+    tools: Iterable[dict[str, Any]] = request.get("tools") or []
+    return [t["function"]["name"] for t in tools]

@@ -1,0 +1,210 @@
+"""The LLM agent: a model with tools and structured output, over the OpenAI API."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import openai
+import pydantic
+from opentelemetry.trace import SpanKind
+
+from bus import EventBus
+
+from ._agent import Agent, TaskContext
+from ._chat import chat
+from ._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
+from ._tool import Tool
+
+__all__ = ["LLMAgent"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ITERATIONS = 15
+WARN_ITERATIONS = 10
+
+
+class LLMAgent(Agent):
+    """An agent whose handler is a model with tools (OpenAI Chat Completions).
+
+    Each task attempt is a tool loop: the model gets the system prompt and the task
+    (description, dependency results, handed-over context); each tool call is validated
+    against the tool's pydantic schema and run, its result (or the validation error, or
+    "unknown tool") sent back; the model's final message is the result. With
+    ``output_type`` the final message must be JSON valid against that pydantic model
+    (requested with ``response_format``); an invalid one is sent back with the
+    validation error. Each model call counts as one iteration: at ``10`` a WARNING is
+    logged, past ``max_iterations`` the attempt fails with :class:`LLMOutputError`.
+    Token usage of every call is added to the task's ``TaskCompleted``.
+
+    Args:
+        name: The agent's name.
+        bus: The bus.
+        client: An ``openai.OpenAI`` client (any OpenAI-compatible endpoint).
+        model: Model name sent with each request.
+        system_prompt: The system message.
+        tools: Functions (or :class:`Tool`) the model may call.
+        output_type: Pydantic model of the final answer; ``None`` for plain text.
+        max_iterations: Model calls per attempt, at most (default 15).
+
+    Raises:
+        ConfigurationError: ``max_iterations`` < 1, or two tools share a name.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bus: EventBus,
+        client: openai.OpenAI,
+        model: str,
+        system_prompt: str = "",
+        tools: Sequence[Callable[..., Any] | Tool] = (),
+        output_type: type[pydantic.BaseModel] | None = None,
+        max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    ) -> None:
+        super().__init__(name=name, bus=bus)
+        if max_iterations < 1:
+            msg = f"LLMAgent {name!r} needs max_iterations >= 1, got {max_iterations}."
+            raise ConfigurationError(msg)
+        self.client = client
+        self.model = model
+        self.system_prompt = system_prompt
+        self.output_type = output_type
+        self.max_iterations = max_iterations
+        self.tools: dict[str, Tool] = {}
+        for t in tools:
+            tool = t if isinstance(t, Tool) else Tool.from_function(t)
+            if tool.name in self.tools:
+                msg = f"LLMAgent {name!r} has two tools named {tool.name!r}."
+                raise ConfigurationError(msg)
+            self.tools[tool.name] = tool
+        self._tracer = bus.tracer("actorchestra.llm")
+
+    def handle(self, task: TaskContext) -> object:
+        """Run the tool loop for one task attempt (see the class docstring).
+
+        Raises:
+            TaskError: A model call failed (retryable for transport errors).
+            LLMOutputError: No valid final answer within ``max_iterations``.
+        """
+        with self._tracer.start_as_current_span(
+            f"invoke_agent {self.name}",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": self.name,
+                "gen_ai.request.model": self.model,
+            },
+        ) as span:
+            result = self._loop(task)
+            span.set_attribute("gen_ai.usage.input_tokens", task.usage.input_tokens)
+            span.set_attribute("gen_ai.usage.output_tokens", task.usage.output_tokens)
+            return result
+
+    def _loop(self, task: TaskContext) -> object:
+        messages: list[dict[str, Any]] = []
+        if self.system_prompt:
+            messages.append({"role": "system", "content": self.system_prompt})
+        messages.append({"role": "user", "content": task_prompt(task)})
+        kwargs: dict[str, Any] = {}
+        if self.tools:
+            kwargs["tools"] = [tool.schema() for tool in self.tools.values()]
+        if self.output_type is not None:
+            kwargs["response_format"] = response_format(self.output_type)
+        last_problem = "no answer"
+        for iteration in range(1, self.max_iterations + 1):
+            if iteration == WARN_ITERATIONS:
+                logger.warning(
+                    "Agent %r is at model call %d of at most %d for task %s",
+                    self.name,
+                    iteration,
+                    self.max_iterations,
+                    task.task_id,
+                )
+            message, usage = chat(
+                self.client,
+                self._tracer,
+                model=self.model,
+                messages=messages,
+                agent=self.name,
+                **kwargs,
+            )
+            task.add_usage(usage)
+            if message.tool_calls:
+                messages.append(message.model_dump(mode="json", exclude_none=True))
+                for call in message.tool_calls:
+                    if call.type != "function":
+                        content = f"error: tool call type {call.type!r} is not supported"
+                    else:
+                        content = self._run_tool(call.function.name, call.function.arguments, task)
+                    messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+                last_problem = "the model was still calling tools"
+                continue
+            text = message.content or ""
+            if self.output_type is None:
+                return text
+            try:
+                return self.output_type.model_validate_json(text)
+            except pydantic.ValidationError as exc:
+                last_problem = f"its answer failed the {self.output_type.__name__} schema: {exc}"
+                messages.append({"role": "assistant", "content": text})
+                messages.append(
+                    {
+                        "role": "user",
+                        "content": (
+                            f"Your answer does not match the {self.output_type.__name__} "
+                            f"JSON schema: {exc}. Reply again with only the corrected JSON."
+                        ),
+                    }
+                )
+        msg = (
+            f"Agent {self.name!r} gave no valid answer to task {task.task_id!r} within "
+            f"{self.max_iterations} model calls; last, {last_problem}."
+        )
+        raise LLMOutputError(msg)
+
+    def _run_tool(self, name: str, arguments: str, task: TaskContext) -> str:
+        tool = self.tools.get(name)
+        with self._tracer.start_as_current_span(
+            f"execute_tool {name}",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "gen_ai.tool.type": "function",
+            },
+        ) as span:
+            if tool is None:
+                span.set_attribute("error.type", "UnknownTool")
+                return f"error: there is no tool named {name!r}; available: {sorted(self.tools)}"
+            try:
+                return tool.invoke(arguments, task)
+            except ToolArgumentsError as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                return f"error: {exc}"
+            except Exception as exc:  # the tool's own failure: tell the model
+                span.record_exception(exc)
+                span.set_attribute("error.type", type(exc).__name__)
+                logger.info("Tool %r of agent %r raised %r", name, self.name, exc)
+                return f"error: tool {name!r} raised {type(exc).__name__}: {exc}"
+
+
+def task_prompt(task: TaskContext) -> str:
+    """The user message for a task: description, dependency results, context (JSON)."""
+    parts = [f"Task {task.task_id}: {task.description}"]
+    if task.inputs:
+        parts.append("Results of the tasks this one depends on (JSON):\n" + json.dumps(task.inputs))
+    if task.context:
+        parts.append("Context handed over to you (JSON):\n" + json.dumps(task.context))
+    return "\n\n".join(parts)
+
+
+def response_format(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """The Chat Completions ``response_format`` asking for JSON valid against ``model``."""
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": model.__name__, "schema": model.model_json_schema()},
+    }

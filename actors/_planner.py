@@ -1,0 +1,117 @@
+"""The planner: asks a model for a :class:`Plan` and validates it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+import pydantic
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from bus import TokenUsage
+
+from ._chat import chat
+from ._errors import PlanningError, PlanValidationError
+from ._llm import response_format
+from ._plan import Plan
+
+__all__ = ["Planner"]
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = """You are the planner of a team of agents.
+Split the user's request into tasks, each run by exactly one of these agents:
+{agents}
+Reply with only a JSON object matching the Plan schema: "tasks" is a list of
+{{"id", "description", "agent", "depends_on", "priority", "max_attempts"}}.
+A task lists in "depends_on" the ids of the tasks whose results it needs; tasks with
+no dependency between them run in parallel. The plan must be acyclic."""
+
+
+class Planner:
+    """Turns a request into a validated :class:`Plan` with one model.
+
+    The model is asked for JSON against the ``Plan`` schema (``response_format``). A
+    reply that is not valid JSON, fails the schema, names an unknown agent or has a
+    cycle is sent back with the error, up to ``max_attempts`` model calls in all.
+
+    Args:
+        client: An ``openai.OpenAI`` client.
+        model: Model name.
+        agents: Declared agents: name → what it does (shown to the model).
+        max_attempts: Model calls at most (≥ 1).
+        tracer_provider: For the ``plan`` span; ``None`` uses the global provider.
+    """
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        model: str,
+        agents: Mapping[str, str],
+        *,
+        max_attempts: int = 3,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        self.client = client
+        self.model = model
+        self.agents = dict(agents)
+        self.max_attempts = max(1, max_attempts)
+        self.usage = TokenUsage()
+        self._tracer = trace.get_tracer("actorchestra.planner", tracer_provider=tracer_provider)
+
+    def plan(self, request: str) -> Plan:
+        """Plan ``request``.
+
+        Returns:
+            A plan that passed :meth:`Plan.check` against the agents. Tokens spent are
+            added to :attr:`usage`.
+
+        Raises:
+            PlanningError: No valid plan within ``max_attempts`` calls; the message
+                gives the last validation error.
+            TaskError: A model call failed (see :func:`chat`).
+        """
+        agents = "\n".join(f"- {name}: {desc or name}" for name, desc in self.agents.items())
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": SYSTEM_PROMPT.format(agents=agents)},
+            {"role": "user", "content": request},
+        ]
+        with self._tracer.start_as_current_span(
+            "plan planner",
+            kind=SpanKind.INTERNAL,
+            attributes={"gen_ai.operation.name": "plan", "gen_ai.request.model": self.model},
+        ) as span:
+            problem = ""
+            for attempt in range(1, self.max_attempts + 1):
+                message, usage = chat(
+                    self.client,
+                    self._tracer,
+                    model=self.model,
+                    messages=messages,
+                    agent="planner",
+                    response_format=response_format(Plan),
+                )
+                self.usage = self.usage + usage
+                text = message.content or ""
+                try:
+                    plan = Plan.model_validate_json(text)
+                    plan.check(self.agents)
+                except (pydantic.ValidationError, PlanValidationError) as exc:
+                    problem = str(exc)
+                    logger.info("Plan attempt %d rejected: %s", attempt, problem)
+                    span.add_event("plan_rejected", {"attempt": attempt})
+                    messages.append({"role": "assistant", "content": text})
+                    messages.append(
+                        {
+                            "role": "user",
+                            "content": f"That plan is invalid: {problem}\nReply with a corrected plan.",
+                        }
+                    )
+                    continue
+                span.set_attribute("actorchestra.plan.tasks", len(plan.tasks))
+                return plan
+            msg = f"The model gave no valid plan in {self.max_attempts} attempts; last error: {problem}"
+            raise PlanningError(msg)
