@@ -105,6 +105,7 @@ class Agent(Actor):
         *,
         restart: RestartPolicy = RestartPolicy.PERMANENT,
         shutdown_timeout: float = 5.0,
+        description: str | None = None,
         **kwargs: Any,  # noqa: ANN401 - passed on to the constructor
     ) -> ChildSpec:
         """A child spec that starts this agent under ``name`` on ``bus``.
@@ -114,6 +115,7 @@ class Agent(Actor):
             bus: The bus.
             restart: OTP restart type.
             shutdown_timeout: Seconds the supervisor waits for it to stop.
+            description: What it does (for the planner); the class's by default.
             **kwargs: More constructor arguments.
         """
         return ChildSpec(
@@ -121,7 +123,7 @@ class Agent(Actor):
             start=lambda: cls.start(name=name, bus=bus, **kwargs),
             restart=restart,
             shutdown_timeout=shutdown_timeout,
-            description=cls.description,
+            description=cls.description if description is None else description,
         )
 
     def handle(self, task: TaskContext) -> object:
