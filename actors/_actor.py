@@ -117,7 +117,7 @@ class Actor(pykka.ThreadingActor):
     def _actor_loop_setup(self) -> None:
         try:
             super()._actor_loop_setup()
-        except BaseException:  # noqa: BLE001 - contained: a crash of this actor only
+        except BaseException:
             self._handle_failure(*sys.exc_info())
 
     def _handle_failure(
@@ -139,9 +139,9 @@ class Actor(pykka.ThreadingActor):
         while not self.actor_inbox.empty():
             envelope = self.actor_inbox.get()
             if envelope.reply_to is None:
-                if not isinstance(envelope.message, pykka_messages._ActorStop):  # noqa: SLF001
+                if not isinstance(envelope.message, pykka_messages._ActorStop):
                     self._leftovers.append(envelope.message)
-            elif isinstance(envelope.message, pykka_messages._ActorStop):  # noqa: SLF001
+            elif isinstance(envelope.message, pykka_messages._ActorStop):
                 envelope.reply_to.set(None)
             else:
                 envelope.reply_to.set_exception(exc_info=(type(dead), dead, None))

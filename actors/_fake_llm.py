@@ -219,7 +219,7 @@ class FakeLLMServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: ANN401
                 logger.debug("FakeLLMServer: " + format, *args)
 
         return Handler

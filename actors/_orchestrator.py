@@ -124,7 +124,9 @@ class Orchestrator(Actor):
         self.agents = frozenset(agents)
         self.handoffs = {k: frozenset(v) for k, v in (handoffs or {}).items()}
         self.max_handoffs = max_handoffs
-        self._tracer = trace.get_tracer("actorchestra.orchestrator", tracer_provider=tracer_provider)
+        self._tracer = trace.get_tracer(
+            "actorchestra.orchestrator", tracer_provider=tracer_provider
+        )
         self._workflows: dict[str, _Workflow] = {}
         for event_type in (TaskCompleted, TaskFailed, Handoff):
             bus.subscribe(event_type, name)
@@ -147,7 +149,9 @@ class Orchestrator(Actor):
             return
         run = wf.tasks.get(event.task_id)
         if run is None or run.status is not TaskStatus.RUNNING or event.attempt != run.attempts:
-            logger.debug("Ignoring stale %s for %s/%s", event.type, event.workflow_id, event.task_id)
+            logger.debug(
+                "Ignoring stale %s for %s/%s", event.type, event.workflow_id, event.task_id
+            )
             return
         if isinstance(event, TaskCompleted):
             if event.agent == run.agent:
@@ -163,9 +167,12 @@ class Orchestrator(Actor):
         elif isinstance(event, ChildCrashed):
             if event.child == run.agent:
                 self._failed(wf, run, f"agent crashed: {event.error_type}: {event.message}", True)
-        elif isinstance(event, DeadLetter):
-            if event.event.get("type") == "task.started" and event.event.get("agent") == run.agent:
-                self._failed(wf, run, f"task undeliverable: {event.reason}", True)
+        elif (
+            isinstance(event, DeadLetter)
+            and event.event.get("type") == "task.started"
+            and event.event.get("agent") == run.agent
+        ):
+            self._failed(wf, run, f"task undeliverable: {event.reason}", True)
         self._dispatch(wf)
         if wf.open_tasks == 0:
             self._finish(wf)
@@ -264,8 +271,11 @@ class Orchestrator(Actor):
         if retryable and run.attempts < run.task.max_attempts:
             wf.span.add_event(
                 "retry",
-                {"actorchestra.task.id": run.task.id, "actorchestra.task.attempt": run.attempts,
-                 "error.type": error.split(":", 1)[0]},
+                {
+                    "actorchestra.task.id": run.task.id,
+                    "actorchestra.task.attempt": run.attempts,
+                    "error.type": error.split(":", 1)[0],
+                },
             )
             self._start_attempt(wf, run, new_attempt=True)
             return
@@ -290,8 +300,11 @@ class Orchestrator(Actor):
             return
         run.handoff_depth += 1
         run.agent = event.to_agent
-        run.context = {**event.context, "handoff_reason": event.reason,
-                       "handoff_from": event.from_agent}
+        run.context = {
+            **event.context,
+            "handoff_reason": event.reason,
+            "handoff_from": event.from_agent,
+        }
         self._start_attempt(wf, run, new_attempt=False)
 
     def _cancel_dependents(self, wf: _Workflow, task_id: str) -> None:

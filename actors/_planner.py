@@ -107,11 +107,16 @@ class Planner:
                     messages.append(
                         {
                             "role": "user",
-                            "content": f"That plan is invalid: {problem}\nReply with a corrected plan.",
+                            "content": (
+                                f"That plan is invalid: {problem}\nReply with a corrected plan."
+                            ),
                         }
                     )
                     continue
                 span.set_attribute("actorchestra.plan.tasks", len(plan.tasks))
                 return plan
-            msg = f"The model gave no valid plan in {self.max_attempts} attempts; last error: {problem}"
+            msg = (
+                f"The model gave no valid plan in {self.max_attempts} attempts; "
+                f"last error: {problem}"
+            )
             raise PlanningError(msg)

@@ -157,16 +157,19 @@ class Supervisor(Actor):
             pykka.ActorDeadError: A supervisor on the way stopped.
             pykka.Timeout: A supervisor did not answer in time.
         """
-        infos: tuple[ChildInfo, ...] = ref.ask(_WhichChildren(), timeout=timeout)
+        infos: tuple[tuple[ChildInfo, pykka.ActorRef[Any] | None], ...] = ref.ask(
+            _WhichChildren(), block=True, timeout=timeout
+        )
         result: list[ChildInfo] = []
-        for info, child_ref in infos:  # type: ignore[misc]
+        for info, child_ref in infos:
             if child_ref is not None and issubclass(child_ref.actor_class, Supervisor):
                 try:
                     sub = Supervisor.tree(child_ref, timeout)
                 except pykka.ActorDeadError:
                     sub = ()
-                info = ChildInfo(info.id, info.alive, info.restart_count, info.restart, sub)
-            result.append(info)
+                result.append(ChildInfo(info.id, info.alive, info.restart_count, info.restart, sub))
+            else:
+                result.append(info)
         return tuple(result)
 
     @staticmethod
@@ -176,8 +179,7 @@ class Supervisor(Actor):
         for info in infos:
             state = "alive" if info.alive else "stopped"
             lines.append(
-                f"{indent}{info.id} [{state}, {info.restart.value}, "
-                f"restarts={info.restart_count}]"
+                f"{indent}{info.id} [{state}, {info.restart.value}, restarts={info.restart_count}]"
             )
             if info.children:
                 lines.append(Supervisor.format_tree(info.children, indent + "  "))
@@ -242,7 +244,7 @@ class Supervisor(Actor):
             try:
                 ref.stop(block=True, timeout=child.spec.shutdown_timeout)
             except pykka.Timeout:
-                logger.error(  # noqa: TRY400 - no traceback worth showing
+                logger.error(
                     "Child %r of supervisor %r did not stop within %s s; abandoning it",
                     child_id,
                     self.name,

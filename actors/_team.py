@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Self, cast
@@ -120,7 +121,9 @@ class Team:
             cast("pykka.ActorRef[Orchestrator]", ref), plan, workflow_id=workflow_id, name=name
         )
 
-    def run(self, plan: Plan, *, timeout: float | None = 60.0, name: str = "workflow") -> WorkflowResult:
+    def run(
+        self, plan: Plan, *, timeout: float | None = 60.0, name: str = "workflow"
+    ) -> WorkflowResult:
         """Run ``plan`` to its end.
 
         Args:
@@ -141,10 +144,8 @@ class Team:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the tree in reverse start order (each child within its shutdown timeout)."""
-        try:
+        with contextlib.suppress(pykka.ActorDeadError):
             self.supervisor.stop(block=True, timeout=timeout)
-        except pykka.ActorDeadError:
-            pass
         if self._owns_bus:
             self.bus.stop()
 

@@ -55,7 +55,9 @@ class Telemetry:
         return flushed
 
 
-def setup_telemetry(service_name: str = "actorchestra", *, keep_in_memory: bool = False) -> Telemetry:
+def setup_telemetry(
+    service_name: str = "actorchestra", *, keep_in_memory: bool = False
+) -> Telemetry:
     """Build a tracer provider from the ``OTEL_*`` environment (see the module doc).
 
     Args:

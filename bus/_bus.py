@@ -241,11 +241,13 @@ class EventBus:
         with self._lock:
             current = self._refs.get(name)
             if current is not None and current.is_alive():
+                sent = 0
                 try:
-                    for i, message in enumerate(messages):
+                    for message in messages:
                         current.tell(message)
+                        sent += 1
                 except pykka.ActorDeadError:
-                    messages = messages[i:]
+                    messages = messages[sent:]
                 else:
                     return
             if current is not None:
@@ -344,7 +346,7 @@ class EventBus:
                 envelope, sub.subscriber_name, f"subscriber raised {type(exc).__name__}: {exc}"
             )
 
-    def _park(self, name: str, dead: pykka.ActorRef[Any], message: Any) -> None:
+    def _park(self, name: str, dead: pykka.ActorRef[Any], message: object) -> None:
         with self._lock:
             current = self._refs.get(name)
             if current is not None and current.actor_urn != dead.actor_urn:
@@ -366,7 +368,7 @@ class EventBus:
 
     # -- dead letters --------------------------------------------------------------
 
-    def _dead_letter_message(self, message: Any, subscriber: str, reason: str) -> None:
+    def _dead_letter_message(self, message: object, subscriber: str, reason: str) -> None:
         if isinstance(message, Envelope):
             self._dead_letter(message, subscriber, reason)
             return
@@ -378,9 +380,7 @@ class EventBus:
         event = envelope.event
         with self._lock:
             self._dead_letters += 1
-        logger.warning(
-            "Dead letter: %s %s for %s (%s)", event.type, event.id, subscriber, reason
-        )
+        logger.warning("Dead letter: %s %s for %s (%s)", event.type, event.id, subscriber, reason)
         if isinstance(event, DeadLetter) or self._closed:
             return
         self.publish(

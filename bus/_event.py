@@ -313,7 +313,11 @@ def parse_event(data: str | bytes | dict[str, Any]) -> Event:
             tag = first.get("input", {})
             got = tag.get("type") if isinstance(tag, dict) else None
             message = f"Event field 'type' is {got!r}, which names no known event type."
-        elif len(loc) <= 1 and first["type"] in ("model_attributes_type", "model_type", "dict_type"):
+        elif len(loc) <= 1 and first["type"] in (
+            "model_attributes_type",
+            "model_type",
+            "dict_type",
+        ):
             field = ""
             message = "Event is not a JSON object."
         else:

@@ -28,7 +28,7 @@ class Subscription:
 
     id: int
     event_type: type[Event]
-    subscriber: str | Callable[[Any], None]
+    subscriber: str | Callable[[Any], object]
     recipient: str | None = None
     where: Callable[[Any], bool] | None = None
 

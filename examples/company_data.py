@@ -23,8 +23,16 @@ from typing import Any
 from actors import TaskContext
 
 FINANCIAL_COLUMNS = (
-    "year", "revenue", "cost_of_goods_sold", "operating_expenses", "net_income",
-    "current_assets", "current_liabilities", "total_assets", "total_liabilities", "cash",
+    "year",
+    "revenue",
+    "cost_of_goods_sold",
+    "operating_expenses",
+    "net_income",
+    "current_assets",
+    "current_liabilities",
+    "total_assets",
+    "total_liabilities",
+    "cash",
 )
 HEADCOUNT_COLUMNS = ("employee_id", "department", "hire_date", "termination_date", "annual_salary")
 MARKET_COLUMNS = ("year", "market_size", "top_competitor_revenue")
@@ -124,7 +132,12 @@ def load_company(directory: Path) -> Company:
             msg = f"{con_path}:{n}: change of control is {coc!r}, not yes or no"
             raise InputError(msg)
         contracts.append(
-            (party, _number(con_path, n, "annual value", value), _date(con_path, n, expiry), coc == "yes")
+            (
+                party,
+                _number(con_path, n, "annual value", value),
+                _date(con_path, n, expiry),
+                coc == "yes",
+            )
         )
     hc_path = directory / "headcount.csv"
     employees = []
@@ -134,7 +147,9 @@ def load_company(directory: Path) -> Company:
             {
                 "department": row["department"],
                 "hired": _date(hc_path, line, row["hire_date"]),
-                "left": _date(hc_path, line, row["termination_date"]) if row["termination_date"] else None,
+                "left": _date(hc_path, line, row["termination_date"])
+                if row["termination_date"]
+                else None,
                 "salary": _number(hc_path, line, "annual_salary", row["annual_salary"]),
             }
         )
@@ -234,7 +249,11 @@ def hr_tools(c: Company) -> list[Any]:
         year_ago = date(c.as_of.year - 1, c.as_of.month, c.as_of.day)
         active = [e for e in c.employees if e["left"] is None or e["left"] > c.as_of]
         left = [e for e in c.employees if e["left"] is not None and year_ago < e["left"] <= c.as_of]
-        at_start = [e for e in c.employees if e["hired"] <= year_ago and (e["left"] is None or e["left"] > year_ago)]
+        at_start = [
+            e
+            for e in c.employees
+            if e["hired"] <= year_ago and (e["left"] is None or e["left"] > year_ago)
+        ]
         attrition = len(left) / len(at_start) if at_start else 0.0
         tenure = sum((c.as_of - e["hired"]).days for e in active) / 365.25 / max(1, len(active))
         by_dept = Counter(e["department"] for e in active)
@@ -321,12 +340,12 @@ def report_tools(c: Company) -> list[Any]:
             f"(score {figures.get('risk_score', '?')}/100)",
             "",
         ]
-        for area, analysis in (areas.items() if isinstance(areas, dict) else []):
+        for area, analysis in areas.items() if isinstance(areas, dict) else []:
             figs = analysis.get("figures", {}) if isinstance(analysis, dict) else {}
             score = analysis.get("risk_score", "?") if isinstance(analysis, dict) else "?"
             title = area.upper() if len(area) <= 2 else area.capitalize()
             lines.append(f"## {title} (risk {score}/100)")
-            for key, value in (figs.items() if isinstance(figs, dict) else []):
+            for key, value in figs.items() if isinstance(figs, dict) else []:
                 if key != "risk_score":
                     lines.append(f"- {key.replace('_', ' ')}: {value}")
             lines.append("")

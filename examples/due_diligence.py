@@ -33,7 +33,7 @@ from actors.testing import FakeLLMServer, Reply, tool_names
 from bus import EventBus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from company_data import (  # noqa: E402
+from company_data import (
     InputError,
     financial_tools,
     hr_tools,
@@ -56,7 +56,11 @@ class Finding(BaseModel):
 
 
 AGENTS: dict[str, tuple[str, Any, type[BaseModel] | None]] = {
-    "financial": ("Analyses financial statements: growth, margins, liquidity, leverage.", financial_tools, Finding),
+    "financial": (
+        "Analyses financial statements: growth, margins, liquidity, leverage.",
+        financial_tools,
+        Finding,
+    ),
     "legal": ("Reviews litigation and material contracts.", legal_tools, Finding),
     "hr": ("Analyses headcount, attrition and payroll.", hr_tools, Finding),
     "market": ("Assesses market share and competitive position.", market_tools, Finding),
@@ -66,12 +70,43 @@ AGENTS: dict[str, tuple[str, Any, type[BaseModel] | None]] = {
 
 PLAN: dict[str, Any] = {
     "tasks": [
-        {"id": "t1", "agent": "financial", "description": "Analyse the financial statements.", "depends_on": [], "priority": 1},
-        {"id": "t2", "agent": "legal", "description": "Review litigation and material contracts.", "depends_on": []},
-        {"id": "t3", "agent": "hr", "description": "Analyse headcount and attrition.", "depends_on": []},
-        {"id": "t4", "agent": "market", "description": "Assess the market position.", "depends_on": []},
-        {"id": "t5", "agent": "risk", "description": "Synthesise the overall risk.", "depends_on": ["t1", "t2", "t3", "t4"]},
-        {"id": "t6", "agent": "report", "description": "Write the final report.", "depends_on": ["t5"]},
+        {
+            "id": "t1",
+            "agent": "financial",
+            "description": "Analyse the financial statements.",
+            "depends_on": [],
+            "priority": 1,
+        },
+        {
+            "id": "t2",
+            "agent": "legal",
+            "description": "Review litigation and material contracts.",
+            "depends_on": [],
+        },
+        {
+            "id": "t3",
+            "agent": "hr",
+            "description": "Analyse headcount and attrition.",
+            "depends_on": [],
+        },
+        {
+            "id": "t4",
+            "agent": "market",
+            "description": "Assess the market position.",
+            "depends_on": [],
+        },
+        {
+            "id": "t5",
+            "agent": "risk",
+            "description": "Synthesise the overall risk.",
+            "depends_on": ["t1", "t2", "t3", "t4"],
+        },
+        {
+            "id": "t6",
+            "agent": "report",
+            "description": "Write the final report.",
+            "depends_on": ["t5"],
+        },
     ]
 }
 
@@ -96,10 +131,15 @@ def offline_responder(request: dict[str, Any]) -> Reply:
             if isinstance(value, dict):
                 figures.update(value)
     if schema == "Finding":
-        scalars = [f"{k.replace('_', ' ')} {v}" for k, v in figures.items()
-                   if isinstance(v, int | float | str) and k != "risk_score"]
+        scalars = [
+            f"{k.replace('_', ' ')} {v}"
+            for k, v in figures.items()
+            if isinstance(v, int | float | str) and k != "risk_score"
+        ]
         summary = "; ".join(scalars[:6]) + "."
-        return Reply.json({"summary": summary, "figures": figures, "risk_score": figures.get("risk_score", 0)})
+        return Reply.json(
+            {"summary": summary, "figures": figures, "risk_score": figures.get("risk_score", 0)}
+        )
     return Reply.text(results[-1] if results else "")
 
 
@@ -109,11 +149,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="Offline by default; set OPENAI_BASE_URL and OPENAI_API_KEY to use a real endpoint, "
         "and OTEL_EXPORTER_OTLP_ENDPOINT to send traces to Jaeger.",
     )
-    parser.add_argument("--input", type=Path, default=DEFAULT_INPUT, metavar="DIR",
-                        help="directory with the company's files (default: the bundled Northwind data)")
-    parser.add_argument("--model", default=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
-                        help="model name for a real endpoint (default: $OPENAI_MODEL or gpt-4o-mini)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds the workflow may take (default 120)")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        default=DEFAULT_INPUT,
+        metavar="DIR",
+        help="directory with the company's files (default: the bundled Northwind data)",
+    )
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+        help="model name for a real endpoint (default: $OPENAI_MODEL or gpt-4o-mini)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds the workflow may take (default 120)"
+    )
     parser.add_argument("--spans", action="store_true", help="print the span tree after the run")
     return parser.parse_args(argv)
 
@@ -127,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     telemetry = setup_telemetry("due-diligence", keep_in_memory=args.spans)
     provider = telemetry.tracer_provider
-    request = f"Carry out due diligence on {company.name}: financial, legal, HR and market analyses, then risk, then a report."
+    request = (
+        f"Carry out due diligence on {company.name}: financial, legal, HR and market "
+        "analyses, then an overall risk assessment, then a report."
+    )
     with contextlib.ExitStack() as stack:
         if os.environ.get("OPENAI_BASE_URL"):
             try:
@@ -144,7 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         bus = EventBus(tracer_provider=provider)
         specs = [
             LLMAgent.child_spec(
-                name, bus, description=desc, client=client, model=model, tools=tools(company),
+                name,
+                bus,
+                description=desc,
+                client=client,
+                model=model,
+                tools=tools(company),
                 output_type=output,
                 system_prompt=f"You are the {name} agent of a due-diligence team. {desc} "
                 "Use your tools for every figure; never invent numbers.",
@@ -165,11 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     print(result.table())
     print()
     tokens = result.usage + planner.usage
-    print(f"workflow {result.workflow_id}: {result.status.value} in {result.duration:.2f} s, "
-          f"{tokens.total_tokens} tokens ({tokens.input_tokens} in, {tokens.output_tokens} out)")
+    print(
+        f"workflow {result.workflow_id}: {result.status.value} in {result.duration:.2f} s, "
+        f"{tokens.total_tokens} tokens ({tokens.input_tokens} in, {tokens.output_tokens} out)"
+    )
     print()
     if result.ok:
-        print(result.answer if isinstance(result.answer, str) else json.dumps(result.answer, indent=2))
+        print(
+            result.answer if isinstance(result.answer, str) else json.dumps(result.answer, indent=2)
+        )
     else:
         for t in result.tasks:
             if t.error:
