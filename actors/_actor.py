@@ -102,7 +102,13 @@ class Actor(pykka.ThreadingActor):
 
     def _start_actor_loop(self) -> None:
         if self.bus is not None:
-            self.bus.bind(self.name, self.actor_ref)
+            try:
+                self.bus.bind(self.name, self.actor_ref)
+            except BaseException:
+                # Pykka registered us already; a never-started actor must not linger.
+                pykka.ActorRegistry.unregister(self.actor_ref)
+                self.actor_stopped.set()
+                raise
         super()._start_actor_loop()
 
     def _handle_receive(self, message: Any) -> Any:  # noqa: ANN401

@@ -56,7 +56,9 @@ class EventBus:
     a bound actor is dead and not yet rebound, events for it are *parked* and handed to
     the next actor bound to that name; :meth:`unbind` turns them into dead letters.
 
-    An event that cannot be delivered — addressed to a name no subscription matches,
+    An event that cannot be delivered — addressed (``event.recipient``) to a name no
+    subscription with that ``recipient`` matches (observers subscribed without a
+    recipient do not count),
     to a name not bound, or refused by a callable subscriber that raised — becomes a
     dead letter: counted, logged at WARNING and published as a :class:`DeadLetter`.
     It is never dropped silently.
@@ -330,7 +332,8 @@ class EventBus:
                     self._park(target, ref, envelope)
             else:
                 self._call(sub, target, envelope)
-            delivered = True
+            if sub.recipient is not None:
+                delivered = True
         if not delivered and event.recipient is not None:
             self._dead_letter(envelope, event.recipient, "no subscriber")
 

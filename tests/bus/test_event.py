@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bus import (
+    ChildCrashed,
+    ChildRestarted,
+    ChildStarted,
+    DeadLetter,
+    Event,
+    EventValidationError,
+    Handoff,
+    SupervisorEscalated,
+    TaskCompleted,
+    TaskFailed,
+    TaskStarted,
+    TokenUsage,
+    parse_event,
+)
+
+names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+envelopes = st.fixed_dictionaries(
+    {
+        "source": names,
+        "workflow_id": names,
+        "task_id": names,
+        "causation_id": names,
+        "attempt": st.integers(1, 10),
+        "time": st.datetimes(timezones=st.just(UTC)),
+    }
+)
+usages = st.builds(TokenUsage, input_tokens=st.integers(0, 10**6), output_tokens=st.integers(0, 10**6))
+
+events = st.one_of(
+    st.builds(TaskStarted, agent=names, description=st.text(), inputs=st.dictionaries(names, json_values, max_size=3)),
+    st.builds(TaskCompleted, agent=names, result=json_values, usage=usages),
+    st.builds(TaskFailed, agent=names, error_type=names, message=st.text(), retryable=st.booleans()),
+    st.builds(Handoff, from_agent=names, to_agent=names, reason=st.text(), context=st.dictionaries(names, json_values, max_size=3)),
+    st.builds(DeadLetter, subscriber=names, reason=names, event=st.dictionaries(names, json_values, max_size=3)),
+    st.builds(ChildStarted, supervisor=names, child=names),
+    st.builds(ChildCrashed, supervisor=names, child=names, error_type=names, message=st.text()),
+    st.builds(ChildRestarted, supervisor=names, child=names, restart_count=st.integers(1, 100)),
+    st.builds(SupervisorEscalated, supervisor=names, restarts=st.integers(0, 10), period=st.floats(0.1, 60), fatal=st.booleans()),
+)
+
+
+@given(event=events, envelope=envelopes)
+def test_every_event_type_round_trips_through_json(event: Event, envelope: dict[str, object]) -> None:
+    event = event.model_copy(update=envelope)
+    parsed = parse_event(event.model_dump_json())
+    assert type(parsed) is type(event)
+    assert parsed == event
+    assert parse_event(json.loads(event.model_dump_json())) == event
+
+
+def test_all_event_types_are_covered_by_the_union() -> None:
+    from bus._event import _ADAPTER
+
+    schema = json.dumps(_ADAPTER.json_schema())
+    for cls in Event.__subclasses__():
+        assert cls.model_fields["type"].default in schema
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ("{", "", r"^Event is not valid JSON: Invalid JSON: EOF while parsing an object at line 1 column 1\.$"),
+        ("[]", "", r"^Event is not a JSON object\.$"),
+        ('{"type": "task.exploded"}', "type", r"^Event field 'type' is 'task.exploded', which names no known event type\.$"),
+        ('{"type": "task.started"}', "agent", r"^Event field 'agent' is invalid: Field required\.$"),
+        (
+            '{"type": "task.started", "agent": "a", "attempt": 0}',
+            "attempt",
+            r"^Event field 'attempt' is invalid: Input should be greater than or equal to 1\.$",
+        ),
+        (
+            '{"type": "task.completed", "agent": "a", "usage": {"input_tokens": -1}}',
+            "usage.input_tokens",
+            r"^Event field 'usage.input_tokens' is invalid: Input should be greater than or equal to 0\.$",
+        ),
+        (
+            '{"type": "task.failed", "agent": "a", "error_type": "E", "colour": "red"}',
+            "colour",
+            r"^Event field 'colour' is invalid: Extra inputs are not permitted\.$",
+        ),
+    ],
+)
+def test_invalid_events_raise_a_typed_error_naming_the_field(data: str, field: str, message: str) -> None:
+    with pytest.raises(EventValidationError, match=message) as info:
+        parse_event(data)
+    assert info.value.field == field
+
+
+def test_events_are_frozen_and_time_is_utc() -> None:
+    event = TaskStarted(agent="a", time=datetime(2026, 1, 1, 12, tzinfo=UTC))
+    with pytest.raises(ValueError, match="frozen"):
+        event.agent = "b"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="timezone-aware"):
+        TaskStarted(agent="a", time=datetime(2026, 1, 1, 12))  # noqa: DTZ001
+
+
+def test_recipient_is_the_addressed_agent_for_task_started_only() -> None:
+    assert TaskStarted(agent="legal").recipient == "legal"
+    assert TaskCompleted(agent="legal").recipient is None

@@ -1,0 +1,62 @@
+"""Fixtures shared by every test: actor cleanup, span capture, an offline LLM guard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pykka
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from bus import EventBus
+
+
+@pytest.fixture(autouse=True)
+def _stop_all_actors() -> Iterator[None]:
+    """Every test ends with no actor left running."""
+    yield
+    pykka.ActorRegistry.stop_all(block=True, timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real model endpoint is never called from tests: default clients hit a closed port."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "no-real-calls-in-tests")
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """Finished spans of the ``tracer_provider`` fixture."""
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracer_provider(spans: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    """A tracer provider that records every span in memory (not installed globally)."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    yield provider
+    provider.shutdown()
+
+
+@pytest.fixture
+def bus() -> Iterator[EventBus]:
+    """An untraced bus, stopped after the test."""
+    b = EventBus(tracing=False)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def traced_bus(tracer_provider: TracerProvider) -> Iterator[EventBus]:
+    """A bus whose spans go to the ``spans`` fixture."""
+    b = EventBus(tracer_provider=tracer_provider)
+    yield b
+    b.stop()
