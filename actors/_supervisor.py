@@ -138,6 +138,7 @@ class Supervisor(Actor):
                 self._start_child(child_id)
                 started.append(child_id)
         except BaseException:
+            self._stopping = True
             self._terminate(list(reversed(started)))
             raise
 
