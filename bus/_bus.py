@@ -316,11 +316,13 @@ class EventBus:
 
     def _deliver(self, envelope: Envelope[Event], subs: tuple[Subscription, ...]) -> None:
         event = envelope.event
-        delivered = False
+        addressed = False  # reached (or dead-lettered for) a subscriber of the recipient
         for sub in subs:
             if sub.where is not None and not sub.where(event):
                 continue
             target = sub.subscriber
+            if sub.recipient is not None:
+                addressed = True
             if isinstance(target, str):
                 ref = self._refs.get(target)
                 if ref is None:
@@ -332,9 +334,7 @@ class EventBus:
                     self._park(target, ref, envelope)
             else:
                 self._call(sub, target, envelope)
-            if sub.recipient is not None:
-                delivered = True
-        if not delivered and event.recipient is not None:
+        if not addressed and event.recipient is not None:
             self._dead_letter(envelope, event.recipient, "no subscriber")
 
     def _call(
