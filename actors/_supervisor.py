@@ -257,6 +257,10 @@ class Supervisor(Actor):
                 self._bus.unbind(child_id, ref)
 
     def _on_child_exited(self, child_id: str, exit_: ActorExit) -> None:
+        with self._bus.continuing(exit_.in_flight):
+            self._handle_exit(child_id, exit_)
+
+    def _handle_exit(self, child_id: str, exit_: ActorExit) -> None:
         child = self._children.get(child_id)
         if child is None or child.ref is None or child.ref.actor_urn != exit_.ref.actor_urn:
             self._bus.requeue(child_id, exit_.leftovers)  # a child we already replaced

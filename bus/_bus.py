@@ -7,12 +7,14 @@ import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 import pykka
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan
 
 from ._envelope import Envelope
 from ._errors import BusClosedError, ConfigurationError
@@ -302,6 +304,23 @@ class EventBus:
         if tracer is None:
             return contextlib.nullcontext()
         return tracer.process(envelope, subscriber)
+
+    @contextlib.contextmanager
+    def continuing(self, envelope: Envelope[Event] | None) -> Iterator[None]:
+        """Make the span that published ``envelope`` current, without a new span.
+
+        A supervisor reporting a crash uses it, so the crash and restart events it
+        publishes stay in the trace of the event that was in flight.
+        """
+        if envelope is None or envelope.span_context is None or self._tracer is None:
+            yield
+            return
+        ctx = trace.set_span_in_context(NonRecordingSpan(envelope.span_context))
+        token = otel_context.attach(ctx)
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
 
     def _route(self, key: tuple[type[Event], str | None]) -> tuple[Subscription, ...]:
         event_type, recipient = key

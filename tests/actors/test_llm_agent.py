@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from actors import LLMAgent, Plan, Task, TaskContext, TaskStatus, Team, Tool
+from actors.testing import FakeLLMServer, Reply
+from bus import EventBus
+
+
+class Total(BaseModel):
+    total: int
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers.
+
+    More text that the model does not see.
+    """
+    return a + b
+
+
+def whoami(task: TaskContext, suffix: str = "") -> str:
+    """Name the task."""
+    return task.task_id + suffix
+
+
+def run_one(bus: EventBus, server: FakeLLMServer, **agent: Any) -> Any:  # noqa: ANN401
+    spec = LLMAgent.child_spec("calc", bus, client=server.client(), model="m", system_prompt="You add.", **agent)
+    with Team([spec], bus=bus) as team:
+        result = team.run(Plan(tasks=(Task(id="t1", agent="calc", description="add 2 and 3", max_attempts=1),)), timeout=20)
+    [task] = result.tasks
+    return task
+
+
+def tool_messages(request: dict[str, Any]) -> list[str]:
+    return [m["content"] for m in request["messages"] if m["role"] == "tool"]
+
+
+def test_tool_loop_validates_arguments_and_structured_output(bus: EventBus) -> None:
+    script = [
+        Reply.calls(("add", {"a": 2, "b": "three"})),
+        Reply.calls(("add", {"a": 2, "b": 3}), ("subtract", {})),
+        Reply.text("five"),
+        Reply.json({"total": 5}),
+    ]
+    with FakeLLMServer(script) as server:
+        task = run_one(bus, server, tools=[add], output_type=Total)
+    assert task.status is TaskStatus.COMPLETED
+    assert task.result == {"total": 5}
+    requests = server.requests
+    assert len(requests) == 4
+    first = requests[0]
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
+    assert first["messages"][1]["content"] == "Task t1: add 2 and 3"
+    assert first["tools"][0]["function"]["name"] == "add"
+    assert first["tools"][0]["function"]["description"] == "Add two integers."
+    assert first["tools"][0]["function"]["parameters"]["required"] == ["a", "b"]
+    assert first["response_format"]["json_schema"]["name"] == "Total"
+    assert tool_messages(requests[1]) == [
+        "error: Arguments for tool 'add' are invalid: b: Input should be a valid integer, unable to parse string as an integer."
+    ]
+    assert tool_messages(requests[2])[1:] == ["5", "error: there is no tool named 'subtract'; available: ['add']"]
+    retry = requests[3]["messages"][-1]
+    assert retry["role"] == "user" and retry["content"].startswith("Your answer does not match the Total JSON schema:")
+    prompt_tokens = sum(max(1, len(json.dumps(r["messages"])) // 4) for r in requests)
+    assert task.usage.input_tokens == prompt_tokens
+    assert task.usage.output_tokens > 0
+
+
+def test_task_context_is_injected_and_not_shown_to_the_model(bus: EventBus) -> None:
+    tool = Tool.from_function(whoami)
+    assert tool.context_param == "task"
+    assert set(tool.arguments.model_fields) == {"suffix"}
+    with FakeLLMServer([Reply.calls(("whoami", {"suffix": "!"})), Reply.text("done")]) as server:
+        task = run_one(bus, server, tools=[whoami])
+    assert task.result == "done"
+    assert tool_messages(server.requests[1]) == ["t1!"]
+
+
+def test_a_tool_that_raises_is_reported_to_the_model(bus: EventBus) -> None:
+    def explode() -> None:
+        """Explode."""
+        raise OSError("disk on fire")
+
+    with FakeLLMServer([Reply.calls(("explode", {})), Reply.text("sorry")]) as server:
+        task = run_one(bus, server, tools=[explode])
+    assert task.result == "sorry"
+    assert tool_messages(server.requests[1]) == ["error: tool 'explode' raised OSError: disk on fire"]
+
+
+def test_tool_loop_is_capped_and_warns_at_ten(bus: EventBus, caplog: pytest.LogCaptureFixture) -> None:
+    script = [Reply.calls(("add", {"a": 1, "b": 1}))] * 15
+    with caplog.at_level(logging.WARNING, logger="actors._llm"), FakeLLMServer(script) as server:
+        task = run_one(bus, server, tools=[add])
+    assert len(server.requests) == 15
+    assert task.status is TaskStatus.FAILED
+    assert task.error == (
+        "LLMOutputError: Agent 'calc' gave no valid answer to task 't1' within 15 model calls; "
+        "last, the model was still calling tools."
+    )
+    assert [r.getMessage() for r in caplog.records if r.name == "actors._llm"] == [
+        "Agent 'calc' is at model call 10 of at most 15 for task t1"
+    ]
+
+
+def test_server_errors_fail_the_attempt_as_retryable_with_the_cause(bus: EventBus) -> None:
+    def broken(_request: dict[str, Any]) -> Reply:
+        raise RuntimeError("model melted")
+
+    with FakeLLMServer(broken) as server:
+        task = run_one(bus, server)
+    assert task.status is TaskStatus.FAILED
+    assert task.error.startswith("TaskError: Model call for agent 'calc' failed: InternalServerError:")
+    assert "model melted" in task.error
+
+
+def test_tool_definitions_are_checked() -> None:
+    from actors import ConfigurationError
+
+    def untyped(x) -> int:  # type: ignore[no-untyped-def]  # noqa: ANN001
+        return 1
+
+    with pytest.raises(ConfigurationError, match=r"^Tool 'untyped' parameter 'x' needs a type annotation\.$"):
+        Tool.from_function(untyped)
