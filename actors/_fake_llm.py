@@ -103,6 +103,7 @@ class FakeLLMServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._clients: list[openai.OpenAI] = []
 
     @property
     def base_url(self) -> str:
@@ -111,10 +112,15 @@ class FakeLLMServer:
         return f"http://{host!s}:{port}/v1"
 
     def client(self, **kwargs: Any) -> openai.OpenAI:  # noqa: ANN401
-        """An ``openai.OpenAI`` client for this server (no retries unless asked)."""
+        """An ``openai.OpenAI`` client for this server (no retries unless asked).
+
+        The server closes the clients it made when it stops.
+        """
         kwargs.setdefault("max_retries", 0)
         kwargs.setdefault("timeout", 10.0)
-        return openai.OpenAI(base_url=self.base_url, api_key="offline", **kwargs)
+        client = openai.OpenAI(base_url=self.base_url, api_key="offline", **kwargs)
+        self._clients.append(client)
+        return client
 
     def start(self) -> Self:
         """Serve in a background thread; returns self."""
@@ -126,7 +132,10 @@ class FakeLLMServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving, close the socket and the clients made by :meth:`client`."""
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)

@@ -13,7 +13,15 @@ from bus import Event, EventBus
 class Collector(Actor):
     """Records every event it receives; raises on events whose task_id is ``"crash"``."""
 
-    def __init__(self, *, name: str, bus: EventBus, sink: list[Event], done: threading.Event | None = None, until: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        bus: EventBus,
+        sink: list[Event],
+        done: threading.Event | None = None,
+        until: int = 0,
+    ) -> None:
         super().__init__(name=name, bus=bus)
         self.sink = sink
         self.done = done

@@ -29,10 +29,15 @@ def whoami(task: TaskContext, suffix: str = "") -> str:
     return task.task_id + suffix
 
 
-def run_one(bus: EventBus, server: FakeLLMServer, **agent: Any) -> Any:  # noqa: ANN401
-    spec = LLMAgent.child_spec("calc", bus, client=server.client(), model="m", system_prompt="You add.", **agent)
+def run_one(bus: EventBus, server: FakeLLMServer, **agent: Any) -> Any:
+    spec = LLMAgent.child_spec(
+        "calc", bus, client=server.client(), model="m", system_prompt="You add.", **agent
+    )
     with Team([spec], bus=bus) as team:
-        result = team.run(Plan(tasks=(Task(id="t1", agent="calc", description="add 2 and 3", max_attempts=1),)), timeout=20)
+        result = team.run(
+            Plan(tasks=(Task(id="t1", agent="calc", description="add 2 and 3", max_attempts=1),)),
+            timeout=20,
+        )
     [task] = result.tasks
     return task
 
@@ -64,9 +69,14 @@ def test_tool_loop_validates_arguments_and_structured_output(bus: EventBus) -> N
     assert tool_messages(requests[1]) == [
         "error: Arguments for tool 'add' are invalid: b: Input should be a valid integer, unable to parse string as an integer."
     ]
-    assert tool_messages(requests[2])[1:] == ["5", "error: there is no tool named 'subtract'; available: ['add']"]
+    assert tool_messages(requests[2])[1:] == [
+        "5",
+        "error: there is no tool named 'subtract'; available: ['add']",
+    ]
     retry = requests[3]["messages"][-1]
-    assert retry["role"] == "user" and retry["content"].startswith("Your answer does not match the Total JSON schema:")
+    assert retry["role"] == "user" and retry["content"].startswith(
+        "Your answer does not match the Total JSON schema:"
+    )
     prompt_tokens = sum(max(1, len(json.dumps(r["messages"])) // 4) for r in requests)
     assert task.usage.input_tokens == prompt_tokens
     assert task.usage.output_tokens > 0
@@ -90,10 +100,14 @@ def test_a_tool_that_raises_is_reported_to_the_model(bus: EventBus) -> None:
     with FakeLLMServer([Reply.calls(("explode", {})), Reply.text("sorry")]) as server:
         task = run_one(bus, server, tools=[explode])
     assert task.result == "sorry"
-    assert tool_messages(server.requests[1]) == ["error: tool 'explode' raised OSError: disk on fire"]
+    assert tool_messages(server.requests[1]) == [
+        "error: tool 'explode' raised OSError: disk on fire"
+    ]
 
 
-def test_tool_loop_is_capped_and_warns_at_ten(bus: EventBus, caplog: pytest.LogCaptureFixture) -> None:
+def test_tool_loop_is_capped_and_warns_at_ten(
+    bus: EventBus, caplog: pytest.LogCaptureFixture
+) -> None:
     script = [Reply.calls(("add", {"a": 1, "b": 1}))] * 15
     with caplog.at_level(logging.WARNING, logger="actors._llm"), FakeLLMServer(script) as server:
         task = run_one(bus, server, tools=[add])
@@ -115,15 +129,19 @@ def test_server_errors_fail_the_attempt_as_retryable_with_the_cause(bus: EventBu
     with FakeLLMServer(broken) as server:
         task = run_one(bus, server)
     assert task.status is TaskStatus.FAILED
-    assert task.error.startswith("TaskError: Model call for agent 'calc' failed: InternalServerError:")
+    assert task.error.startswith(
+        "TaskError: Model call for agent 'calc' failed: InternalServerError:"
+    )
     assert "model melted" in task.error
 
 
 def test_tool_definitions_are_checked() -> None:
     from actors import ConfigurationError
 
-    def untyped(x) -> int:  # type: ignore[no-untyped-def]  # noqa: ANN001
+    def untyped(x) -> int:  # type: ignore[no-untyped-def]
         return 1
 
-    with pytest.raises(ConfigurationError, match=r"^Tool 'untyped' parameter 'x' needs a type annotation\.$"):
+    with pytest.raises(
+        ConfigurationError, match=r"^Tool 'untyped' parameter 'x' needs a type annotation\.$"
+    ):
         Tool.from_function(untyped)

@@ -78,7 +78,9 @@ class CrashOnce(Agent):
         return task.attempt
 
 
-def test_an_agent_that_raises_is_restarted_and_its_task_retried_to_completion(bus: EventBus) -> None:
+def test_an_agent_that_raises_is_restarted_and_its_task_retried_to_completion(
+    bus: EventBus,
+) -> None:
     CrashOnce.crashed = set()
     rec = EventRecorder(bus)
     with dd_team(bus, CrashOnce, max_restarts=6) as team:
@@ -141,13 +143,20 @@ def test_a_non_json_result_fails_the_task_without_retry(bus: EventBus) -> None:
 class Router(Agent):
     def handle(self, task: TaskContext) -> object:
         if self.name == "triage":
-            return HandoffTo(agent=str(task.description), reason="specialist needed", context={"note": "n"})
+            return HandoffTo(
+                agent=str(task.description), reason="specialist needed", context={"note": "n"}
+            )
         return {"by": self.name, "context": task.context}
 
 
 def test_declared_handoff_moves_the_task_and_undeclared_one_fails_it(bus: EventBus) -> None:
     specs = [Router.child_spec(n, bus) for n in ("triage", "legal", "hr")]
-    plan = Plan(tasks=(Task(id="ok", agent="triage", description="legal"), Task(id="no", agent="triage", description="hr")))
+    plan = Plan(
+        tasks=(
+            Task(id="ok", agent="triage", description="legal"),
+            Task(id="no", agent="triage", description="hr"),
+        )
+    )
     with Team(specs, bus=bus, handoffs={"triage": ["legal"]}) as team:
         result = team.run(plan, timeout=10)
     ok, no = result.tasks
@@ -167,7 +176,12 @@ def test_invalid_plans_are_rejected_at_submit(bus: EventBus) -> None:
     with dd_team(bus) as team:
         with pytest.raises(PlanValidationError, match=r"^Task 'x' names unknown agent 'ghost'"):
             team.submit(Plan(tasks=(Task(id="x", agent="ghost"),)))
-        cyclic = Plan(tasks=(Task(id="a", agent="hr", depends_on=("b",)), Task(id="b", agent="hr", depends_on=("a",))))
+        cyclic = Plan(
+            tasks=(
+                Task(id="a", agent="hr", depends_on=("b",)),
+                Task(id="b", agent="hr", depends_on=("a",)),
+            )
+        )
         with pytest.raises(PlanValidationError, match=r"^Task 'a' is on a dependency cycle"):
             team.submit(cyclic)
 
@@ -187,7 +201,10 @@ def test_stopping_the_team_fails_unfinished_workflows_instead_of_hanging(bus: Ev
     orchestrator = bus.lookup("orchestrator")
     assert orchestrator is not None
     orchestrator.stop(block=False)
-    with pytest.raises(WorkflowError, match=r"^Orchestrator 'orchestrator' stopped before workflow '\w+' finished\.$"):
+    with pytest.raises(
+        WorkflowError,
+        match=r"^Orchestrator 'orchestrator' stopped before workflow '\w+' finished\.$",
+    ):
         future.get(timeout=10)
     Blocker.gate.set()
     team.stop()

@@ -6,7 +6,12 @@ from actors import Planner, PlanningError
 from actors.testing import FakeLLMServer, Reply
 
 AGENTS = {"financial": "numbers", "legal": "law"}
-GOOD = {"tasks": [{"id": "t1", "agent": "financial"}, {"id": "t2", "agent": "legal", "depends_on": ["t1"]}]}
+GOOD = {
+    "tasks": [
+        {"id": "t1", "agent": "financial"},
+        {"id": "t2", "agent": "legal", "depends_on": ["t1"]},
+    ]
+}
 
 
 def test_invalid_plans_are_sent_back_with_the_error_until_valid() -> None:
@@ -32,9 +37,17 @@ def test_invalid_plans_are_sent_back_with_the_error_until_valid() -> None:
 
 
 def test_planner_gives_up_with_a_clear_error() -> None:
-    cyclic = {"tasks": [{"id": "a", "agent": "legal", "depends_on": ["b"]}, {"id": "b", "agent": "legal", "depends_on": ["a"]}]}
+    cyclic = {
+        "tasks": [
+            {"id": "a", "agent": "legal", "depends_on": ["b"]},
+            {"id": "b", "agent": "legal", "depends_on": ["a"]},
+        ]
+    }
     with FakeLLMServer([Reply.json(cyclic)] * 2) as server:
         planner = Planner(server.client(), "m", AGENTS, max_attempts=2)
-        with pytest.raises(PlanningError, match=r"^The model gave no valid plan in 2 attempts; last error: Task 'a' is on a dependency cycle"):
+        with pytest.raises(
+            PlanningError,
+            match=r"^The model gave no valid plan in 2 attempts; last error: Task 'a' is on a dependency cycle",
+        ):
             planner.plan("x")
     assert len(server.requests) == 2

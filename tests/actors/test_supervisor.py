@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import threading
 
 import pykka
@@ -29,6 +30,12 @@ from tests.helpers import Collector, wait_until
 
 class Worker(Actor):
     """Crashes on "crash", raises SystemExit on "exit", stops itself on "stop"."""
+
+    stop_log: list[str] | None = None
+
+    def on_stop(self) -> None:
+        if self.stop_log is not None:
+            self.stop_log.append(self.name)
 
     def on_message(self, message: object) -> object:
         if message == "crash":
@@ -71,7 +78,7 @@ def test_children_start_in_order_and_stop_in_reverse(bus: EventBus) -> None:
     for name in "abc":
         ref = bus.lookup(name)
         assert ref is not None
-        ref.proxy().on_stop = lambda n=name: stopped.append(n)  # type: ignore[misc]
+        ref.proxy().stop_log = stopped
     sup.stop(timeout=5)
     assert stopped == ["c", "b", "a"]
     assert all(bus.lookup(n) is None for n in "abc")
@@ -147,7 +154,7 @@ def test_exceeding_restart_intensity_escalates_and_root_stops_its_children(bus: 
     for n in range(3):
         tell(bus, "a", "crash")
         if n < 2:
-            assert wait_until(lambda n=n: restarted(rec, n + 1))
+            assert wait_until(functools.partial(restarted, rec, n + 1))
     assert wait_until(lambda: len(rec.of_type(SupervisorEscalated)) == 1)
     [esc] = rec.of_type(SupervisorEscalated)
     assert (esc.supervisor, esc.restarts, esc.fatal) == ("sup", 3, True)
@@ -159,7 +166,9 @@ def test_escalation_reaches_the_parent_which_restarts_the_subtree(bus: EventBus)
     rec = EventRecorder(bus)
     inner = ChildSpec(
         id="inner",
-        start=lambda: Supervisor.start(name="inner", bus=bus, children=[spec(bus, "w")], max_restarts=0),
+        start=lambda: Supervisor.start(
+            name="inner", bus=bus, children=[spec(bus, "w")], max_restarts=0
+        ),
     )
     Supervisor.start(name="root", bus=bus, children=[inner, spec(bus, "sibling")])
     sibling = bus.lookup("sibling")
@@ -183,7 +192,9 @@ def test_crashed_childs_queued_events_go_to_its_successor(bus: EventBus) -> None
                 gate.wait(5)
             super().on_event(event)
 
-    child = ChildSpec(id="c", start=lambda: Slow.start(name="c", bus=bus, sink=got, done=done, until=3))
+    child = ChildSpec(
+        id="c", start=lambda: Slow.start(name="c", bus=bus, sink=got, done=done, until=3)
+    )
     bus.subscribe(TaskStarted, "c", recipient="c")
     start(bus, [child])
     bus.publish(TaskStarted(agent="c", task_id="crash"))
@@ -196,7 +207,9 @@ def test_crashed_childs_queued_events_go_to_its_successor(bus: EventBus) -> None
 
 def test_tree_reports_children_and_restart_counts(bus: EventBus) -> None:
     rec = EventRecorder(bus)
-    inner = ChildSpec(id="inner", start=lambda: Supervisor.start(name="inner", bus=bus, children=[spec(bus, "w")]))
+    inner = ChildSpec(
+        id="inner", start=lambda: Supervisor.start(name="inner", bus=bus, children=[spec(bus, "w")])
+    )
     root = Supervisor.start(name="root", bus=bus, children=[inner, spec(bus, "x")])
     tell(bus, "w", "crash")
     assert wait_until(lambda: restarted(rec, 1))
@@ -218,13 +231,18 @@ def test_failed_child_start_stops_the_started_ones_and_raises(bus: EventBus) -> 
 
 
 def test_duplicate_child_ids_are_rejected(bus: EventBus) -> None:
-    with pytest.raises(ConfigurationError, match=r"^Supervisor 'sup' has duplicate child ids \['a'\]; make them unique\.$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^Supervisor 'sup' has duplicate child ids \['a'\]; make them unique\.$",
+    ):
         start(bus, [spec(bus, "a"), spec(bus, "a")])
 
 
 def test_no_thread_leaks_after_stop(bus: EventBus) -> None:
     before = threading.active_count()
-    inner = ChildSpec(id="inner", start=lambda: Supervisor.start(name="inner", bus=bus, children=[spec(bus, "w")]))
+    inner = ChildSpec(
+        id="inner", start=lambda: Supervisor.start(name="inner", bus=bus, children=[spec(bus, "w")])
+    )
     root = Supervisor.start(name="root", bus=bus, children=[inner, spec(bus, "x")])
     assert threading.active_count() == before + 4
     root.stop(timeout=5)

@@ -63,7 +63,12 @@ def test_addressed_event_without_subscriber_becomes_a_dead_letter(bus: EventBus)
     bus.publish(started)
     [letter] = dead.of_type(DeadLetter)
     assert (letter.subscriber, letter.reason) == ("ghost", "no subscriber")
-    assert (letter.workflow_id, letter.task_id, letter.attempt, letter.causation_id) == ("w", "t1", 2, started.id)
+    assert (letter.workflow_id, letter.task_id, letter.attempt, letter.causation_id) == (
+        "w",
+        "t1",
+        2,
+        started.id,
+    )
     assert letter.event["type"] == "task.started"
     assert bus.statistics().dead_letters == 1
 
@@ -72,10 +77,14 @@ def test_event_for_an_unbound_name_becomes_a_dead_letter(bus: EventBus) -> None:
     dead = EventRecorder(bus, DeadLetter)
     bus.subscribe(TaskCompleted, "not-started")
     bus.publish(TaskCompleted(agent="a"))
-    assert [(d.subscriber, d.reason) for d in dead.of_type(DeadLetter)] == [("not-started", "subscriber not bound")]
+    assert [(d.subscriber, d.reason) for d in dead.of_type(DeadLetter)] == [
+        ("not-started", "subscriber not bound")
+    ]
 
 
-def test_a_raising_callable_subscriber_gets_a_dead_letter_and_others_still_receive(bus: EventBus) -> None:
+def test_a_raising_callable_subscriber_gets_a_dead_letter_and_others_still_receive(
+    bus: EventBus,
+) -> None:
     dead = EventRecorder(bus, DeadLetter)
     got: list[Event] = []
 
@@ -90,7 +99,9 @@ def test_a_raising_callable_subscriber_gets_a_dead_letter_and_others_still_recei
     assert letter.reason == "subscriber raised ValueError: nope"
 
 
-def test_stopped_unsupervised_actor_unbinds_and_later_events_are_dead_letters(bus: EventBus) -> None:
+def test_stopped_unsupervised_actor_unbinds_and_later_events_are_dead_letters(
+    bus: EventBus,
+) -> None:
     dead = EventRecorder(bus, DeadLetter)
     ref = Collector.start(name="c", bus=bus, sink=[])
     bus.subscribe(TaskCompleted, "c")
@@ -100,7 +111,9 @@ def test_stopped_unsupervised_actor_unbinds_and_later_events_are_dead_letters(bu
     assert [d.reason for d in dead.of_type(DeadLetter)] == ["subscriber not bound"]
 
 
-def test_events_for_a_crashed_linked_actor_are_parked_and_handed_to_its_successor(bus: EventBus) -> None:
+def test_events_for_a_crashed_linked_actor_are_parked_and_handed_to_its_successor(
+    bus: EventBus,
+) -> None:
     exits: list[ActorExit] = []
     first: list[Event] = []
     with linking(exits.append):
@@ -132,20 +145,31 @@ def test_unbind_turns_parked_events_into_dead_letters(bus: EventBus) -> None:
     dead = EventRecorder(bus, DeadLetter)
     bus.publish(TaskStarted(agent="c", task_id="t1"))
     bus.unbind("c", ref)
-    assert [(d.task_id, d.reason) for d in dead.of_type(DeadLetter)] == [("t1", "subscriber stopped")]
+    assert [(d.task_id, d.reason) for d in dead.of_type(DeadLetter)] == [
+        ("t1", "subscriber stopped")
+    ]
 
 
 def test_binding_a_name_held_by_a_live_actor_is_an_error(bus: EventBus) -> None:
     ref = Collector.start(name="c", bus=bus, sink=[])
-    with pytest.raises(ConfigurationError, match=r"^Name 'c' is already bound to live actor .*; stop that actor or unbind the name first\.$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^Name 'c' is already bound to live actor .*; stop that actor or unbind the name first\.$",
+    ):
         Collector.start(name="c", bus=bus, sink=[])
     assert bus.lookup("c") == ref
 
 
 def test_subscribe_validates_its_arguments_and_is_idempotent_for_names(bus: EventBus) -> None:
-    with pytest.raises(ConfigurationError, match=r"^Cannot subscribe to <class 'int'>: it is not a subclass of bus\.Event\.$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^Cannot subscribe to <class 'int'>: it is not a subclass of bus\.Event\.$",
+    ):
         bus.subscribe(int, "x")  # type: ignore[type-var]
-    with pytest.raises(ConfigurationError, match=r"^Cannot subscribe an actor with an empty name; give it a stable name\.$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^Cannot subscribe an actor with an empty name; give it a stable name\.$",
+    ):
         bus.subscribe(TaskStarted, "")
     a = bus.subscribe(TaskStarted, "x", recipient="x")
     assert bus.subscribe(TaskStarted, "x", recipient="x") is a

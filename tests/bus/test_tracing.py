@@ -46,7 +46,9 @@ def test_all_spans_of_a_workflow_share_one_trace_and_process_spans_follow_publis
             LLMAgent.child_spec("llm", bus, client=server.client(), model="m", tools=[ping]),
             Crashy.child_spec("crashy", bus),
         ]
-        plan = Plan(tasks=(Task(id="a", agent="llm"), Task(id="b", agent="crashy", depends_on=("a",))))
+        plan = Plan(
+            tasks=(Task(id="a", agent="llm"), Task(id="b", agent="crashy", depends_on=("a",)))
+        )
         with Team(specs, bus=bus, tracer_provider=tracer_provider) as team:
             result = team.run(plan, timeout=20, name="demo")
     assert result.ok
@@ -56,9 +58,14 @@ def test_all_spans_of_a_workflow_share_one_trace_and_process_spans_follow_publis
     workflow_spans = [
         s
         for s in finished
-        if s.attributes is not None and s.attributes.get("actorchestra.workflow.id") == result.workflow_id
+        if s.attributes is not None
+        and s.attributes.get("actorchestra.workflow.id") == result.workflow_id
     ]
-    workflow_spans += by_name(finished, "chat ") + by_name(finished, "execute_tool") + by_name(finished, "invoke_agent")
+    workflow_spans += (
+        by_name(finished, "chat ")
+        + by_name(finished, "execute_tool")
+        + by_name(finished, "invoke_agent")
+    )
     assert len(workflow_spans) > 10
     assert {s.context.trace_id for s in workflow_spans} == {trace_id}
     ids = {s.context.span_id: s for s in finished}

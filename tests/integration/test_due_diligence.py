@@ -1,0 +1,121 @@
+"""The due-diligence example against a real local OpenAI-compatible server, over HTTP."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from actors.testing import FakeLLMServer
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "due_diligence.py"
+AGENTS = ["financial", "legal", "hr", "market", "risk", "report"]
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("due_diligence_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_example(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
+    env.update(extra)
+    return env
+
+
+def test_example_talks_to_the_endpoint_in_openai_base_url() -> None:
+    example = load_example()
+    with FakeLLMServer(example.offline_responder) as server:
+        proc = run_example(
+            env=clean_env(
+                OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="k", OPENAI_MODEL="served-model"
+            )
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert f"model: served-model at {server.base_url}/" in proc.stdout
+    rows = re.findall(r"^(t\d)\s+(\w+)\s+(\w+)\s+(\d+)", proc.stdout, re.MULTILINE)
+    assert rows == [(f"t{i + 1}", a, "completed", "1") for i, a in enumerate(AGENTS)]
+    requests = server.requests
+    assert all(r["model"] == "served-model" for r in requests)
+    assert requests[0]["response_format"]["json_schema"]["name"] == "Plan"
+    agent_requests = requests[1:]
+    assert len(agent_requests) == 2 * len(AGENTS)
+    prompts = [r["messages"][0]["content"] for r in agent_requests]
+    for agent in AGENTS:
+        assert sum(p.startswith(f"You are the {agent} agent") for p in prompts) == 2
+    # The figures come from the shipped files, through the tools.
+    assert "- revenue growth pct: 5.0" in proc.stdout
+    assert "- open exposure eur: 1685000.0" in proc.stdout
+    assert "- headcount: 178" in proc.stdout
+
+
+def test_example_reports_bad_input_files_clearly(tmp_path: Path) -> None:
+    data = tmp_path / "acme"
+    shutil.copytree(ROOT / "examples" / "data" / "northwind", data)
+    text = (data / "financials.csv").read_text().replace("48300000", "48.3m")
+    (data / "financials.csv").write_text(text)
+    proc = run_example("--input", str(data), env=clean_env())
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip()
+        == f"error: {data / 'financials.csv'}:4: column 'revenue' is '48.3m', not a number"
+    )
+    (data / "litigation.txt").unlink()
+    proc = run_example("--input", str(data), env=clean_env())
+    assert proc.stderr.strip().endswith("not a number")
+    shutil.copytree(ROOT / "examples" / "data" / "northwind", tmp_path / "acme2")
+    (tmp_path / "acme2" / "litigation.txt").unlink()
+    proc = run_example("--input", str(tmp_path / "acme2"), env=clean_env())
+    assert (proc.returncode, proc.stderr.strip()) == (
+        2,
+        f"error: {tmp_path / 'acme2' / 'litigation.txt'}: file not found",
+    )
+
+
+def test_example_runs_on_another_companys_files(tmp_path: Path) -> None:
+    data = tmp_path / "blue_river"
+    shutil.copytree(ROOT / "examples" / "data" / "northwind", data)
+    (data / "litigation.txt").write_text("C-1 | open | 5000000 | Antitrust probe\n")
+    proc = run_example("--input", str(data), env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert "# Due diligence: Blue River" in proc.stdout
+    assert "- open exposure eur: 5000000.0" in proc.stdout
+
+
+def test_help_lists_the_options() -> None:
+    proc = run_example("--help", env=clean_env())
+    assert proc.returncode == 0
+    for option in ("--input DIR", "--model", "--timeout", "--spans"):
+        assert option in proc.stdout
+
+
+@pytest.mark.paid_llm
+def test_example_against_a_real_endpoint() -> None:  # pragma: no cover - needs a paid endpoint
+    env = clean_env(
+        OPENAI_BASE_URL=os.environ.get("REAL_OPENAI_BASE_URL", ""),
+        OPENAI_API_KEY=os.environ.get("REAL_OPENAI_API_KEY", ""),
+    )
+    assert run_example(env=env).returncode == 0

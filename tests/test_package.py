@@ -1,0 +1,72 @@
+"""The public surface: exports, errors, imports without side effects, lint and types."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ["actors", "bus", "memory", "actors.testing", "actors.telemetry"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_sorted_and_every_error_is_exported(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported == sorted(exported)
+    for attr in exported:
+        assert hasattr(module, attr), attr
+    if "." not in name:
+        for sub in (ROOT / name).glob("_*.py"):
+            private = importlib.import_module(f"{name}.{sub.stem}")
+            for obj_name, obj in vars(private).items():
+                if (
+                    inspect.isclass(obj)
+                    and issubclass(obj, Exception)
+                    and obj.__module__.startswith(name)
+                ):
+                    assert obj_name in exported, (
+                        f"{obj_name} from {sub.name} is not in {name}.__all__"
+                    )
+
+
+@pytest.mark.parametrize("name", ["actors", "bus", "memory"])
+def test_packages_ship_py_typed(name: str) -> None:
+    assert (ROOT / name / "py.typed").is_file()
+
+
+def test_importing_starts_no_thread_and_installs_no_tracer_provider() -> None:
+    code = (
+        "import threading, actors, actors.testing, actors.telemetry, bus, memory\n"
+        "from opentelemetry import trace\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+        "assert type(trace.get_tracer_provider()).__name__ == 'ProxyTracerProvider'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_ruff_is_clean() -> None:
+    ruff = shutil.which("ruff")
+    assert ruff is not None, "ruff is not installed; pip install -e '.[dev]'"
+    proc = subprocess.run(
+        [ruff, "check", str(ROOT)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_mypy_strict_is_clean() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout
