@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ._errors import PlanValidationError
 
@@ -47,6 +47,7 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tasks: tuple[Task, ...] = Field(min_length=1)
+    _checked_for: frozenset[str] | None = PrivateAttr(default=None)
 
     def check(self, agents: Collection[str]) -> None:
         """Validate the plan: unique ids, known dependencies and agents, no cycle.
@@ -58,6 +59,9 @@ class Plan(BaseModel):
             PlanValidationError: The first problem found; its message and ``task_id``
                 name the offending task.
         """
+        known = frozenset(agents)
+        if self._checked_for == known:
+            return  # the plan is immutable: a check against the same agents holds
         seen: set[str] = set()
         for task in self.tasks:
             if task.id in seen:
@@ -87,6 +91,7 @@ class Plan(BaseModel):
                 "a plan must be acyclic."
             )
             raise PlanValidationError(msg, task_id=cycle[0])
+        self._checked_for = known
 
     def topological_order(self) -> Iterator[Task]:
         """Tasks in an order where each comes after its dependencies (Kahn's algorithm).
