@@ -90,7 +90,7 @@ class Coordinator(pykka.ThreadingActor):
 
 
 def bare(n: int, runs: int) -> float:
-    coord = Coordinator.start()
+    coord: pykka.ActorRef[Any] = Coordinator.start()
     workers = [Worker.start(coord) for _ in range(4)]
     coord.proxy().workers = workers
 
@@ -102,8 +102,8 @@ def bare(n: int, runs: int) -> float:
     try:
         return median_of(runs, lambda: per_run(once, n))
     finally:
-        for w in [*workers, coord]:
-            w.stop()
+        for ref in [*workers, coord]:
+            ref.stop()
 
 
 def langgraph(n: int, runs: int, *, checkpointer: bool) -> float:
