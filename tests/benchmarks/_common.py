@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import Sampler
 
 
 class DiscardExporter(SpanExporter):
@@ -18,9 +19,9 @@ class DiscardExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def sdk_provider(sampler: object = None) -> TracerProvider:
+def sdk_provider(sampler: Sampler | None = None) -> TracerProvider:
     """An SDK provider with a BatchSpanProcessor, as an application would run it."""
-    provider = TracerProvider(sampler=sampler) if sampler is not None else TracerProvider()  # type: ignore[arg-type]
+    provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(DiscardExporter()))
     return provider
 
