@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sys
@@ -12,7 +13,7 @@ import pykka
 from pykka import messages as pykka_messages
 from pykka._actor import ActorInbox  # the mailbox Protocol (private in Pykka)
 
-from bus import Envelope, Event, EventBus
+from bus import ActorTerminated, BusClosedError, Envelope, Event, EventBus
 
 from ._errors import ConfigurationError
 from ._link import ActorExit, current_link
@@ -168,7 +169,34 @@ class Actor(pykka.ThreadingActor):
         finally:
             self._report_exit()
 
+    def watch(self, target: str) -> None:
+        """Death-watch: receive an :class:`bus.ActorTerminated` when ``target`` ends.
+
+        Call it from this actor's thread (e.g. in ``on_start``). Watching is by name:
+        it covers every incarnation of ``target`` (a restarted actor keeps the name)
+        and survives this actor's own restarts. Watching twice is watching once.
+
+        Raises:
+            ConfigurationError: This actor has no bus.
+        """
+        if self.bus is None:
+            msg = f"Actor {self.name!r} has no bus; give it one to watch {target!r}."
+            raise ConfigurationError(msg)
+        self.bus.subscribe(ActorTerminated, self.name, recipient=target)
+
     def _report_exit(self) -> None:
+        if self.bus is not None:
+            reason = self._exit_reason
+            with contextlib.suppress(BusClosedError):
+                self.bus.publish(
+                    ActorTerminated(
+                        source=self.name,
+                        actor=self.name,
+                        abnormal=reason is not None,
+                        error_type="" if reason is None else type(reason).__name__,
+                        message="" if reason is None else str(reason),
+                    )
+                )
         exit_ = ActorExit(
             name=self.name,
             ref=self.actor_ref,

@@ -9,6 +9,8 @@ from typing import Any
 
 import pykka
 
+from ._backoff import Backoff
+
 __all__ = ["ChildSpec", "RestartPolicy"]
 
 
@@ -43,6 +45,8 @@ class ChildSpec:
         restart: OTP restart type.
         shutdown_timeout: Seconds to wait for the child to stop (OTP ``shutdown``).
         description: What the child does, for humans and planners.
+        backoff: Delay restarts of this child (see :class:`Backoff`); ``None`` restarts
+            at once.
     """
 
     id: str
@@ -50,3 +54,4 @@ class ChildSpec:
     restart: RestartPolicy = RestartPolicy.PERMANENT
     shutdown_timeout: float = 5.0
     description: str = ""
+    backoff: Backoff | None = None

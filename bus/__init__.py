@@ -14,6 +14,7 @@ from ._errors import BusClosedError as BusClosedError
 from ._errors import BusError as BusError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import EventValidationError as EventValidationError
+from ._event import ActorTerminated as ActorTerminated
 from ._event import AnyEvent as AnyEvent
 from ._event import ChildCrashed as ChildCrashed
 from ._event import ChildRestarted as ChildRestarted
@@ -32,6 +33,7 @@ from ._tracing import from_wire as from_wire
 from ._tracing import to_wire as to_wire
 
 __all__ = [
+    "ActorTerminated",
     "AnyEvent",
     "BusClosedError",
     "BusError",

@@ -353,7 +353,7 @@ class EventBus:
                     self._park(target, ref, envelope)
             else:
                 self._call(sub, target, envelope)
-        if not addressed and event.recipient is not None:
+        if not addressed and event.recipient is not None and event.dead_letter_if_unrouted:
             self._dead_letter(envelope, event.recipient, "no subscriber")
 
     def _call(

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 from ._errors import EventValidationError
 
 __all__ = [
+    "ActorTerminated",
     "AnyEvent",
     "ChildCrashed",
     "ChildRestarted",
@@ -90,6 +91,9 @@ class Event(BaseModel):
 
     recipient_field: ClassVar[str | None] = None
     """Name of the field that addresses the event to one subscriber, if any."""
+
+    dead_letter_if_unrouted: ClassVar[bool] = True
+    """Whether an addressed event that no subscriber of its recipient took is a dead letter."""
 
     id: str = Field(default_factory=_new_id, min_length=1)
     type: str
@@ -260,8 +264,32 @@ class SupervisorEscalated(Event):
     fatal: bool = False
 
 
+class ActorTerminated(Event):
+    """An actor stopped or crashed (death-watch; routed to watchers of ``actor``).
+
+    Watch with ``bus.subscribe(ActorTerminated, watcher, recipient=target)`` or
+    :meth:`actors.Actor.watch`. Nobody watching is not a dead letter.
+
+    Fields:
+        actor: The name of the actor that ended.
+        abnormal: True for a crash, false for a normal stop.
+        error_type: Exception class name of a crash (``""`` for a normal stop).
+        message: Exception message of a crash.
+    """
+
+    recipient_field: ClassVar[str | None] = "actor"
+    dead_letter_if_unrouted: ClassVar[bool] = False
+
+    type: Literal["actor.terminated"] = "actor.terminated"
+    actor: str = Field(min_length=1)
+    abnormal: bool
+    error_type: str = ""
+    message: str = ""
+
+
 AnyEvent = Annotated[
     TaskStarted
+    | ActorTerminated
     | TaskCompleted
     | TaskFailed
     | Handoff
