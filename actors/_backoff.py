@@ -43,7 +43,7 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before the ``attempt``-th consecutive restart (1-based)."""
-        base = min(self.maximum, self.minimum * 2 ** max(0, attempt - 1))
+        base = min(self.maximum, self.minimum * 2.0 ** max(0, attempt - 1))
         draw = rng.random() if rng is not None else random.random()
         return base * (1 + self.jitter * draw)
 
