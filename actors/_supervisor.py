@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import random
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pykka
+from opentelemetry import trace
 
 from bus import ChildCrashed, ChildRestarted, ChildStarted, EventBus, SupervisorEscalated
 
@@ -48,6 +52,8 @@ class _Child:
     spec: ChildSpec
     ref: pykka.ActorRef[Any] | None = None
     restart_count: int = 0
+    consecutive: int = 0  # restarts since the child last ran for backoff.reset_after
+    started_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,21 @@ class _ChildExited:
 @dataclass(frozen=True, slots=True)
 class _WhichChildren:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _RestartDue:
+    child_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _StartChild:
+    spec: ChildSpec
+
+
+@dataclass(frozen=True, slots=True)
+class _TerminateChild:
+    child_id: str
 
 
 @dataclass(slots=True)
@@ -132,14 +153,14 @@ class Supervisor(Actor):
         self._children: dict[str, _Child] = {spec.id: _Child(spec) for spec in children}
         self._terminating = _Terminating()
         self._stopping = False
-        started: list[str] = []
+        self._timers: dict[str, threading.Timer] = {}
+        self._rng = random.Random()
+        self._tracer = bus.tracer("actorchestra.supervisor")
         try:
             for child_id in self._children:
                 self._start_child(child_id)
-                started.append(child_id)
         except BaseException:
-            self._stopping = True
-            self._terminate(list(reversed(started)))
+            self._shutdown()
             raise
 
     # -- public ----------------------------------------------------------------------
@@ -186,14 +207,55 @@ class Supervisor(Actor):
                 lines.append(Supervisor.format_tree(info.children, indent + "  "))
         return "\n".join(lines)
 
+    @staticmethod
+    def start_child(
+        ref: pykka.ActorRef[Supervisor], spec: ChildSpec, timeout: float = 10.0
+    ) -> pykka.ActorRef[Any]:
+        """Add ``spec`` as the last child and start it (OTP ``start_child``).
+
+        Raises:
+            ConfigurationError: A child with that id exists.
+            Exception: Whatever the spec's ``start`` raised; the child is not added.
+        """
+        child: pykka.ActorRef[Any] = ref.ask(_StartChild(spec), block=True, timeout=timeout)
+        return child
+
+    @staticmethod
+    def terminate_child(
+        ref: pykka.ActorRef[Supervisor], child_id: str, timeout: float = 10.0
+    ) -> None:
+        """Stop child ``child_id`` and forget its spec (OTP ``terminate_child`` + ``delete_child``).
+
+        Raises:
+            ConfigurationError: No child has that id.
+        """
+        ref.ask(_TerminateChild(child_id), block=True, timeout=timeout)
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, **kwargs: Any) -> Iterator[pykka.ActorRef[Supervisor]]:  # noqa: ANN401
+        """Start a supervisor for the ``with`` block; stop its whole tree on exit.
+
+        Takes the constructor's arguments; yields the supervisor's ref. On exit the tree
+        stops in reverse start order, each child within its shutdown timeout.
+        """
+        ref = cls.start(**kwargs)
+        try:
+            yield ref
+        finally:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.stop(block=True, timeout=_stop_budget(kwargs.get("children", ())))
+
     # -- actor hooks -----------------------------------------------------------------
 
     def on_message(self, message: Any) -> Any:  # noqa: ANN401
-        """Handle child exits and tree queries."""
+        """Handle child exits, due restarts, tree queries and dynamic children."""
         if isinstance(message, _ChildExited):
             self._on_child_exited(message.child_id, message.exit)
-            return None
-        if isinstance(message, _WhichChildren):
+        elif isinstance(message, _RestartDue):
+            self._timers.pop(message.child_id, None)
+            self._restart_now(message.child_id)
+        elif isinstance(message, _WhichChildren):
             return tuple(
                 (
                     ChildInfo(
@@ -206,19 +268,58 @@ class Supervisor(Actor):
                 )
                 for child in self._children.values()
             )
-        return super().on_message(message)
+        elif isinstance(message, _StartChild):
+            return self._add_child(message.spec)
+        elif isinstance(message, _TerminateChild):
+            self._remove_child(message.child_id)
+        else:
+            return super().on_message(message)
+        return None
 
     def on_stop(self) -> None:
         """Stop every child in reverse start order, each within its shutdown timeout."""
-        self._stopping = True
-        self._terminate(list(reversed(self._children)))
+        self._shutdown()
 
     def on_failure(self, *_exc_info: object) -> None:
         """Crashed (e.g. restart limit): make sure no child outlives the supervisor."""
-        self._stopping = True
-        self._terminate(list(reversed(self._children)))
+        self._shutdown()
 
     # -- internals -------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._terminate(list(reversed(self._children)))
+        for child_id in self._children:
+            self._bus.unbind(child_id)
+
+    def _add_child(self, spec: ChildSpec) -> pykka.ActorRef[Any]:
+        if spec.id in self._children:
+            msg = f"Supervisor {self.name!r} already has a child {spec.id!r}; ids must be unique."
+            raise ConfigurationError(msg)
+        self._children[spec.id] = _Child(spec)
+        try:
+            self._start_child(spec.id)
+        except BaseException:
+            del self._children[spec.id]
+            raise
+        ref = self._children[spec.id].ref
+        assert ref is not None
+        return ref
+
+    def _remove_child(self, child_id: str) -> None:
+        if child_id not in self._children:
+            msg = f"Supervisor {self.name!r} has no child {child_id!r}."
+            raise ConfigurationError(msg)
+        timer = self._timers.pop(child_id, None)
+        if timer is not None:
+            timer.cancel()
+        ref = self._children[child_id].ref
+        self._terminate([child_id])
+        del self._children[child_id]
+        self._bus.unbind(child_id, ref)
 
     def _start_child(self, child_id: str) -> None:
         child = self._children[child_id]
@@ -232,6 +333,7 @@ class Supervisor(Actor):
         with linking(on_exit):
             ref = child.spec.start()
         child.ref = ref
+        child.started_at = time.monotonic()
         self._bus.publish(ChildStarted(source=self.name, supervisor=self.name, child=child_id))
 
     def _terminate(self, child_ids: list[str]) -> None:
@@ -253,14 +355,8 @@ class Supervisor(Actor):
                 )
             except pykka.ActorDeadError:
                 self._terminating.claim(ref.actor_urn)
-            if self._stopping:
-                self._bus.unbind(child_id, ref)
 
     def _on_child_exited(self, child_id: str, exit_: ActorExit) -> None:
-        with self._bus.continuing(exit_.in_flight):
-            self._handle_exit(child_id, exit_)
-
-    def _handle_exit(self, child_id: str, exit_: ActorExit) -> None:
         child = self._children.get(child_id)
         if child is None or child.ref is None or child.ref.actor_urn != exit_.ref.actor_urn:
             self._bus.requeue(child_id, exit_.leftovers)  # a child we already replaced
@@ -268,8 +364,21 @@ class Supervisor(Actor):
         leftovers = list(exit_.leftovers)
         leftovers.extend(_drain(exit_.ref))
         self._bus.requeue(child_id, leftovers)
-        if exit_.reason is not None:
+        child.ref = None
+        if exit_.reason is None:
+            self._after_exit(child, exit_)
+            return
+        # A crash: its span continues the trace of the event that was in flight.
+        with (
+            self._bus.continuing(exit_.in_flight),
+            self._tracer.start_as_current_span(
+                f"crash {child_id}",
+                attributes={"actorchestra.supervisor": self.name, "actorchestra.child": child_id},
+            ) as span,
+        ):
             reason = exit_.reason
+            span.record_exception(reason)
+            span.set_status(trace.StatusCode.ERROR, f"{type(reason).__name__}: {reason}")
             logger.info("Child %r of %r crashed: %r", child_id, self.name, reason)
             in_flight = exit_.in_flight.event if exit_.in_flight is not None else None
             self._bus.publish(
@@ -285,55 +394,91 @@ class Supervisor(Actor):
                     attempt=in_flight.attempt if in_flight else 1,
                 )
             )
+            self._after_exit(child, exit_)
+
+    def _after_exit(self, child: _Child, exit_: ActorExit) -> None:
+        child_id = child.spec.id
         if self._stopping or not child.spec.restart.restarts(abnormal=exit_.abnormal):
-            child.ref = None
             self._bus.unbind(child_id, exit_.ref)
             if child.spec.restart is RestartPolicy.TEMPORARY:
                 del self._children[child_id]
             return
+        backoff = child.spec.backoff
+        if backoff is not None and time.monotonic() - child.started_at >= backoff.reset_seconds:
+            child.consecutive = 0
         self._restart(child_id)
 
     def _restart(self, child_id: str) -> None:
+        """Apply the strategy to ``child_id``'s exit: one restart, as OTP counts them."""
+        if not self._intensity.add_restart():
+            self._escalate()
+        trace.get_current_span().add_event(
+            "restart",
+            {"actorchestra.child": child_id, "actorchestra.strategy": self.strategy.value},
+        )
         affected = self.strategy.affected(list(self._children), child_id)
         self._terminate([c for c in reversed(affected) if c != child_id])
         for cid in affected:
-            while True:
-                if not self._intensity.add_restart():
-                    self._escalate()
-                child = self._children[cid]
-                child.restart_count += 1
-                try:
-                    self._start_child(cid)
-                except Exception as exc:  # a crash on start counts as a crash
-                    logger.info("Child %r of %r failed to restart: %r", cid, self.name, exc)
-                    self._bus.publish(
-                        ChildCrashed(
-                            source=self.name,
-                            supervisor=self.name,
-                            child=cid,
-                            error_type=type(exc).__name__,
-                            message=str(exc),
-                        )
-                    )
-                    continue
-                logger.info("Restarted child %r of %r", cid, self.name)
-                self._bus.publish(
-                    ChildRestarted(
-                        source=self.name,
-                        supervisor=self.name,
-                        child=cid,
-                        restart_count=child.restart_count,
-                    )
+            child = self._children[cid]
+            if cid != child_id and child.spec.restart is RestartPolicy.TEMPORARY:
+                del self._children[cid]  # OTP: temporary siblings are not restarted
+                self._bus.unbind(cid)
+                continue
+            self._schedule(child)
+
+    def _schedule(self, child: _Child) -> None:
+        child.restart_count += 1
+        backoff = child.spec.backoff
+        if backoff is None:
+            self._restart_now(child.spec.id)
+            return
+        child.consecutive += 1
+        delay = backoff.delay(child.consecutive, self._rng)
+        logger.info("Restarting child %r of %r in %.3f s", child.spec.id, self.name, delay)
+        timer = threading.Timer(delay, self._due, args=(child.spec.id,))
+        timer.daemon = True
+        self._timers[child.spec.id] = timer
+        timer.start()
+
+    def _due(self, child_id: str) -> None:  # runs in the timer's thread
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_RestartDue(child_id))
+
+    def _restart_now(self, child_id: str) -> None:
+        child = self._children.get(child_id)
+        if child is None or child.ref is not None or self._stopping:
+            return
+        try:
+            self._start_child(child_id)
+        except Exception as exc:  # a crash on start is a crash: count it, retry
+            logger.info("Child %r of %r failed to restart: %r", child_id, self.name, exc)
+            self._bus.publish(
+                ChildCrashed(
+                    source=self.name,
+                    supervisor=self.name,
+                    child=child_id,
+                    error_type=type(exc).__name__,
+                    message=str(exc),
                 )
-                break
+            )
+            if not self._intensity.add_restart():
+                self._escalate()
+            self._schedule(child)
+            return
+        logger.info("Restarted child %r of %r", child_id, self.name)
+        self._bus.publish(
+            ChildRestarted(
+                source=self.name,
+                supervisor=self.name,
+                child=child_id,
+                restart_count=child.restart_count,
+            )
+        )
 
     def _escalate(self) -> None:
         intensity = self._intensity
         fatal = self._link is None
-        self._stopping = True
-        self._terminate(list(reversed(self._children)))
-        for child_id in self._children:
-            self._bus.unbind(child_id)
+        self._shutdown()
         self._bus.publish(
             SupervisorEscalated(
                 source=self.name,
@@ -349,6 +494,10 @@ class Supervisor(Actor):
         )
         logger.error(msg) if fatal else logger.info(msg)
         raise RestartLimitExceeded(msg)
+
+
+def _stop_budget(children: Sequence[ChildSpec]) -> float:
+    return 1.0 + sum(spec.shutdown_timeout for spec in children)
 
 
 def _drain(ref: pykka.ActorRef[Any]) -> list[Any]:

@@ -71,7 +71,9 @@ events = st.one_of(
         event=st.dictionaries(names, json_values, max_size=3),
     ),
     st.builds(ChildStarted, supervisor=names, child=names),
-    st.builds(ActorTerminated, actor=names, abnormal=st.booleans(), error_type=names, message=st.text()),
+    st.builds(
+        ActorTerminated, actor=names, abnormal=st.booleans(), error_type=names, message=st.text()
+    ),
     st.builds(ChildCrashed, supervisor=names, child=names, error_type=names, message=st.text()),
     st.builds(ChildRestarted, supervisor=names, child=names, restart_count=st.integers(1, 100)),
     st.builds(
