@@ -7,8 +7,10 @@ from ._actor import ContainedBaseException as ContainedBaseException
 from ._agent import Agent as Agent
 from ._agent import HandoffTo as HandoffTo
 from ._agent import TaskContext as TaskContext
+from ._backoff import Backoff as Backoff
 from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import RestartPolicy as RestartPolicy
+from ._dynamic import DynamicSupervisor as DynamicSupervisor
 from ._errors import ActorDeadError as ActorDeadError
 from ._errors import ActorError as ActorError
 from ._errors import ConfigurationError as ConfigurationError
@@ -42,10 +44,12 @@ __all__ = [
     "ActorError",
     "ActorExit",
     "Agent",
+    "Backoff",
     "ChildInfo",
     "ChildSpec",
     "ConfigurationError",
     "ContainedBaseException",
+    "DynamicSupervisor",
     "HandoffTo",
     "LLMAgent",
     "LLMOutputError",
