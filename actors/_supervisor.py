@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pykka
 from opentelemetry import trace
@@ -26,6 +26,8 @@ from ._strategy import RestartIntensity, RestartStrategy
 __all__ = ["ChildInfo", "Supervisor"]
 
 logger = logging.getLogger(__name__)
+
+_S = TypeVar("_S", bound="Supervisor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +168,7 @@ class Supervisor(Actor):
     # -- public ----------------------------------------------------------------------
 
     @staticmethod
-    def tree(ref: pykka.ActorRef[Supervisor], timeout: float = 5.0) -> tuple[ChildInfo, ...]:
+    def tree(ref: pykka.ActorRef[_S], timeout: float = 5.0) -> tuple[ChildInfo, ...]:
         """The children of the supervisor at ``ref``, recursively.
 
         Asks from the calling thread, one supervisor at a time, so no actor blocks.
@@ -209,7 +211,7 @@ class Supervisor(Actor):
 
     @staticmethod
     def start_child(
-        ref: pykka.ActorRef[Supervisor], spec: ChildSpec, timeout: float = 10.0
+        ref: pykka.ActorRef[_S], spec: ChildSpec, timeout: float = 10.0
     ) -> pykka.ActorRef[Any]:
         """Add ``spec`` as the last child and start it (OTP ``start_child``).
 
@@ -221,9 +223,7 @@ class Supervisor(Actor):
         return child
 
     @staticmethod
-    def terminate_child(
-        ref: pykka.ActorRef[Supervisor], child_id: str, timeout: float = 10.0
-    ) -> None:
+    def terminate_child(ref: pykka.ActorRef[_S], child_id: str, timeout: float = 10.0) -> None:
         """Stop child ``child_id`` and forget its spec (OTP ``terminate_child`` + ``delete_child``).
 
         Raises:

@@ -87,6 +87,10 @@ def test_all_spans_of_a_workflow_share_one_trace_and_process_spans_follow_publis
     crashed = [s for s in processes if s.status.status_code is StatusCode.ERROR]
     assert [s.name for s in crashed] == ["process task.started"]
     assert crashed[0].events[0].name == "exception"
+    [crash] = by_name(finished, "crash crashy")
+    assert crash.status.status_code is StatusCode.ERROR
+    assert [e.name for e in crash.events] == ["exception", "restart"]
+    assert crash.context is not None and crash.context.trace_id == root.context.trace_id
     assert [e.name for e in root.events] == ["retry"]
 
 
