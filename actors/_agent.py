@@ -204,7 +204,12 @@ class Agent(Actor):
         )
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _to_json(value: object) -> JsonValue:
+    if type(value) in _SCALARS:
+        return value  # type: ignore[return-value]  # a JSON scalar: skip validation
     if isinstance(value, BaseModel):
         dumped: JsonValue = value.model_dump(mode="json")
         return dumped

@@ -65,6 +65,10 @@ class TokenUsage(BaseModel):
         return self.input_tokens + self.output_tokens
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
+        if not (other.input_tokens or other.output_tokens):
+            return self  # frozen, so sharing is safe; saves a validation per hop
+        if not (self.input_tokens or self.output_tokens):
+            return other
         return TokenUsage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
