@@ -37,6 +37,7 @@ from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import Supervisor as Supervisor
 from ._team import Team as Team
 from ._tool import Tool as Tool
+from ._workflow import workflow_span as workflow_span
 
 __all__ = [
     "Actor",
@@ -74,6 +75,7 @@ __all__ = [
     "WorkflowError",
     "WorkflowResult",
     "submit",
+    "workflow_span",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

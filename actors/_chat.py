@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessage
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind
 
 from bus import TokenUsage
 
 from ._errors import TaskError
 
-__all__ = ["chat"]
+__all__ = ["capture_message_content", "chat"]
 
 _RETRYABLE = (
     openai.APIConnectionError,  # includes APITimeoutError
     openai.RateLimitError,
     openai.InternalServerError,
 )
+
+
+def capture_message_content() -> bool:
+    """Whether spans may record prompts, completions and tool arguments and results.
+
+    Off unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``true`` (the
+    OpenTelemetry GenAI instrumentations' switch): they may hold personal data or secrets.
+    """
+    value = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "")
+    return value.strip().lower() == "true"
 
 
 def chat(
@@ -29,6 +41,7 @@ def chat(
     model: str,
     messages: list[dict[str, Any]],
     agent: str,
+    token_usage: metrics.Histogram | None = None,
     **kwargs: Any,  # noqa: ANN401 - passed to chat.completions.create
 ) -> tuple[ChatCompletionMessage, TokenUsage]:
     """Call ``client.chat.completions.create`` inside a GenAI ``chat {model}`` CLIENT span.
@@ -36,7 +49,10 @@ def chat(
     Attributes follow the OpenTelemetry GenAI semantic conventions
     (``gen_ai.operation.name``, ``gen_ai.provider.name``, request and response model,
     ``gen_ai.usage.input_tokens``/``output_tokens``, finish reasons). No prompt or
-    completion text is recorded. The ``openai`` client retries transport errors, 429
+    completion text is recorded unless :func:`capture_message_content` (then
+    ``gen_ai.input.messages`` and ``gen_ai.output.messages`` hold them as JSON). Token
+    counts also go to ``token_usage`` (the ``gen_ai.client.token.usage`` histogram),
+    when given. The ``openai`` client retries transport errors, 429
     and 5xx itself (``max_retries``, honouring ``Retry-After``).
 
     Returns:
@@ -58,6 +74,9 @@ def chat(
             "server.address": client.base_url.host,
         },
     ) as span:
+        capture = capture_message_content()
+        if capture:
+            span.set_attribute("gen_ai.input.messages", json.dumps(messages, default=str))
         try:
             response = client.chat.completions.create(
                 model=model, messages=cast("Any", messages), **kwargs
@@ -80,6 +99,20 @@ def chat(
         span.set_attribute(
             "gen_ai.response.finish_reasons", [c.finish_reason or "" for c in response.choices]
         )
+        if token_usage is not None:
+            common = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": model,
+                "gen_ai.response.model": response.model,
+            }
+            token_usage.record(usage.input_tokens, {**common, "gen_ai.token.type": "input"})
+            token_usage.record(usage.output_tokens, {**common, "gen_ai.token.type": "output"})
+        if capture:
+            span.set_attribute(
+                "gen_ai.output.messages",
+                json.dumps([c.message.model_dump(mode="json") for c in response.choices]),
+            )
         if not response.choices:
             msg = f"Model for agent {agent!r} returned no choices."
             raise TaskError(msg, retryable=True)

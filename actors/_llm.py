@@ -14,8 +14,9 @@ from opentelemetry.trace import SpanKind
 from bus import EventBus
 
 from ._agent import Agent, TaskContext
-from ._chat import chat
+from ._chat import capture_message_content, chat
 from ._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
+from ._metrics import Instruments
 from ._tool import Tool
 
 __all__ = ["LLMAgent"]
@@ -82,6 +83,7 @@ class LLMAgent(Agent):
                 raise ConfigurationError(msg)
             self.tools[tool.name] = tool
         self._tracer = bus.tracer("actorchestra.llm")
+        self._instruments = Instruments.of_bus(bus)
 
     def handle(self, task: TaskContext) -> object:
         """Run the tool loop for one task attempt (see the class docstring).
@@ -130,6 +132,7 @@ class LLMAgent(Agent):
                 model=self.model,
                 messages=messages,
                 agent=self.name,
+                token_usage=self._instruments.token_usage,
                 **kwargs,
             )
             task.add_usage(usage)
@@ -180,8 +183,11 @@ class LLMAgent(Agent):
             if tool is None:
                 span.set_attribute("error.type", "UnknownTool")
                 return f"error: there is no tool named {name!r}; available: {sorted(self.tools)}"
+            capture = capture_message_content()
+            if capture:
+                span.set_attribute("gen_ai.tool.call.arguments", arguments)
             try:
-                return tool.invoke(arguments, task)
+                result = tool.invoke(arguments, task)
             except ToolArgumentsError as exc:
                 span.set_attribute("error.type", type(exc).__name__)
                 return f"error: {exc}"
@@ -190,6 +196,9 @@ class LLMAgent(Agent):
                 span.set_attribute("error.type", type(exc).__name__)
                 logger.info("Tool %r of agent %r raised %r", name, self.name, exc)
                 return f"error: tool {name!r} raised {type(exc).__name__}: {exc}"
+            if capture:
+                span.set_attribute("gen_ai.tool.call.result", result)
+            return result
 
 
 def task_prompt(task: TaskContext) -> str:

@@ -30,8 +30,10 @@ from bus import (
 
 from ._actor import Actor
 from ._errors import PlanValidationError, WorkflowError
+from ._metrics import Instruments
 from ._plan import Plan, Task
 from ._result import TaskResult, TaskStatus, WorkflowResult
+from ._workflow import current_workflow_span
 
 __all__ = ["Orchestrator", "submit"]
 
@@ -65,6 +67,7 @@ class _Workflow:
     plan: Plan
     future: pykka.Future[WorkflowResult]
     span: trace.Span
+    owns_span: bool
     tasks: dict[str, _TaskRun]
     dependents: dict[str, list[str]]
     submitted_mono: float
@@ -79,6 +82,7 @@ class _Submit:
     name: str
     future: pykka.Future[WorkflowResult]
     parent: otel_context.Context
+    span: trace.Span | None  # an enclosing workflow_span's, which the caller ends
 
 
 class Orchestrator(Actor):
@@ -128,6 +132,7 @@ class Orchestrator(Actor):
             "actorchestra.orchestrator", tracer_provider=tracer_provider
         )
         self._workflows: dict[str, _Workflow] = {}
+        self._metrics = Instruments.of_bus(bus)
         for event_type in (TaskCompleted, TaskFailed, Handoff):
             bus.subscribe(event_type, name)
         bus.subscribe(ChildCrashed, name)
@@ -193,15 +198,23 @@ class Orchestrator(Actor):
         except PlanValidationError as exc:
             msg.future.set_exception((type(exc), exc, exc.__traceback__))
             return
-        span = self._tracer.start_span(
-            f"invoke_workflow {msg.name}",
-            context=msg.parent,
-            attributes={
-                "gen_ai.operation.name": "invoke_workflow",
-                "actorchestra.workflow.id": msg.workflow_id,
-                "actorchestra.workflow.tasks": len(msg.plan.tasks),
-            },
-        )
+        attributes: dict[str, str | int] = {
+            "actorchestra.workflow.id": msg.workflow_id,
+            "actorchestra.workflow.tasks": len(msg.plan.tasks),
+        }
+        span = msg.span
+        if span is None:
+            span = self._tracer.start_span(
+                f"invoke_workflow {msg.name}",
+                context=msg.parent,
+                attributes={
+                    "gen_ai.operation.name": "invoke_workflow",
+                    "gen_ai.agent.name": msg.name,
+                    **attributes,
+                },
+            )
+        else:
+            span.set_attributes(attributes)
         dependents = msg.plan.dependents()
         tasks = {
             t.id: _TaskRun(task=t, order=i, agent=t.agent, waiting=len(set(t.depends_on)))
@@ -212,6 +225,7 @@ class Orchestrator(Actor):
             plan=msg.plan,
             future=msg.future,
             span=span,
+            owns_span=msg.span is None,
             tasks=tasks,
             dependents=dependents,
             submitted_mono=time.monotonic(),
@@ -242,6 +256,7 @@ class Orchestrator(Actor):
             run.started_at = datetime.now(UTC)
             run.started_mono = time.monotonic()
         inputs = {dep: wf.tasks[dep].result for dep in task.depends_on}
+        self._metrics.tasks_started.add(1, {"gen_ai.agent.name": run.agent})
         self._bus.publish(
             TaskStarted(
                 source=self.name,
@@ -268,6 +283,9 @@ class Orchestrator(Actor):
 
     def _failed(self, wf: _Workflow, run: _TaskRun, error: str, retryable: bool) -> None:
         run.error = error
+        self._metrics.tasks_failed.add(
+            1, {"gen_ai.agent.name": run.agent, "error.type": error.split(":", 1)[0]}
+        )
         if retryable and run.attempts < run.task.max_attempts:
             wf.span.add_event(
                 "retry",
@@ -298,6 +316,15 @@ class Orchestrator(Actor):
             )
             self._failed(wf, run, msg, retryable=False)
             return
+        wf.span.add_event(
+            "handoff",
+            {
+                "actorchestra.task.id": run.task.id,
+                "actorchestra.handoff.from_agent": event.from_agent,
+                "actorchestra.handoff.to_agent": event.to_agent,
+                "actorchestra.handoff.depth": run.handoff_depth + 1,
+            },
+        )
         run.handoff_depth += 1
         run.agent = event.to_agent
         run.context = {
@@ -321,6 +348,11 @@ class Orchestrator(Actor):
         run.finished_at = datetime.now(UTC)
         run.finished_mono = time.monotonic()
         wf.open_tasks -= 1
+        attributes = {"gen_ai.agent.name": run.agent, "actorchestra.task.status": status.value}
+        if status is TaskStatus.COMPLETED:
+            self._metrics.tasks_completed.add(1, {"gen_ai.agent.name": run.agent})
+        if run.started_at is not None:
+            self._metrics.task_duration.record(run.finished_mono - run.started_mono, attributes)
 
     def _finish(self, wf: _Workflow) -> None:
         del self._workflows[wf.id]
@@ -342,7 +374,8 @@ class Orchestrator(Actor):
         if not ok:
             failed = [r.task_id for r in results if r.status is not TaskStatus.COMPLETED]
             wf.span.set_status(trace.StatusCode.ERROR, f"tasks not completed: {failed}")
-        wf.span.end()
+        if wf.owns_span:
+            wf.span.end()
         wf.future.set(result)
 
     def _abandon(self, how: str) -> None:
@@ -350,7 +383,8 @@ class Orchestrator(Actor):
             msg = f"Orchestrator {self.name!r} {how} before workflow {wf.id!r} finished."
             exc = WorkflowError(msg)
             wf.span.set_status(trace.StatusCode.ERROR, msg)
-            wf.span.end()
+            if wf.owns_span:
+                wf.span.end()
             wf.future.set_exception((WorkflowError, exc, None))
         self._workflows.clear()
 
@@ -380,7 +414,8 @@ def submit(
 ) -> pykka.Future[WorkflowResult]:
     """Submit ``plan`` to an orchestrator; returns at once.
 
-    The workflow's ``invoke_workflow`` span is a child of the caller's current span.
+    The workflow's ``invoke_workflow`` span is a child of the caller's current span, or,
+    inside a :func:`workflow_span` block, that block's span.
 
     Args:
         orchestrator: The orchestrator's ref.
@@ -398,6 +433,13 @@ def submit(
     """
     future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
     orchestrator.tell(
-        _Submit(plan, workflow_id or uuid.uuid4().hex, name, future, otel_context.get_current())
+        _Submit(
+            plan,
+            workflow_id or uuid.uuid4().hex,
+            name,
+            future,
+            otel_context.get_current(),
+            current_workflow_span(),
+        )
     )
     return future

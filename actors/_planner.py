@@ -8,7 +8,7 @@ from typing import Any
 
 import openai
 import pydantic
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind
 
 from bus import TokenUsage
@@ -16,6 +16,7 @@ from bus import TokenUsage
 from ._chat import chat
 from ._errors import PlanningError, PlanValidationError
 from ._llm import response_format
+from ._metrics import Instruments
 from ._plan import Plan
 
 __all__ = ["Planner"]
@@ -44,6 +45,7 @@ class Planner:
         agents: Declared agents: name → what it does (shown to the model).
         max_attempts: Model calls at most (≥ 1).
         tracer_provider: For the ``plan`` span; ``None`` uses the global provider.
+        meter_provider: For the token usage metric; ``None`` uses the global provider.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class Planner:
         *,
         max_attempts: int = 3,
         tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -61,6 +64,7 @@ class Planner:
         self.max_attempts = max(1, max_attempts)
         self.usage = TokenUsage()
         self._tracer = trace.get_tracer("actorchestra.planner", tracer_provider=tracer_provider)
+        self._token_usage = Instruments.of(meter_provider).token_usage
 
     def plan(self, request: str) -> Plan:
         """Plan ``request``.
@@ -92,6 +96,7 @@ class Planner:
                     model=self.model,
                     messages=messages,
                     agent="planner",
+                    token_usage=self._token_usage,
                     response_format=response_format(Plan),
                 )
                 self.usage = self.usage + usage

@@ -21,6 +21,7 @@ from ._actor import Actor
 from ._child_spec import ChildSpec, RestartPolicy
 from ._errors import ConfigurationError, RestartLimitExceeded
 from ._link import ActorExit, linking
+from ._metrics import Instruments
 from ._strategy import RestartIntensity, RestartStrategy
 
 __all__ = ["ChildInfo", "Supervisor"]
@@ -158,6 +159,7 @@ class Supervisor(Actor):
         self._timers: dict[str, threading.Timer] = {}
         self._rng = random.Random()
         self._tracer = bus.tracer("actorchestra.supervisor")
+        self._metrics = Instruments.of_bus(bus)
         try:
             for child_id in self._children:
                 self._start_child(child_id)
@@ -466,6 +468,9 @@ class Supervisor(Actor):
             self._schedule(child)
             return
         logger.info("Restarted child %r of %r", child_id, self.name)
+        self._metrics.restarts.add(
+            1, {"actorchestra.supervisor": self.name, "actorchestra.child": child_id}
+        )
         self._bus.publish(
             ChildRestarted(
                 source=self.name,

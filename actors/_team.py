@@ -18,6 +18,7 @@ from ._orchestrator import Orchestrator, submit
 from ._plan import Plan
 from ._result import WorkflowResult
 from ._supervisor import ChildInfo, Supervisor
+from ._workflow import workflow_span
 
 __all__ = ["Team"]
 
@@ -78,6 +79,7 @@ class Team:
         self._owns_bus = bus is None
         self.agents: dict[str, str] = {spec.id: spec.description for spec in agents}
         self.name = name
+        self._tracer_provider = tracer_provider
         b = self.bus
         orchestrator = ChildSpec(
             id="orchestrator",
@@ -137,6 +139,15 @@ class Team:
             WorkflowError: The orchestrator stopped or crashed first.
         """
         return self.submit(plan, name=name).get(timeout=timeout)
+
+    def workflow(self, name: str) -> contextlib.AbstractContextManager[trace.Span]:
+        """The ``invoke_workflow {name}`` span around planning and runs (see :func:`workflow_span`).
+
+        Example:
+            >>> with team.workflow("due_diligence"):  # doctest: +SKIP
+            ...     result = team.run(planner.plan(request), name="due_diligence")
+        """
+        return workflow_span(name, tracer_provider=self._tracer_provider)
 
     def tree(self) -> tuple[ChildInfo, ...]:
         """The supervision tree below the root, as :meth:`Supervisor.tree` reports it."""

@@ -1,19 +1,31 @@
 """Telemetry set-up for applications and examples (the library itself installs nothing).
 
-:func:`setup_telemetry` builds an OpenTelemetry SDK ``TracerProvider`` from the
-standard ``OTEL_*`` environment variables: ``OTEL_SERVICE_NAME`` and
-``OTEL_RESOURCE_ATTRIBUTES`` for the resource, ``OTEL_TRACES_SAMPLER`` for sampling,
-and — when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is set — an OTLP
-exporter, gRPC unless ``OTEL_EXPORTER_OTLP_PROTOCOL`` is ``http/protobuf``.
+:func:`setup_telemetry` builds an OpenTelemetry SDK ``TracerProvider`` and
+``MeterProvider`` from the standard ``OTEL_*`` environment variables:
+``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` for the resource,
+``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` for sampling, and — when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the ``..._TRACES_``/``..._METRICS_`` variants) is
+set — OTLP exporters, gRPC unless ``OTEL_EXPORTER_OTLP_PROTOCOL`` is ``http/protobuf``
+(headers, timeouts and TLS from the exporters' own ``OTEL_EXPORTER_OTLP_*`` variables).
+
+The spans follow the OpenTelemetry semantic conventions: messaging spans for the bus, and
+the GenAI conventions as of ``semantic-conventions-genai`` v0.1.0 (Development status;
+its first standalone release, on top of semantic-conventions v1.45.0): the latest names,
+e.g. ``gen_ai.provider.name`` (not ``gen_ai.system``), ``gen_ai.input.messages`` /
+``gen_ai.output.messages``, ``gen_ai.tool.call.arguments``, and ``invoke_workflow``
+naming the workflow in ``gen_ai.agent.name``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -34,11 +46,13 @@ class Telemetry:
 
     Attributes:
         tracer_provider: Pass it to ``EventBus``, ``Team`` and ``Planner``.
+        meter_provider: Pass it to ``EventBus`` and ``Planner``.
         memory: In-memory copy of finished spans, if asked for.
-        otlp: Whether spans are exported over OTLP.
+        otlp: Whether spans and metrics are exported over OTLP.
     """
 
     tracer_provider: TracerProvider
+    meter_provider: MeterProvider
     memory: InMemorySpanExporter | None
     otlp: bool
 
@@ -46,13 +60,21 @@ class Telemetry:
         """Flush and shut the exporters down within ``timeout`` seconds.
 
         Returns:
-            False (and a WARNING is logged) if spans could not be flushed in time.
+            False (and a WARNING is logged) if spans or metrics could not be flushed in time.
         """
+        deadline = time.monotonic() + timeout
         flushed = self.tracer_provider.force_flush(int(timeout * 1000))
         if not flushed:
             logger.warning("Spans were not all exported within %s s; some are lost", timeout)
         self.tracer_provider.shutdown()
-        return flushed
+        remaining_ms = max(0.0, deadline - time.monotonic()) * 1000
+        try:
+            metrics_flushed = self.meter_provider.force_flush(remaining_ms)
+        except Exception:  # the SDK raises on a timeout
+            logger.warning("Metrics were not exported within %s s; some are lost", timeout)
+            metrics_flushed = False
+        self.meter_provider.shutdown(max(remaining_ms, 1.0))
+        return flushed and metrics_flushed
 
 
 def setup_telemetry(
@@ -65,10 +87,10 @@ def setup_telemetry(
         keep_in_memory: Also keep finished spans in memory (for :func:`format_span_tree`).
 
     Returns:
-        The provider and its exporters. It is *not* installed globally.
+        The providers and their exporters. They are *not* installed globally.
     """
     resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service_name)})
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource)  # the sampler comes from OTEL_TRACES_SAMPLER
     memory = None
     if keep_in_memory:
         memory = InMemorySpanExporter()
@@ -77,25 +99,50 @@ def setup_telemetry(
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
     if endpoint:
-        provider.add_span_processor(BatchSpanProcessor(_otlp_exporter()))
-    return Telemetry(provider, memory, bool(endpoint))
+        provider.add_span_processor(BatchSpanProcessor(_otlp_span_exporter()))
+    readers = []
+    metrics_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    if metrics_endpoint:
+        readers.append(PeriodicExportingMetricReader(_otlp_metric_exporter()))
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    return Telemetry(provider, meter_provider, memory, bool(endpoint or metrics_endpoint))
 
 
-def _otlp_exporter() -> SpanExporter:
-    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
+def _protocol(signal: str) -> str:
+    return os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or os.environ.get(
         "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
     )
-    if protocol.startswith("http"):
+
+
+def _otlp_span_exporter() -> SpanExporter:
+    # Imported when used: importing the gRPC exporter loads grpcio.
+    if _protocol("TRACES").startswith("http"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
-            OTLPSpanExporter as HttpExporter,
+            OTLPSpanExporter as HttpSpanExporter,
         )
 
-        return HttpExporter()
+        return HttpSpanExporter()
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: PLC0415
-        OTLPSpanExporter as GrpcExporter,
+        OTLPSpanExporter as GrpcSpanExporter,
     )
 
-    return GrpcExporter()
+    return GrpcSpanExporter()
+
+
+def _otlp_metric_exporter() -> MetricExporter:
+    if _protocol("METRICS").startswith("http"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # noqa: PLC0415
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+
+        return HttpMetricExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (  # noqa: PLC0415
+        OTLPMetricExporter as GrpcMetricExporter,
+    )
+
+    return GrpcMetricExporter()
 
 
 def format_span_tree(spans: Sequence[ReadableSpan]) -> str:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar, overload
 
 import pykka
 from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.trace import NonRecordingSpan
 
 from ._envelope import Envelope
@@ -68,6 +68,8 @@ class EventBus:
     Args:
         tracer_provider: Where the ``publish``/``process`` spans go; ``None`` uses the
             global provider (OpenTelemetry's no-op one unless the application set one).
+        meter_provider: Where metrics go (dead letters, mailbox depth, and the actors'
+            task, token and restart metrics); ``None`` uses the global provider.
         tracing: ``False`` creates no spans and carries no trace context at all.
 
     Example:
@@ -84,6 +86,7 @@ class EventBus:
         self,
         *,
         tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
         tracing: bool = True,
     ) -> None:
         self._lock = threading.RLock()
@@ -96,7 +99,35 @@ class EventBus:
         self._closed = False
         self._tracer = BusTracer(tracer_provider) if tracing else None
         self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
         self.tracing = tracing
+        meter = self.meter("actorchestra.bus")
+        self._dead_letter_counter = meter.create_counter(
+            "actorchestra.bus.dead_letters",
+            unit="{event}",
+            description="Events that could not be delivered to a subscriber.",
+        )
+        meter.create_observable_gauge(
+            "actorchestra.mailbox.depth",
+            callbacks=[self._observe_mailboxes],
+            unit="{message}",
+            description="Messages waiting in each bound actor's mailbox.",
+        )
+
+    def meter(self, name: str) -> metrics.Meter:
+        """A meter for actors on this bus, from its meter provider (or the global one)."""
+        return metrics.get_meter(name, meter_provider=self.meter_provider)
+
+    def _observe_mailboxes(self, _options: metrics.CallbackOptions) -> list[metrics.Observation]:
+        # Runs in the metric reader's thread.
+        with self._lock:
+            refs = list(self._refs.items())
+        observations = []
+        for name, ref in refs:
+            qsize = getattr(ref.actor_inbox, "qsize", None)  # queue.Queue and SimpleQueue
+            if qsize is not None and ref.is_alive():
+                observations.append(metrics.Observation(qsize(), {"actorchestra.actor.name": name}))
+        return observations
 
     def tracer(self, name: str) -> trace.Tracer:
         """A tracer for actors on this bus: from its provider, or a no-op one if tracing is off."""
@@ -271,7 +302,8 @@ class EventBus:
 
         Runs in the caller's thread: actor subscribers get an :class:`Envelope` by
         ``tell`` (non-blocking), callable subscribers are called in turn. With tracing
-        on, this is one ``publish <type>`` PRODUCER span, the child of the current span.
+        on, this is one ``publish <type>`` PRODUCER span, the child of the current span
+        (outside any trace, events whose ``starts_trace`` is false get no span).
 
         Raises:
             BusClosedError: The bus was stopped.
@@ -283,7 +315,9 @@ class EventBus:
         if subs is None:
             subs = self._route(key)
         tracer = self._tracer
-        if tracer is None:
+        if tracer is None or (
+            not event.starts_trace and not trace.get_current_span().get_span_context().is_valid
+        ):
             self._deliver(Envelope(event), subs)
             return
         span = tracer.start_publish(event, event.recipient or event.type)
@@ -396,12 +430,20 @@ class EventBus:
             return
         with self._lock:
             self._dead_letters += 1
+        self._dead_letter_counter.add(1, {"actorchestra.dead_letter.reason": _kind(reason)})
         logger.warning("Dead letter for %s (%s): a non-event message", subscriber, reason)
 
     def _dead_letter(self, envelope: Envelope[Event], subscriber: str, reason: str) -> None:
         event = envelope.event
         with self._lock:
             self._dead_letters += 1
+        self._dead_letter_counter.add(
+            1,
+            {
+                "actorchestra.dead_letter.reason": _kind(reason),
+                "messaging.destination.name": subscriber,
+            },
+        )
         logger.warning("Dead letter: %s %s for %s (%s)", event.type, event.id, subscriber, reason)
         if isinstance(event, DeadLetter) or self._closed:
             return
@@ -439,3 +481,8 @@ class EventBus:
         if self._closed:
             msg = "EventBus is stopped; create a new bus to publish or subscribe again."
             raise BusClosedError(msg)
+
+
+def _kind(reason: str) -> str:
+    """A dead letter's reason without its details, as a low-cardinality metric attribute."""
+    return reason.split(":", 1)[0]

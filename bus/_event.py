@@ -99,6 +99,10 @@ class Event(BaseModel):
     dead_letter_if_unrouted: ClassVar[bool] = True
     """Whether an addressed event that no subscriber of its recipient took is a dead letter."""
 
+    starts_trace: ClassVar[bool] = True
+    """Whether publishing it outside any trace starts one (routine lifecycle events do not,
+    so an application's start-up and shut-down do not litter Jaeger with one-span traces)."""
+
     id: str = Field(default_factory=_new_id, min_length=1)
     type: str
     time: AwareDatetime = Field(default_factory=_now)
@@ -214,6 +218,8 @@ class ChildStarted(Event):
         child: The child spec's id.
     """
 
+    starts_trace: ClassVar[bool] = False
+
     type: Literal["supervisor.child_started"] = "supervisor.child_started"
     supervisor: str
     child: str
@@ -283,6 +289,7 @@ class ActorTerminated(Event):
 
     recipient_field: ClassVar[str | None] = "actor"
     dead_letter_if_unrouted: ClassVar[bool] = False
+    starts_trace: ClassVar[bool] = False
 
     type: Literal["actor.terminated"] = "actor.terminated"
     actor: str = Field(min_length=1)

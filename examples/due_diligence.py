@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             server = stack.enter_context(FakeLLMServer(offline_responder))
             client, model = server.client(), "offline-scripted"
             print(f"model: offline scripted server at {server.base_url}")
-        bus = EventBus(tracer_provider=provider)
+        bus = EventBus(tracer_provider=provider, meter_provider=telemetry.meter_provider)
         specs = [
             LLMAgent.child_spec(
                 name,
@@ -210,15 +210,22 @@ def main(argv: list[str] | None = None) -> int:
             for name, (desc, tools, output) in AGENTS.items()
         ]
         team = stack.enter_context(Team(specs, bus=bus, tracer_provider=provider))
-        planner = Planner(client, model, team.agents, tracer_provider=provider)
-        tracer = provider.get_tracer("examples.due_diligence")
-        with tracer.start_as_current_span("due_diligence"):
+        planner = Planner(
+            client,
+            model,
+            team.agents,
+            tracer_provider=provider,
+            meter_provider=telemetry.meter_provider,
+        )
+        with team.workflow("due_diligence"):
             try:
                 plan = planner.plan(request)
             except (PlanningError, TaskError) as exc:
                 print(f"error: planning failed: {exc}", file=sys.stderr)
                 return 1
             result = team.run(plan, timeout=args.timeout, name="due_diligence")
+        # Export metrics while the team still runs, so gauges (mailbox depth) have values.
+        telemetry.meter_provider.force_flush()
     print()
     print(result.table())
     print()

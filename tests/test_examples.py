@@ -46,5 +46,5 @@ def test_due_diligence_prints_the_task_table_and_span_tree() -> None:
     assert proc.returncode == 0, proc.stderr
     assert len(re.findall(r"^t\d\s+\w+\s+completed", proc.stdout, re.MULTILINE)) == 6
     assert "# Due diligence: Northwind" in proc.stdout
-    assert re.search(r"^  invoke_workflow due_diligence \(", proc.stdout, re.MULTILINE)
+    assert re.search(r"^invoke_workflow due_diligence \(", proc.stdout, re.MULTILINE)
     assert re.search(r"^ +chat offline-scripted \(", proc.stdout, re.MULTILINE)

@@ -1,0 +1,98 @@
+"""The actors' metrics (OpenTelemetry metrics API), one set of instruments per bus.
+
+Names follow the OpenTelemetry semantic conventions where one exists
+(``gen_ai.client.token.usage``, GenAI conventions) and use the ``actorchestra.`` prefix
+otherwise. Durations are in seconds, as the conventions ask.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+from opentelemetry import metrics
+
+from bus import EventBus
+
+__all__ = ["Instruments"]
+
+_lock = threading.Lock()
+_by_provider: weakref.WeakKeyDictionary[metrics.MeterProvider, Instruments] = (
+    weakref.WeakKeyDictionary()
+)
+_global: list[Instruments] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Instruments:
+    """The instruments actors on one bus record to.
+
+    Attributes:
+        tasks_started: ``actorchestra.tasks.started`` — task attempts dispatched
+            (attribute ``gen_ai.agent.name``).
+        tasks_completed: ``actorchestra.tasks.completed`` — tasks completed.
+        tasks_failed: ``actorchestra.tasks.failed`` — failed attempts (``error.type``
+            names the reason, e.g. ``timeout``, ``AgentCrashed``, ``ValueError``).
+        task_duration: ``actorchestra.task.duration`` — seconds from a task's first start
+            to its terminal state (``actorchestra.task.status``).
+        token_usage: ``gen_ai.client.token.usage`` — tokens per model call
+            (``gen_ai.token.type`` is ``input`` or ``output``).
+        restarts: ``actorchestra.supervisor.restarts`` — child restarts
+            (``actorchestra.supervisor``, ``actorchestra.child``).
+    """
+
+    tasks_started: metrics.Counter
+    tasks_completed: metrics.Counter
+    tasks_failed: metrics.Counter
+    task_duration: metrics.Histogram
+    token_usage: metrics.Histogram
+    restarts: metrics.Counter
+
+    @staticmethod
+    def of(meter_provider: metrics.MeterProvider | None) -> Instruments:
+        """The instruments of ``meter_provider`` (``None``: the global one), made once."""
+        with _lock:
+            if meter_provider is None:
+                if not _global:
+                    _global.append(_create(metrics.get_meter("actorchestra.actors")))
+                return _global[0]
+            found = _by_provider.get(meter_provider)
+            if found is None:
+                meter = metrics.get_meter("actorchestra.actors", meter_provider=meter_provider)
+                found = _by_provider[meter_provider] = _create(meter)
+            return found
+
+    @staticmethod
+    def of_bus(bus: EventBus) -> Instruments:
+        """The instruments of ``bus``'s meter provider."""
+        return Instruments.of(bus.meter_provider)
+
+
+def _create(meter: metrics.Meter) -> Instruments:
+    return Instruments(
+        tasks_started=meter.create_counter(
+            "actorchestra.tasks.started", unit="{task}", description="Task attempts dispatched."
+        ),
+        tasks_completed=meter.create_counter(
+            "actorchestra.tasks.completed", unit="{task}", description="Tasks completed."
+        ),
+        tasks_failed=meter.create_counter(
+            "actorchestra.tasks.failed", unit="{task}", description="Task attempts that failed."
+        ),
+        task_duration=meter.create_histogram(
+            "actorchestra.task.duration",
+            unit="s",
+            description="Seconds from a task's first start to its terminal state.",
+        ),
+        token_usage=meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Tokens used per model call (GenAI semantic conventions).",
+        ),
+        restarts=meter.create_counter(
+            "actorchestra.supervisor.restarts",
+            unit="{restart}",
+            description="Children restarted by supervisors.",
+        ),
+    )

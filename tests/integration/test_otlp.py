@@ -1,0 +1,135 @@
+"""The due-diligence example exports one trace and its metrics over real OTLP, gRPC and HTTP.
+
+Receivers run on 127.0.0.1 (``tests/otlp_receiver.py``); the example runs as a
+subprocess configured only by the standard ``OTEL_*`` variables, as a user would run it
+against Jaeger.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.otlp_receiver import Received, ReceivedSpan, grpc_receiver, http_receiver
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "due_diligence.py"
+
+SPAN_KIND_INTERNAL, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 1, 4, 5
+SPAN_KIND_CLIENT = 3
+STATUS_ERROR = 2
+
+EXPECTED_METRICS = {
+    "actorchestra.tasks.started",
+    "actorchestra.tasks.completed",
+    "actorchestra.task.duration",
+    "gen_ai.client.token.usage",
+    "actorchestra.mailbox.depth",
+}
+
+
+@pytest.fixture(params=["grpc", "http/protobuf"])
+def receiver(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, Received]]:
+    protocol: str = request.param
+    serve = grpc_receiver if protocol == "grpc" else http_receiver
+    with serve() as (endpoint, received):
+        yield protocol, endpoint, received
+
+
+def run_example(protocol: str, endpoint: str, **extra: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
+    env.update(
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=test",
+        **extra,
+    )
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def ancestors(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[str]:
+    names = []
+    while span.parent_span_id in by_id:
+        span = by_id[span.parent_span_id]
+        names.append(span.name)
+    return names
+
+
+def test_one_trace_with_conventional_spans_and_metrics(
+    receiver: tuple[str, str, Received],
+) -> None:
+    protocol, endpoint, received = receiver
+    run_example(protocol, endpoint)
+    spans = list(received.spans)
+    assert spans, "no span reached the receiver"
+    assert {s.trace_id for s in spans} == {spans[0].trace_id}, "more than one trace"
+    by_id = {s.span_id: s for s in spans}
+    [root] = [s for s in spans if s.parent_span_id not in by_id]
+    assert root.name == "invoke_workflow due_diligence"
+    assert root.attributes["gen_ai.operation.name"] == "invoke_workflow"
+    assert root.resource["service.name"] == "due-diligence"
+    assert root.resource["deployment.environment.name"] == "test"
+
+    def named(prefix: str) -> list[ReceivedSpan]:
+        return [s for s in spans if s.name.startswith(prefix)]
+
+    assert len(named("plan planner")) == 1
+    assert {s.name for s in named("invoke_agent ")} == {
+        f"invoke_agent {a}" for a in ("financial", "legal", "hr", "market", "risk", "report")
+    }
+    assert all(s.kind == SPAN_KIND_INTERNAL for s in named("invoke_agent "))
+    assert named("execute_tool ")
+    chats = named("chat ")
+    assert len(chats) >= 7  # the planner's and at least one per agent
+    for chat in chats:
+        assert chat.kind == SPAN_KIND_CLIENT
+        assert chat.attributes["gen_ai.operation.name"] == "chat"
+        assert chat.attributes["gen_ai.provider.name"] == "openai"
+        assert chat.attributes["gen_ai.usage.input_tokens"] > 0
+        assert chat.attributes["gen_ai.usage.output_tokens"] > 0
+        assert chat.attributes["gen_ai.response.finish_reasons"]
+        assert "invoke_workflow due_diligence" in ancestors(chat, by_id), chat.name
+        assert "gen_ai.input.messages" not in chat.attributes  # no content by default
+        assert "gen_ai.output.messages" not in chat.attributes
+    for tool in named("execute_tool "):
+        assert "gen_ai.tool.call.arguments" not in tool.attributes
+    publishes = named("publish task.")
+    processes = named("process task.")
+    assert publishes and processes
+    assert all(s.kind == SPAN_KIND_PRODUCER for s in publishes)
+    for span in processes:
+        assert span.kind == SPAN_KIND_CONSUMER
+        parent = by_id[span.parent_span_id]
+        assert parent.name == "publish " + span.name.removeprefix("process ")
+        assert span.links == (parent.span_id,)
+        for key in ("messaging.system", "messaging.destination.name", "messaging.message.id"):
+            assert key in span.attributes
+        assert span.attributes["messaging.message.id"] == parent.attributes["messaging.message.id"]
+    assert received.metric_names >= EXPECTED_METRICS
+
+
+def test_message_content_is_recorded_only_when_opted_in() -> None:
+    with grpc_receiver() as (endpoint, received):
+        run_example("grpc", endpoint, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    chats = [s for s in received.spans if s.name.startswith("chat ")]
+    assert chats
+    for chat in chats:
+        assert "Carry out due diligence" in chat.attributes["gen_ai.input.messages"] or (
+            "Task t" in chat.attributes["gen_ai.input.messages"]
+        )
+        assert chat.attributes["gen_ai.output.messages"].startswith("[")
+    tools = [s for s in received.spans if s.name.startswith("execute_tool ")]
+    assert tools and all("gen_ai.tool.call.result" in t.attributes for t in tools)
