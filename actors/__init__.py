@@ -24,6 +24,7 @@ from ._errors import WorkflowError as WorkflowError
 from ._link import ActorExit as ActorExit
 from ._llm import LLMAgent as LLMAgent
 from ._orchestrator import Orchestrator as Orchestrator
+from ._orchestrator import cancel as cancel
 from ._orchestrator import submit as submit
 from ._plan import Plan as Plan
 from ._plan import Task as Task
@@ -74,6 +75,7 @@ __all__ = [
     "ToolArgumentsError",
     "WorkflowError",
     "WorkflowResult",
+    "cancel",
     "submit",
     "workflow_span",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
+import random
 import time
 import uuid
 from collections.abc import Collection, Mapping
@@ -29,13 +31,18 @@ from bus import (
 )
 
 from ._actor import Actor
+from ._backoff import Backoff
 from ._errors import PlanValidationError, WorkflowError
 from ._metrics import Instruments
 from ._plan import Plan, Task
 from ._result import TaskResult, TaskStatus, WorkflowResult
+from ._scheduler import Scheduler, TimerHandle
 from ._workflow import current_workflow_span
 
-__all__ = ["Orchestrator", "submit"]
+__all__ = ["DEFAULT_RETRY_BACKOFF", "Orchestrator", "cancel", "submit"]
+
+DEFAULT_RETRY_BACKOFF = Backoff(minimum=0.1, maximum=10.0, jitter=0.5)
+"""Retries wait 0.1, 0.2, 0.4 … s (at most 10 s), each up to 50 % longer at random."""
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +66,10 @@ class _TaskRun:
     usage: TokenUsage = field(default_factory=TokenUsage)
     result: JsonValue = None
     error: str = ""
+    late_replies: int = 0
+    timer: TimerHandle | None = None
+    retry_pending: bool = False  # failed; the next attempt waits for its backoff
+    dispatches: int = 0  # TaskStarted events published (attempts and handoffs)
 
 
 @dataclass(slots=True)
@@ -73,6 +84,8 @@ class _Workflow:
     submitted_mono: float
     open_tasks: int
     ready: list[tuple[int, int, str]] = field(default_factory=list)
+    steps: int = 0
+    cancelled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,28 @@ class _Submit:
     future: pykka.Future[WorkflowResult]
     parent: otel_context.Context
     span: trace.Span | None  # an enclosing workflow_span's, which the caller ends
+
+
+@dataclass(frozen=True, slots=True)
+class _AttemptTimedOut:
+    workflow_id: str
+    task_id: str
+    attempt: int
+    timeout: float
+    dispatch: int
+
+
+@dataclass(frozen=True, slots=True)
+class _RetryDue:
+    workflow_id: str
+    task_id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancel:
+    workflow_id: str
+    reason: str
 
 
 class Orchestrator(Actor):
@@ -99,10 +134,17 @@ class Orchestrator(Actor):
     * ``Handoff`` along a declared edge re-dispatches the task to the new agent (at
       most ``max_handoffs`` in a chain); an undeclared one fails the task.
 
-    Outcomes of an attempt that is no longer current are ignored (logged at DEBUG), so
-    no task completes twice. When every task is terminal the workflow's future
-    resolves with a :class:`WorkflowResult`. The workflow is one ``invoke_workflow``
-    span, the parent of its events' spans.
+    * no outcome within the attempt's timeout (``Task.timeout``, else ``task_timeout``)
+      fails the attempt as ``timeout``, retried like any retryable failure.
+
+    Retries wait ``retry_backoff.delay(attempt)`` seconds (exponential, with jitter).
+    Outcomes of an attempt that is no longer current (timed out, superseded, cancelled)
+    are ignored and counted as ``late_replies`` of the task, so no task ends twice. Every
+    workflow is bounded: attempts by ``max_attempts``, handoffs by ``max_handoffs``,
+    dispatches by ``max_steps``, every attempt by its timeout. :func:`cancel` ends every
+    unfinished task of a workflow as cancelled. When every task is terminal the
+    workflow's future resolves with a :class:`WorkflowResult`. The workflow is one
+    ``invoke_workflow`` span, the parent of its events' spans.
 
     Args:
         name: The orchestrator's name (outcome events are delivered to it).
@@ -110,6 +152,11 @@ class Orchestrator(Actor):
         agents: Names of the declared agents (the static graph).
         handoffs: Allowed handoffs: agent name → names it may hand over to.
         max_handoffs: Longest handoff chain per task.
+        task_timeout: Seconds an attempt may run unless its task says otherwise;
+            ``None`` for no limit (not advised: a hung agent then hangs the workflow).
+        retry_backoff: Delay before retries; ``None`` retries at once.
+        max_steps: Most task dispatches (attempts and handoffs) per workflow; past it,
+            the unfinished tasks are cancelled. ``None`` relies on the other bounds.
         tracer_provider: For the workflow spans; ``None`` uses the global provider.
     """
 
@@ -121,9 +168,17 @@ class Orchestrator(Actor):
         agents: Collection[str],
         handoffs: Mapping[str, Collection[str]] | None = None,
         max_handoffs: int = 5,
+        task_timeout: float | None = 600.0,
+        retry_backoff: Backoff | None = DEFAULT_RETRY_BACKOFF,
+        max_steps: int | None = None,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        self.task_timeout = task_timeout
+        self.retry_backoff = retry_backoff
+        self.max_steps = max_steps
+        self._scheduler = Scheduler(f"{name}-timers")
+        self._rng = random.Random()
         self._bus = bus
         self.agents = frozenset(agents)
         self.handoffs = {k: frozenset(v) for k, v in (handoffs or {}).items()}
@@ -141,9 +196,24 @@ class Orchestrator(Actor):
     # -- messages --------------------------------------------------------------------
 
     def on_message(self, message: Any) -> Any:  # noqa: ANN401
-        """Accept submitted plans."""
+        """Accept submitted plans, timeouts, due retries and cancellations."""
         if isinstance(message, _Submit):
             self._start_workflow(message)
+            return None
+        if isinstance(message, _AttemptTimedOut | _RetryDue | _Cancel):
+            wf = self._workflows.get(message.workflow_id)
+            if wf is None:
+                return None
+            # No span is current in a timer's message: continue the workflow's trace.
+            token = otel_context.attach(trace.set_span_in_context(wf.span))
+            try:
+                if isinstance(message, _Cancel):
+                    self._cancel(wf, message.reason)
+                else:
+                    self._on_timer(wf, message)
+                self._settle(wf)
+            finally:
+                otel_context.detach(token)
             return None
         return super().on_message(message)
 
@@ -153,10 +223,20 @@ class Orchestrator(Actor):
         if wf is None:
             return
         run = wf.tasks.get(event.task_id)
-        if run is None or run.status is not TaskStatus.RUNNING or event.attempt != run.attempts:
-            logger.debug(
-                "Ignoring stale %s for %s/%s", event.type, event.workflow_id, event.task_id
-            )
+        if run is None:
+            return
+        if run.status is not TaskStatus.RUNNING or event.attempt != run.attempts:
+            if isinstance(event, TaskCompleted | TaskFailed | Handoff):
+                run.late_replies += 1
+                logger.info(
+                    "Ignoring late %s of %s/%s attempt %d (task is %s, attempt %d)",
+                    event.type,
+                    event.workflow_id,
+                    event.task_id,
+                    event.attempt,
+                    run.status.value,
+                    run.attempts,
+                )
             return
         if isinstance(event, TaskCompleted):
             if event.agent == run.agent:
@@ -178,16 +258,16 @@ class Orchestrator(Actor):
             and event.event.get("agent") == run.agent
         ):
             self._failed(wf, run, f"task undeliverable: {event.reason}", True)
-        self._dispatch(wf)
-        if wf.open_tasks == 0:
-            self._finish(wf)
+        self._settle(wf)
 
     def on_stop(self) -> None:
         """Fail every unfinished workflow's future: nobody waits forever."""
+        self._scheduler.stop()
         self._abandon("stopped")
 
     def on_failure(self, *_exc_info: object) -> None:
         """Fail every unfinished workflow's future with the crash as the cause."""
+        self._scheduler.stop()
         self._abandon("crashed")
 
     # -- workflow lifecycle ----------------------------------------------------------
@@ -241,17 +321,55 @@ class Orchestrator(Actor):
         finally:
             otel_context.detach(token)
 
+    def _settle(self, wf: _Workflow) -> None:
+        """Dispatch what became ready; resolve the workflow once every task ended."""
+        self._dispatch(wf)
+        if wf.open_tasks == 0 and wf.id in self._workflows:
+            self._finish(wf)
+
     def _dispatch(self, wf: _Workflow) -> None:
         ready = wf.ready
         while ready:
             _, _, task_id = heapq.heappop(ready)
             self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
 
+    def _on_timer(self, wf: _Workflow, msg: _AttemptTimedOut | _RetryDue) -> None:
+        run = wf.tasks[msg.task_id]
+        if run.status is not TaskStatus.RUNNING or run.attempts != msg.attempt:
+            return  # the attempt ended meanwhile
+        if isinstance(msg, _RetryDue):
+            if run.retry_pending:
+                run.retry_pending = False
+                self._start_attempt(wf, run, new_attempt=False)
+        elif not run.retry_pending and msg.dispatch == run.dispatches:
+            run.timer = None
+            error = f"timeout: attempt {msg.attempt} gave no outcome within {msg.timeout:g} s"
+            self._failed(wf, run, error, retryable=True)
+
+    def _tell_later(self, delay: float, message: object) -> TimerHandle:
+        def tell() -> None:  # runs in the scheduler's thread
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.actor_ref.tell(message)
+
+        return self._scheduler.call_later(delay, tell)
+
     def _start_attempt(self, wf: _Workflow, run: _TaskRun, *, new_attempt: bool) -> None:
         task = run.task
         if new_attempt:
             run.attempts += 1
+        wf.steps += 1
+        if self.max_steps is not None and wf.steps > self.max_steps:
+            self._cancel(wf, f"the workflow reached its limit of {self.max_steps} steps")
+            return
         run.status = TaskStatus.RUNNING
+        run.dispatches += 1
+        if run.timer is not None:
+            run.timer.cancel()
+        timeout = task.timeout if task.timeout is not None else self.task_timeout
+        if timeout is not None:
+            run.timer = self._tell_later(
+                timeout, _AttemptTimedOut(wf.id, task.id, run.attempts, timeout, run.dispatches)
+            )
         if run.started_at is None:
             run.started_at = datetime.now(UTC)
             run.started_mono = time.monotonic()
@@ -295,7 +413,15 @@ class Orchestrator(Actor):
                     "error.type": error.split(":", 1)[0],
                 },
             )
-            self._start_attempt(wf, run, new_attempt=True)
+            if self.retry_backoff is None:
+                self._start_attempt(wf, run, new_attempt=True)
+                return
+            run.attempts += 1  # outcomes of the failed attempt are late from now on
+            run.retry_pending = True
+            if run.timer is not None:
+                run.timer.cancel()
+            delay = self.retry_backoff.delay(run.attempts - 1, self._rng)
+            run.timer = self._tell_later(delay, _RetryDue(wf.id, run.task.id, run.attempts))
             return
         self._close(wf, run, TaskStatus.FAILED)
         self._cancel_dependents(wf, run.task.id)
@@ -343,7 +469,21 @@ class Orchestrator(Actor):
                 self._close(wf, run, TaskStatus.CANCELLED)
                 stack.extend(wf.dependents[run.task.id])
 
+    def _cancel(self, wf: _Workflow, reason: str) -> None:
+        """End every unfinished task of ``wf`` as cancelled."""
+        wf.cancelled = True
+        wf.ready.clear()
+        wf.span.add_event("cancel", {"actorchestra.cancel.reason": reason})
+        for run in wf.tasks.values():
+            if run.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+                run.error = f"cancelled: {reason}"
+                self._close(wf, run, TaskStatus.CANCELLED)
+
     def _close(self, wf: _Workflow, run: _TaskRun, status: TaskStatus) -> None:
+        if run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
+        run.retry_pending = False
         run.status = status
         run.finished_at = datetime.now(UTC)
         run.finished_mono = time.monotonic()
@@ -364,9 +504,10 @@ class Orchestrator(Actor):
             if len(sinks) == 1
             else {tid: wf.tasks[tid].result for tid in sinks}
         )
+        status = TaskStatus.COMPLETED if ok else TaskStatus.FAILED
         result = WorkflowResult(
             workflow_id=wf.id,
-            status=TaskStatus.COMPLETED if ok else TaskStatus.FAILED,
+            status=TaskStatus.CANCELLED if wf.cancelled and not ok else status,
             tasks=results,
             answer=answer,
             duration=time.monotonic() - wf.submitted_mono,
@@ -402,7 +543,23 @@ def _task_result(run: _TaskRun) -> TaskResult:
         usage=run.usage,
         result=run.result,
         error=run.error,
+        late_replies=run.late_replies,
     )
+
+
+def cancel(
+    orchestrator: pykka.ActorRef[Orchestrator], workflow_id: str, reason: str = "by request"
+) -> None:
+    """Cancel a workflow: each of its unfinished tasks ends as cancelled; returns at once.
+
+    The workflow's future then resolves with status ``CANCELLED`` (late outcomes of its
+    in-flight attempts are ignored and counted). Cancelling an unknown or finished
+    workflow does nothing.
+
+    Raises:
+        pykka.ActorDeadError: The orchestrator is not running.
+    """
+    orchestrator.tell(_Cancel(workflow_id, reason))
 
 
 def submit(

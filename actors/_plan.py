@@ -22,6 +22,8 @@ class Task(BaseModel):
             them completed.
         priority: Among ready tasks, higher starts first.
         max_attempts: Attempts before the task fails for good (≥ 1).
+        timeout: Seconds an attempt may run before it fails as timed out (and is retried
+            if attempts remain); ``None`` uses the orchestrator's ``task_timeout``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -32,6 +34,7 @@ class Task(BaseModel):
     depends_on: tuple[str, ...] = ()
     priority: int = 0
     max_attempts: int = Field(default=3, ge=1, le=100)
+    timeout: float | None = Field(default=None, gt=0)
 
 
 class Plan(BaseModel):

@@ -36,6 +36,8 @@ class TaskResult(BaseModel):
         usage: Tokens spent over all attempts.
         result: The result, for a completed task.
         error: The cause, for a failed or cancelled task.
+        late_replies: Outcomes that arrived for an attempt already given up (timed out,
+            superseded, cancelled); ignored, and counted here.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -50,6 +52,7 @@ class TaskResult(BaseModel):
     usage: TokenUsage
     result: JsonValue = None
     error: str = ""
+    late_replies: int = 0
 
 
 class WorkflowResult(BaseModel):
@@ -57,7 +60,8 @@ class WorkflowResult(BaseModel):
 
     Attributes:
         workflow_id: The workflow.
-        status: ``COMPLETED`` if every task completed, else ``FAILED``.
+        status: ``COMPLETED`` if every task completed, ``CANCELLED`` if the workflow was
+            cancelled, else ``FAILED``.
         tasks: Per task, in plan order.
         answer: The final answer: the result of the plan's only sink task, or a dict of
             the sink tasks' results by id when there are several.

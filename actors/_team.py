@@ -12,9 +12,10 @@ from opentelemetry import trace
 
 from bus import EventBus
 
+from ._backoff import Backoff
 from ._child_spec import ChildSpec
 from ._errors import ConfigurationError
-from ._orchestrator import Orchestrator, submit
+from ._orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator, cancel, submit
 from ._plan import Plan
 from ._result import WorkflowResult
 from ._supervisor import ChildInfo, Supervisor
@@ -37,6 +38,9 @@ class Team:
         name: Name of the root supervisor.
         max_restarts: Restart intensity of the agents supervisor.
         period: Restart intensity window of the agents supervisor, in seconds.
+        task_timeout: Seconds an attempt may run (see :class:`Orchestrator`).
+        retry_backoff: Delay before retries (see :class:`Orchestrator`).
+        max_steps: Most task dispatches per workflow (see :class:`Orchestrator`).
         tracer_provider: For workflow spans; ``None`` uses the global provider.
 
     Raises:
@@ -64,6 +68,9 @@ class Team:
         name: str = "team",
         max_restarts: int = 3,
         period: float = 5.0,
+        task_timeout: float | None = 600.0,
+        retry_backoff: Backoff | None = DEFAULT_RETRY_BACKOFF,
+        max_steps: int | None = None,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         if not agents:
@@ -88,6 +95,9 @@ class Team:
                 bus=b,
                 agents=names,
                 handoffs=handoffs,
+                task_timeout=task_timeout,
+                retry_backoff=retry_backoff,
+                max_steps=max_steps,
                 tracer_provider=tracer_provider,
             ),
         )
@@ -115,13 +125,18 @@ class Team:
             WorkflowError: Through the future, if the orchestrator stops first.
         """
         plan.check(self.agents)
+        return submit(self._orchestrator(), plan, workflow_id=workflow_id, name=name)
+
+    def cancel(self, workflow_id: str, reason: str = "by request") -> None:
+        """Cancel a running workflow (see :func:`actors.cancel`)."""
+        cancel(self._orchestrator(), workflow_id, reason)
+
+    def _orchestrator(self) -> pykka.ActorRef[Orchestrator]:
         ref = self.bus.lookup("orchestrator")
         if ref is None:
             msg = f"Team {self.name!r} has no running orchestrator; was it stopped?"
             raise ConfigurationError(msg)
-        return submit(
-            cast("pykka.ActorRef[Orchestrator]", ref), plan, workflow_id=workflow_id, name=name
-        )
+        return cast("pykka.ActorRef[Orchestrator]", ref)
 
     def run(
         self, plan: Plan, *, timeout: float | None = 60.0, name: str = "workflow"

@@ -1,0 +1,108 @@
+"""A timer thread: runs callbacks after delays, for timeouts and retry backoff.
+
+One thread serves any number of timers (a heap of deadlines), so 30,000 tasks with a
+timeout each cost one thread, not 30,000.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["Scheduler", "TimerHandle"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(order=True, slots=True)
+class TimerHandle:
+    """A scheduled callback; :meth:`cancel` it to skip it."""
+
+    deadline: float
+    seq: int
+    callback: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        """Skip the callback if it has not run yet (it stays in the heap until due)."""
+        self.cancelled = True
+
+
+class Scheduler:
+    """Runs callbacks at monotonic deadlines in one thread, started on first use.
+
+    Callbacks run in the scheduler's thread, one at a time, and must not block (tell an
+    actor instead); an exception a callback raises is logged at ERROR and the thread
+    goes on.
+
+    Args:
+        name: The thread's name.
+    """
+
+    def __init__(self, name: str = "actorchestra-scheduler") -> None:
+        self._name = name
+        self._heap: list[TimerHandle] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` after ``delay`` seconds (at once if ``delay`` <= 0).
+
+        Raises:
+            RuntimeError: The scheduler was stopped.
+        """
+        handle = TimerHandle(time.monotonic() + max(0.0, delay), next(self._seq), callback)
+        with self._cond:
+            if self._stopped:
+                msg = f"Scheduler {self._name!r} is stopped; it runs no more timers."
+                raise RuntimeError(msg)
+            heapq.heappush(self._heap, handle)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            elif self._heap[0] is handle:
+                self._cond.notify()
+        return handle
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel every pending timer and end the thread (within ``timeout`` seconds)."""
+        with self._cond:
+            self._stopped = True
+            self._heap.clear()
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def pending(self) -> int:
+        """Timers scheduled and not yet run (cancelled ones included until due)."""
+        with self._cond:
+            return len(self._heap)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped:
+                    if self._heap:
+                        wait = self._heap[0].deadline - time.monotonic()
+                        if wait <= 0:
+                            break
+                        self._cond.wait(wait)
+                    else:
+                        self._cond.wait()
+                if self._stopped:
+                    return
+                handle = heapq.heappop(self._heap)
+            if handle.cancelled:
+                continue
+            try:
+                handle.callback()
+            except Exception:
+                logger.exception("Timer callback %r raised", handle.callback)

@@ -1,0 +1,142 @@
+"""Bounded orchestration: timeouts, retry backoff, late replies, cancellation, step limits."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+
+from actors import Agent, Backoff, Plan, Task, TaskContext, TaskError, TaskStatus, Team
+from actors._scheduler import Scheduler
+from actors.testing import EventRecorder
+from bus import EventBus, TaskStarted
+
+
+class Hangs(Agent):
+    """Hangs on its first attempt (until released), answers at once afterwards."""
+
+    release = threading.Event()
+
+    def handle(self, task: TaskContext) -> object:
+        if task.attempt == 1:
+            Hangs.release.wait(10)
+            return "late"
+        return f"attempt {task.attempt}"
+
+
+class Flaky(Agent):
+    """Fails retryably on attempts 1 and 2."""
+
+    def handle(self, task: TaskContext) -> object:
+        if task.attempt < 3:
+            raise TaskError("endpoint hiccup", retryable=True)
+        return "ok"
+
+
+class Blocks(Agent):
+    gate = threading.Event()
+
+    def handle(self, task: TaskContext) -> object:
+        Blocks.gate.wait(10)
+        return "done"
+
+
+def test_a_hung_attempt_times_out_is_retried_and_its_late_reply_is_counted(
+    bus: EventBus,
+) -> None:
+    Hangs.release.clear()
+    rec = EventRecorder(bus, TaskStarted)
+    team = Team([Hangs.child_spec("slow", bus)], bus=bus, retry_backoff=None)
+    with team:
+        plan = Plan(tasks=(Task(id="t", agent="slow", timeout=0.2, max_attempts=2),))
+        future = team.submit(plan)
+        # Attempt 2 queues behind the hung attempt 1 in the agent's mailbox; releasing
+        # attempt 1 lets its late reply arrive first, then attempt 2 completes.
+        assert rec.wait_for(lambda ev: len(ev) == 2)
+        Hangs.release.set()
+        result = future.get(timeout=10)
+    [t] = result.tasks
+    assert (t.status, t.attempts, t.result) == (TaskStatus.COMPLETED, 2, "attempt 2")
+    assert t.late_replies == 1
+
+
+def test_the_last_attempt_timing_out_fails_the_task_with_the_cause(bus: EventBus) -> None:
+    Hangs.release.clear()
+    try:
+        with Team([Hangs.child_spec("slow", bus)], bus=bus) as team:
+            plan = Plan(tasks=(Task(id="t", agent="slow", timeout=0.1, max_attempts=1),))
+            result = team.run(plan, timeout=10)
+            Hangs.release.set()  # before the team stops, so the agent stops at once
+    finally:
+        Hangs.release.set()
+    [t] = result.tasks
+    assert t.status is TaskStatus.FAILED
+    assert t.error == "timeout: attempt 1 gave no outcome within 0.1 s"
+
+
+def test_retries_wait_for_the_backoff(bus: EventBus) -> None:
+    rec = EventRecorder(bus, TaskStarted)
+    backoff = Backoff(minimum=0.05, maximum=1.0, jitter=0.0)
+    with Team([Flaky.child_spec("flaky", bus)], bus=bus, retry_backoff=backoff) as team:
+        result = team.run(Plan(tasks=(Task(id="t", agent="flaky"),)), timeout=10)
+    assert result.ok and result.tasks[0].attempts == 3
+    starts = [e.time for e in rec.of_type(TaskStarted)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1, gaps  # 0.05 s, then 0.1 s
+
+
+def test_cancel_ends_every_unfinished_task_as_cancelled(bus: EventBus) -> None:
+    Blocks.gate.clear()
+    rec = EventRecorder(bus, TaskStarted)
+    try:
+        with Team([Blocks.child_spec("b", bus)], bus=bus) as team:
+            plan = Plan(
+                tasks=(Task(id="t1", agent="b"), Task(id="t2", agent="b", depends_on=("t1",)))
+            )
+            future = team.submit(plan, workflow_id="wf-1")
+            assert rec.wait_for(lambda ev: len(ev) == 1)
+            team.cancel("wf-1", "user pressed stop")
+            result = future.get(timeout=10)
+            Blocks.gate.set()
+    finally:
+        Blocks.gate.set()
+    assert result.status is TaskStatus.CANCELLED
+    assert [(t.task_id, t.status) for t in result.tasks] == [
+        ("t1", TaskStatus.CANCELLED),
+        ("t2", TaskStatus.CANCELLED),
+    ]
+    assert all(t.error == "cancelled: user pressed stop" for t in result.tasks)
+
+
+def test_the_step_limit_cancels_what_is_left(bus: EventBus) -> None:
+    with Team([Flaky.child_spec("flaky", bus)], bus=bus, retry_backoff=None, max_steps=2) as team:
+        result = team.run(Plan(tasks=(Task(id="t", agent="flaky"),)), timeout=10)
+    [t] = result.tasks
+    assert (t.status, t.attempts) == (TaskStatus.CANCELLED, 3)
+    assert t.error == "cancelled: the workflow reached its limit of 2 steps"
+
+
+def test_the_scheduler_runs_timers_in_deadline_order_and_skips_cancelled_ones() -> None:
+    scheduler = Scheduler("test-timers")
+    ran: list[str] = []
+    done = threading.Event()
+    t0 = time.monotonic()
+
+    def last() -> None:
+        ran.append("c")
+        done.set()
+
+    scheduler.call_later(0.06, last)
+    scheduler.call_later(0.02, lambda: ran.append("a"))
+    scheduler.call_later(0.04, lambda: ran.append("skipped")).cancel()
+    scheduler.call_later(0.03, lambda: ran.append("b"))
+    assert done.wait(5)
+    assert time.monotonic() - t0 >= 0.06
+    assert ran == ["a", "b", "c"]
+    scheduler.stop()
+    with pytest.raises(
+        RuntimeError, match=r"^Scheduler 'test-timers' is stopped; it runs no more timers\.$"
+    ):
+        scheduler.call_later(0, lambda: None)
