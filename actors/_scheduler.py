@@ -26,11 +26,15 @@ class TimerHandle:
     deadline: float
     seq: int
     callback: Callable[[], None] = field(compare=False)
+    scheduler: Scheduler | None = field(default=None, compare=False, repr=False)
     cancelled: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
-        """Skip the callback if it has not run yet (it stays in the heap until due)."""
-        self.cancelled = True
+        """Skip the callback if it has not run yet."""
+        if not self.cancelled:
+            self.cancelled = True
+            if self.scheduler is not None:
+                self.scheduler._cancelled_one()
 
 
 class Scheduler:
@@ -51,6 +55,7 @@ class Scheduler:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._cancelled = 0
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         """Run ``callback`` after ``delay`` seconds (at once if ``delay`` <= 0).
@@ -58,7 +63,7 @@ class Scheduler:
         Raises:
             RuntimeError: The scheduler was stopped.
         """
-        handle = TimerHandle(time.monotonic() + max(0.0, delay), next(self._seq), callback)
+        handle = TimerHandle(time.monotonic() + max(0.0, delay), next(self._seq), callback, self)
         with self._cond:
             if self._stopped:
                 msg = f"Scheduler {self._name!r} is stopped; it runs no more timers."
@@ -81,6 +86,17 @@ class Scheduler:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
+    def _cancelled_one(self) -> None:
+        # Cancelled timers stay in the heap until due; a service that cancels most of
+        # its timeouts (every task that ends in time) would pile them up for the whole
+        # timeout. Past half the heap, drop them: O(n) now and then, O(1) amortized.
+        with self._cond:
+            self._cancelled += 1
+            if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
+                self._heap = [h for h in self._heap if not h.cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+
     def pending(self) -> int:
         """Timers scheduled and not yet run (cancelled ones included until due)."""
         with self._cond:
@@ -100,8 +116,9 @@ class Scheduler:
                 if self._stopped:
                     return
                 handle = heapq.heappop(self._heap)
-            if handle.cancelled:
-                continue
+                if handle.cancelled:
+                    self._cancelled = max(0, self._cancelled - 1)
+                    continue
             try:
                 handle.callback()
             except Exception:

@@ -140,3 +140,13 @@ def test_the_scheduler_runs_timers_in_deadline_order_and_skips_cancelled_ones() 
         RuntimeError, match=r"^Scheduler 'test-timers' is stopped; it runs no more timers\.$"
     ):
         scheduler.call_later(0, lambda: None)
+
+
+def test_cancelled_timers_do_not_pile_up() -> None:
+    scheduler = Scheduler("test-timers")
+    try:
+        for _ in range(5000):
+            scheduler.call_later(600, lambda: None).cancel()
+        assert scheduler.pending() < 2100
+    finally:
+        scheduler.stop()
