@@ -19,15 +19,14 @@ __all__ = ["Scheduler", "TimerHandle"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(order=True, slots=True)
+@dataclass(slots=True, eq=False)
 class TimerHandle:
     """A scheduled callback; :meth:`cancel` it to skip it."""
 
     deadline: float
-    seq: int
-    callback: Callable[[], None] = field(compare=False)
-    scheduler: Scheduler | None = field(default=None, compare=False, repr=False)
-    cancelled: bool = field(default=False, compare=False)
+    callback: Callable[[], None]
+    scheduler: Scheduler | None = field(default=None, repr=False)
+    cancelled: bool = False
 
     def cancel(self) -> None:
         """Skip the callback if it has not run yet."""
@@ -50,7 +49,8 @@ class Scheduler:
 
     def __init__(self, name: str = "actorchestra-scheduler") -> None:
         self._name = name
-        self._heap: list[TimerHandle] = []
+        # (deadline, seq, handle): tuples compare in C, a dataclass's order in Python.
+        self._heap: list[tuple[float, int, TimerHandle]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -63,16 +63,17 @@ class Scheduler:
         Raises:
             RuntimeError: The scheduler was stopped.
         """
-        handle = TimerHandle(time.monotonic() + max(0.0, delay), next(self._seq), callback, self)
+        handle = TimerHandle(time.monotonic() + max(0.0, delay), callback, self)
+        entry = (handle.deadline, next(self._seq), handle)
         with self._cond:
             if self._stopped:
                 msg = f"Scheduler {self._name!r} is stopped; it runs no more timers."
                 raise RuntimeError(msg)
-            heapq.heappush(self._heap, handle)
+            heapq.heappush(self._heap, entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
-            elif self._heap[0] is handle:
+            elif self._heap[0] is entry:
                 self._cond.notify()
         return handle
 
@@ -93,7 +94,7 @@ class Scheduler:
         with self._cond:
             self._cancelled += 1
             if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
-                self._heap = [h for h in self._heap if not h.cancelled]
+                self._heap = [e for e in self._heap if not e[2].cancelled]
                 heapq.heapify(self._heap)
                 self._cancelled = 0
 
@@ -107,7 +108,7 @@ class Scheduler:
             with self._cond:
                 while not self._stopped:
                     if self._heap:
-                        wait = self._heap[0].deadline - time.monotonic()
+                        wait = self._heap[0][0] - time.monotonic()
                         if wait <= 0:
                             break
                         self._cond.wait(wait)
@@ -115,7 +116,7 @@ class Scheduler:
                         self._cond.wait()
                 if self._stopped:
                     return
-                handle = heapq.heappop(self._heap)
+                _, _, handle = heapq.heappop(self._heap)
                 if handle.cancelled:
                     self._cancelled = max(0, self._cancelled - 1)
                     continue
