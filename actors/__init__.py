@@ -29,6 +29,7 @@ from ._orchestrator import submit as submit
 from ._plan import Plan as Plan
 from ._plan import Task as Task
 from ._planner import Planner as Planner
+from ._protocol import ProtocolViolation as ProtocolViolation
 from ._result import TaskResult as TaskResult
 from ._result import TaskStatus as TaskStatus
 from ._result import WorkflowResult as WorkflowResult
@@ -60,6 +61,7 @@ __all__ = [
     "PlanValidationError",
     "Planner",
     "PlanningError",
+    "ProtocolViolation",
     "RestartIntensity",
     "RestartLimitExceeded",
     "RestartPolicy",

@@ -26,8 +26,11 @@ from bus import (
     Handoff,
     TaskCompleted,
     TaskFailed,
+    TaskFinished,
     TaskStarted,
     TokenUsage,
+    WorkflowFinished,
+    WorkflowStarted,
 )
 
 from ._actor import Actor
@@ -317,6 +320,16 @@ class Orchestrator(Actor):
                 heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
         token = otel_context.attach(trace.set_span_in_context(span))
         try:
+            if self._bus.has_subscribers(WorkflowStarted):
+                self._bus.publish(
+                    WorkflowStarted(
+                        source=self.name,
+                        workflow_id=wf.id,
+                        name=msg.name,
+                        plan=msg.plan.model_dump(mode="json"),
+                        agents=sorted(self.agents),
+                    )
+                )
             self._dispatch(wf)
         finally:
             otel_context.detach(token)
@@ -488,6 +501,19 @@ class Orchestrator(Actor):
         run.finished_at = datetime.now(UTC)
         run.finished_mono = time.monotonic()
         wf.open_tasks -= 1
+        if self._bus.has_subscribers(TaskFinished):
+            self._bus.publish(
+                TaskFinished(
+                    source=self.name,
+                    workflow_id=wf.id,
+                    task_id=run.task.id,
+                    attempt=max(1, run.attempts),
+                    status=status.value,
+                    attempts=run.attempts,
+                    agent=run.agent,
+                    error=run.error if status is not TaskStatus.COMPLETED else "",
+                )
+            )
         attributes = {"gen_ai.agent.name": run.agent, "actorchestra.task.status": status.value}
         if status is TaskStatus.COMPLETED:
             self._metrics.tasks_completed.add(1, {"gen_ai.agent.name": run.agent})
@@ -515,6 +541,15 @@ class Orchestrator(Actor):
         if not ok:
             failed = [r.task_id for r in results if r.status is not TaskStatus.COMPLETED]
             wf.span.set_status(trace.StatusCode.ERROR, f"tasks not completed: {failed}")
+        if self._bus.has_subscribers(WorkflowFinished):
+            self._bus.publish(
+                WorkflowFinished(
+                    source=self.name,
+                    workflow_id=wf.id,
+                    status=result.status.value,
+                    duration=result.duration,
+                )
+            )
         if wf.owns_span:
             wf.span.end()
         wf.future.set(result)

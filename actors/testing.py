@@ -4,12 +4,31 @@
   replies, so tests (and the offline examples) use the real ``openai`` client over real
   HTTP without a paid endpoint.
 * :class:`EventRecorder` — captures every event of a run.
+* :func:`check_protocol` — checks a recorded run against the protocol invariants.
+* :class:`FaultyAgent` and :class:`Faults` — seeded fault injection into agents.
+* :func:`plans` — a Hypothesis strategy of valid random plans (DAGs).
 """
 
 from ._fake_llm import FakeLLMServer as FakeLLMServer
 from ._fake_llm import Reply as Reply
 from ._fake_llm import Responder as Responder
 from ._fake_llm import tool_names as tool_names
+from ._faults import Faults as Faults
+from ._faults import FaultyAgent as FaultyAgent
+from ._protocol import ProtocolViolation as ProtocolViolation
+from ._protocol import check_protocol as check_protocol
 from ._recorder import EventRecorder as EventRecorder
+from ._strategies import plans as plans
 
-__all__ = ["EventRecorder", "FakeLLMServer", "Reply", "Responder", "tool_names"]
+__all__ = [
+    "EventRecorder",
+    "FakeLLMServer",
+    "Faults",
+    "FaultyAgent",
+    "ProtocolViolation",
+    "Reply",
+    "Responder",
+    "check_protocol",
+    "plans",
+    "tool_names",
+]

@@ -25,8 +25,11 @@ from ._event import Handoff as Handoff
 from ._event import SupervisorEscalated as SupervisorEscalated
 from ._event import TaskCompleted as TaskCompleted
 from ._event import TaskFailed as TaskFailed
+from ._event import TaskFinished as TaskFinished
 from ._event import TaskStarted as TaskStarted
 from ._event import TokenUsage as TokenUsage
+from ._event import WorkflowFinished as WorkflowFinished
+from ._event import WorkflowStarted as WorkflowStarted
 from ._event import parse_event as parse_event
 from ._subscription import Subscription as Subscription
 from ._tracing import from_wire as from_wire
@@ -52,8 +55,11 @@ __all__ = [
     "SupervisorEscalated",
     "TaskCompleted",
     "TaskFailed",
+    "TaskFinished",
     "TaskStarted",
     "TokenUsage",
+    "WorkflowFinished",
+    "WorkflowStarted",
     "from_wire",
     "parse_event",
     "to_wire",

@@ -291,6 +291,18 @@ class EventBus:
         for message in messages:
             self._dead_letter_message(message, name, "subscriber stopped")
 
+    def has_subscribers(self, event_type: type[Event]) -> bool:
+        """Whether a broadcast event of ``event_type`` would reach anyone.
+
+        Publishers of optional events (e.g. the orchestrator's lifecycle records) check it
+        to skip building events nobody takes.
+        """
+        key = (event_type, None)
+        subs = self._routes.get(key)
+        if subs is None:
+            subs = self._route(key)
+        return bool(subs)
+
     def lookup(self, name: str) -> pykka.ActorRef[Any] | None:
         """The actor bound to ``name``, or ``None``."""
         return self._refs.get(name)

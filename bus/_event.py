@@ -31,8 +31,11 @@ __all__ = [
     "SupervisorEscalated",
     "TaskCompleted",
     "TaskFailed",
+    "TaskFinished",
     "TaskStarted",
     "TokenUsage",
+    "WorkflowFinished",
+    "WorkflowStarted",
     "parse_event",
 ]
 
@@ -298,8 +301,56 @@ class ActorTerminated(Event):
     message: str = ""
 
 
+class WorkflowStarted(Event):
+    """The orchestrator accepted a plan: the record a protocol check or a resume starts from.
+
+    Fields:
+        name: The workflow's name.
+        plan: The plan, as ``Plan.model_dump(mode="json")``.
+        agents: The declared agents (the static graph).
+    """
+
+    type: Literal["workflow.started"] = "workflow.started"
+    name: str = ""
+    plan: dict[str, JsonValue]
+    agents: list[str] = Field(default_factory=list)
+
+
+class TaskFinished(Event):
+    """A task reached its terminal state; exactly one per task of a workflow.
+
+    Fields:
+        status: ``completed``, ``failed`` (after its last attempt) or ``cancelled``.
+        attempts: Attempts made.
+        agent: The agent of its last attempt.
+        error: The cause, for a failed or cancelled task.
+    """
+
+    type: Literal["task.finished"] = "task.finished"
+    status: Literal["completed", "failed", "cancelled"]
+    attempts: int = Field(ge=0)
+    agent: str = ""
+    error: str = ""
+
+
+class WorkflowFinished(Event):
+    """Every task of a workflow is terminal.
+
+    Fields:
+        status: ``completed`` if every task completed, else ``failed`` or ``cancelled``.
+        duration: Seconds from acceptance to the end.
+    """
+
+    type: Literal["workflow.finished"] = "workflow.finished"
+    status: Literal["completed", "failed", "cancelled"]
+    duration: float = Field(ge=0)
+
+
 AnyEvent = Annotated[
     TaskStarted
+    | WorkflowStarted
+    | TaskFinished
+    | WorkflowFinished
     | ActorTerminated
     | TaskCompleted
     | TaskFailed

@@ -19,8 +19,11 @@ from bus import (
     SupervisorEscalated,
     TaskCompleted,
     TaskFailed,
+    TaskFinished,
     TaskStarted,
     TokenUsage,
+    WorkflowFinished,
+    WorkflowStarted,
     parse_event,
 )
 
@@ -82,6 +85,24 @@ events = st.one_of(
         restarts=st.integers(0, 10),
         period=st.floats(0.1, 60),
         fatal=st.booleans(),
+    ),
+    st.builds(
+        WorkflowStarted,
+        name=st.text(),
+        plan=st.dictionaries(names, json_values, max_size=3),
+        agents=st.lists(names, max_size=3),
+    ),
+    st.builds(
+        TaskFinished,
+        status=st.sampled_from(["completed", "failed", "cancelled"]),
+        attempts=st.integers(0, 10),
+        agent=st.text(),
+        error=st.text(),
+    ),
+    st.builds(
+        WorkflowFinished,
+        status=st.sampled_from(["completed", "failed", "cancelled"]),
+        duration=st.floats(0, 1e6),
     ),
 )
 

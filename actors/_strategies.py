@@ -1,0 +1,59 @@
+"""Hypothesis strategies for users' protocol tests: valid random plans (DAGs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import strategies as st
+
+from ._plan import Plan, Task
+
+__all__ = ["plans"]
+
+
+@st.composite
+def plans(
+    draw: st.DrawFn,
+    agents: Sequence[str],
+    *,
+    min_tasks: int = 1,
+    max_tasks: int = 50,
+    max_dependencies: int = 3,
+    max_attempts: int = 3,
+) -> Plan:
+    """Random valid plans over ``agents``: a DAG, each task depending on earlier ones.
+
+    Args:
+        draw: Supplied by Hypothesis.
+        agents: Names the tasks may be given to.
+        min_tasks: Fewest tasks.
+        max_tasks: Most tasks.
+        max_dependencies: Most dependencies per task.
+        max_attempts: Largest ``max_attempts`` a task gets (each draws 1..this).
+
+    Example:
+        >>> from hypothesis import given
+        >>> @given(plans(["a", "b"], max_tasks=5))
+        ... def test_plan(plan: Plan) -> None:
+        ...     plan.check({"a", "b"})
+    """
+    n = draw(st.integers(min_tasks, max_tasks))
+    tasks = []
+    for i in range(n):
+        earlier = [f"t{j}" for j in range(i)]
+        deps = (
+            draw(st.lists(st.sampled_from(earlier), max_size=max_dependencies, unique=True))
+            if earlier
+            else []
+        )
+        tasks.append(
+            Task(
+                id=f"t{i}",
+                agent=draw(st.sampled_from(list(agents))),
+                description=f"task {i}",
+                depends_on=tuple(deps),
+                priority=draw(st.integers(0, 3)),
+                max_attempts=draw(st.integers(1, max_attempts)),
+            )
+        )
+    return Plan(tasks=tuple(tasks))

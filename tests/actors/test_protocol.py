@@ -1,0 +1,123 @@
+"""check_protocol catches each broken invariant in a hand-made stream, naming the task."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from actors import Plan, Task
+from actors.testing import ProtocolViolation, check_protocol
+from bus import Event, TaskCompleted, TaskFinished, TaskStarted, WorkflowFinished, WorkflowStarted
+
+PLAN = Plan(
+    tasks=(
+        Task(id="a", agent="x", max_attempts=2),
+        Task(id="b", agent="y", depends_on=("a",)),
+    )
+)
+W = "w1"
+
+
+def started() -> WorkflowStarted:
+    return WorkflowStarted(workflow_id=W, plan=PLAN.model_dump(mode="json"), agents=["x", "y"])
+
+
+def start(task: str, agent: str, attempt: int = 1) -> TaskStarted:
+    return TaskStarted(workflow_id=W, task_id=task, agent=agent, attempt=attempt)
+
+
+def done(task: str, agent: str, attempt: int = 1) -> TaskCompleted:
+    return TaskCompleted(workflow_id=W, task_id=task, agent=agent, attempt=attempt)
+
+
+def finished(task: str, status: str = "completed", attempts: int = 1) -> TaskFinished:
+    return TaskFinished(workflow_id=W, task_id=task, status=status, attempts=attempts)
+
+
+def end() -> WorkflowFinished:
+    return WorkflowFinished(workflow_id=W, status="completed", duration=0.1)
+
+
+GOOD: list[Event] = [
+    started(),
+    start("a", "x"),
+    TaskCompleted(workflow_id=W, task_id="a", agent="x", attempt=1),
+    finished("a"),
+    start("b", "y"),
+    done("b", "y"),
+    finished("b"),
+    end(),
+]
+
+
+def test_a_correct_run_passes() -> None:
+    check_protocol(GOOD)
+
+
+@pytest.mark.parametrize(
+    ("events", "task", "message"),
+    [
+        (
+            [*GOOD[:4], start("b", "y"), done("b", "y"), finished("b"), finished("b", "failed")],
+            "b",
+            "Task 'b' of workflow 'w1' ended twice: completed, then failed.",
+        ),
+        (
+            [*GOOD[:4], start("b", "y"), end()],
+            "b",
+            "Workflow 'w1' finished while task 'b' had not ended (a task was lost).",
+        ),
+        (
+            [started(), start("a", "x"), start("b", "y")],
+            "b",
+            "Task 'b' of workflow 'w1' started before its dependency 'a' completed.",
+        ),
+        (
+            [started(), start("a", "x"), finished("a", "failed"), start("b", "y")],
+            "b",
+            "Task 'b' of workflow 'w1' started before its dependency 'a' completed.",
+        ),
+        (
+            [started(), start("a", "x"), start("a", "x", 2), start("a", "x", 3)],
+            "a",
+            "Task 'a' of workflow 'w1' started attempt 3, more than its max_attempts of 2.",
+        ),
+        (
+            [started(), start("a", "intruder")],
+            "a",
+            "Task 'a' of workflow 'w1' was sent to undeclared agent 'intruder'.",
+        ),
+        (
+            [started(), start("a", "x"), finished("a")],
+            "a",
+            "Task 'a' of workflow 'w1' finished as completed without a TaskCompleted "
+            "for its attempt 1.",
+        ),
+        (
+            [*GOOD[:4], start("a", "x", 2)],
+            "a",
+            "Task 'a' of workflow 'w1' started attempt 2 after it finished.",
+        ),
+        (
+            [started(), start("zz", "x")],
+            "zz",
+            "Workflow 'w1' has no task 'zz', yet a task.started names it.",
+        ),
+    ],
+    ids=[
+        "ended-twice",
+        "lost",
+        "early-start",
+        "start-after-failed-dependency",
+        "too-many-attempts",
+        "undeclared-agent",
+        "completed-without-result",
+        "start-after-end",
+        "unknown-task",
+    ],
+)
+def test_each_violation_is_caught_and_named(events: list[Event], task: str, message: str) -> None:
+    with pytest.raises(ProtocolViolation, match=f"^{re.escape(message)}$") as caught:
+        check_protocol(events)
+    assert (caught.value.workflow_id, caught.value.task_id) == ("w1", task)

@@ -1,0 +1,87 @@
+"""No task lost: random DAGs, agent pools and fault schedules, checked with check_protocol."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from actors import Backoff, Plan, TaskContext, TaskStatus, Team
+from actors.testing import EventRecorder, Faults, FaultyAgent, check_protocol, plans
+from bus import ChildCrashed, EventBus, TaskFinished, TaskStarted
+
+TIMEOUT = 0.2  # seconds per attempt
+BACKOFF = Backoff(minimum=0.001, maximum=0.01, jitter=0.5)
+
+
+def work(task: TaskContext) -> object:
+    return {"task": task.task_id, "inputs": sorted(task.inputs)}
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[list[str], Plan, Faults]:
+    agents = [f"agent{i}" for i in range(draw(st.integers(1, 4)))]
+    plan = draw(plans(agents, max_tasks=50))
+    p = st.floats(0, 0.12)
+    faults = Faults(
+        raise_=draw(p),
+        crash=draw(p),
+        hang=draw(st.floats(0, 0.05)),
+        slow=draw(p),
+        wrong_output=draw(st.floats(0, 0.05)),
+        hang_seconds=5.0,
+        slow_seconds=0.005,
+        seed=draw(st.integers(0, 2**32)),
+    )
+    return agents, plan, faults
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scenario=scenarios())
+def test_every_task_ends_exactly_once_whatever_the_faults(
+    scenario: tuple[list[str], Plan, Faults],
+) -> None:
+    agents, plan, faults = scenario
+    bus = EventBus(tracing=False)
+    rec = EventRecorder(bus)
+    FaultyAgent.reset()
+    # Every wait is bounded: attempts x (timeout + backoff) per task, plus slack.
+    bound = sum(t.max_attempts * (TIMEOUT + BACKOFF.maximum * 1.5) for t in plan.tasks) + 5.0
+    team = Team(
+        [FaultyAgent.spec(a, bus, work, faults) for a in agents],
+        bus=bus,
+        task_timeout=TIMEOUT,
+        retry_backoff=BACKOFF,
+        max_restarts=10_000,  # crashes are injected on purpose: never escalate here
+    )
+    try:
+        result = team.run(plan, timeout=bound)
+    finally:
+        FaultyAgent.release_all()
+        team.stop()
+        bus.stop()
+    events = rec.events
+    check_protocol(events)
+    finished = {e.task_id: e for e in events if isinstance(e, TaskFinished)}
+    assert set(finished) == {t.id for t in plan.tasks}
+    for t in result.tasks:
+        assert t.status.value == finished[t.task_id].status
+        assert 1 <= t.attempts <= plan.tasks[int(t.task_id[1:])].max_attempts or (
+            t.status is TaskStatus.CANCELLED and t.attempts == 0
+        )
+    starts = [e for e in events if isinstance(e, TaskStarted)]
+    assert all(e.attempt <= plan.tasks[int(e.task_id[1:])].max_attempts for e in starts)
+    if not any(faults.probabilities()):
+        assert result.ok
+    # What the schedules covered (shown by --hypothesis-show-statistics).
+    event(f"tasks: {(len(plan.tasks) + 9) // 10 * 10} or fewer")
+    if any(isinstance(e, ChildCrashed) for e in events):
+        event("an agent crashed and was restarted")
+    if any(e.error.startswith("timeout") for e in finished.values()) or any(
+        t.late_replies for t in result.tasks
+    ):
+        event("an attempt timed out")
+    event(f"workflow {result.status.value}")
