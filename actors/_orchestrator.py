@@ -9,7 +9,6 @@ import random
 import time
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +27,6 @@ from bus import (
     TaskFailed,
     TaskFinished,
     TaskStarted,
-    TokenUsage,
     WorkflowFinished,
     WorkflowStarted,
 )
@@ -37,8 +35,17 @@ from ._actor import Actor
 from ._backoff import Backoff
 from ._errors import PlanValidationError, WorkflowError
 from ._metrics import Instruments
-from ._plan import Plan, Task
-from ._result import TaskResult, TaskStatus, WorkflowResult
+from ._plan import Plan
+from ._result import TaskStatus, WorkflowResult
+from ._run_state import (
+    AttemptTimedOut,
+    Cancel,
+    RetryDue,
+    Submit,
+    TaskRun,
+    Workflow,
+    task_result,
+)
 from ._scheduler import Scheduler, TimerHandle
 from ._workflow import current_workflow_span
 
@@ -48,79 +55,6 @@ DEFAULT_RETRY_BACKOFF = Backoff(minimum=0.1, maximum=10.0, jitter=0.5)
 """Retries wait 0.1, 0.2, 0.4 … s (at most 10 s), each up to 50 % longer at random."""
 
 logger = logging.getLogger(__name__)
-
-_TERMINAL = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
-
-
-@dataclass(slots=True)
-class _TaskRun:
-    task: Task
-    order: int
-    agent: str
-    waiting: int
-    status: TaskStatus = TaskStatus.PENDING
-    attempts: int = 0
-    handoff_depth: int = 0
-    context: dict[str, JsonValue] = field(default_factory=dict)
-    started_at: datetime | None = None
-    started_mono: float = 0.0
-    finished_at: datetime | None = None
-    finished_mono: float = 0.0
-    usage: TokenUsage = field(default_factory=TokenUsage)
-    result: JsonValue = None
-    error: str = ""
-    late_replies: int = 0
-    timer: TimerHandle | None = None
-    retry_pending: bool = False  # failed; the next attempt waits for its backoff
-    dispatches: int = 0  # TaskStarted events published (attempts and handoffs)
-
-
-@dataclass(slots=True)
-class _Workflow:
-    id: str
-    plan: Plan
-    future: pykka.Future[WorkflowResult]
-    span: trace.Span
-    owns_span: bool
-    tasks: dict[str, _TaskRun]
-    dependents: dict[str, list[str]]
-    submitted_mono: float
-    open_tasks: int
-    ready: list[tuple[int, int, str]] = field(default_factory=list)
-    steps: int = 0
-    cancelled: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Submit:
-    plan: Plan
-    workflow_id: str
-    name: str
-    future: pykka.Future[WorkflowResult]
-    parent: otel_context.Context
-    span: trace.Span | None  # an enclosing workflow_span's, which the caller ends
-
-
-@dataclass(frozen=True, slots=True)
-class _AttemptTimedOut:
-    workflow_id: str
-    task_id: str
-    attempt: int
-    timeout: float
-    dispatch: int
-
-
-@dataclass(frozen=True, slots=True)
-class _RetryDue:
-    workflow_id: str
-    task_id: str
-    attempt: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Cancel:
-    workflow_id: str
-    reason: str
 
 
 class Orchestrator(Actor):
@@ -189,7 +123,7 @@ class Orchestrator(Actor):
         self._tracer = trace.get_tracer(
             "actorchestra.orchestrator", tracer_provider=tracer_provider
         )
-        self._workflows: dict[str, _Workflow] = {}
+        self._workflows: dict[str, Workflow] = {}
         self._metrics = Instruments.of_bus(bus)
         for event_type in (TaskCompleted, TaskFailed, Handoff):
             bus.subscribe(event_type, name)
@@ -200,17 +134,17 @@ class Orchestrator(Actor):
 
     def on_message(self, message: Any) -> Any:  # noqa: ANN401
         """Accept submitted plans, timeouts, due retries and cancellations."""
-        if isinstance(message, _Submit):
+        if isinstance(message, Submit):
             self._start_workflow(message)
             return None
-        if isinstance(message, _AttemptTimedOut | _RetryDue | _Cancel):
+        if isinstance(message, AttemptTimedOut | RetryDue | Cancel):
             wf = self._workflows.get(message.workflow_id)
             if wf is None:
                 return None
             # No span is current in a timer's message: continue the workflow's trace.
             token = otel_context.attach(trace.set_span_in_context(wf.span))
             try:
-                if isinstance(message, _Cancel):
+                if isinstance(message, Cancel):
                     self._cancel(wf, message.reason)
                 else:
                     self._on_timer(wf, message)
@@ -275,7 +209,7 @@ class Orchestrator(Actor):
 
     # -- workflow lifecycle ----------------------------------------------------------
 
-    def _start_workflow(self, msg: _Submit) -> None:
+    def _start_workflow(self, msg: Submit) -> None:
         try:
             msg.plan.check(self.agents)
         except PlanValidationError as exc:
@@ -300,10 +234,10 @@ class Orchestrator(Actor):
             span.set_attributes(attributes)
         dependents = msg.plan.dependents()
         tasks = {
-            t.id: _TaskRun(task=t, order=i, agent=t.agent, waiting=len(set(t.depends_on)))
+            t.id: TaskRun(task=t, order=i, agent=t.agent, waiting=len(set(t.depends_on)))
             for i, t in enumerate(msg.plan.tasks)
         }
-        wf = _Workflow(
+        wf = Workflow(
             id=msg.workflow_id,
             plan=msg.plan,
             future=msg.future,
@@ -334,23 +268,23 @@ class Orchestrator(Actor):
         finally:
             otel_context.detach(token)
 
-    def _settle(self, wf: _Workflow) -> None:
+    def _settle(self, wf: Workflow) -> None:
         """Dispatch what became ready; resolve the workflow once every task ended."""
         self._dispatch(wf)
         if wf.open_tasks == 0 and wf.id in self._workflows:
             self._finish(wf)
 
-    def _dispatch(self, wf: _Workflow) -> None:
+    def _dispatch(self, wf: Workflow) -> None:
         ready = wf.ready
         while ready:
             _, _, task_id = heapq.heappop(ready)
             self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
 
-    def _on_timer(self, wf: _Workflow, msg: _AttemptTimedOut | _RetryDue) -> None:
+    def _on_timer(self, wf: Workflow, msg: AttemptTimedOut | RetryDue) -> None:
         run = wf.tasks[msg.task_id]
         if run.status is not TaskStatus.RUNNING or run.attempts != msg.attempt:
             return  # the attempt ended meanwhile
-        if isinstance(msg, _RetryDue):
+        if isinstance(msg, RetryDue):
             if run.retry_pending:
                 run.retry_pending = False
                 self._start_attempt(wf, run, new_attempt=False)
@@ -366,7 +300,7 @@ class Orchestrator(Actor):
 
         return self._scheduler.call_later(delay, tell)
 
-    def _start_attempt(self, wf: _Workflow, run: _TaskRun, *, new_attempt: bool) -> None:
+    def _start_attempt(self, wf: Workflow, run: TaskRun, *, new_attempt: bool) -> None:
         task = run.task
         if new_attempt:
             run.attempts += 1
@@ -381,7 +315,7 @@ class Orchestrator(Actor):
         timeout = task.timeout if task.timeout is not None else self.task_timeout
         if timeout is not None:
             run.timer = self._tell_later(
-                timeout, _AttemptTimedOut(wf.id, task.id, run.attempts, timeout, run.dispatches)
+                timeout, AttemptTimedOut(wf.id, task.id, run.attempts, timeout, run.dispatches)
             )
         if run.started_at is None:
             run.started_at = datetime.now(UTC)
@@ -402,7 +336,7 @@ class Orchestrator(Actor):
             )
         )
 
-    def _completed(self, wf: _Workflow, run: _TaskRun, event: TaskCompleted) -> None:
+    def _completed(self, wf: Workflow, run: TaskRun, event: TaskCompleted) -> None:
         run.usage = run.usage + event.usage
         run.result = event.result
         self._close(wf, run, TaskStatus.COMPLETED)
@@ -412,7 +346,7 @@ class Orchestrator(Actor):
             if dependent.waiting == 0 and dependent.status is TaskStatus.PENDING:
                 heapq.heappush(wf.ready, (-dependent.task.priority, dependent.order, dep_id))
 
-    def _failed(self, wf: _Workflow, run: _TaskRun, error: str, retryable: bool) -> None:
+    def _failed(self, wf: Workflow, run: TaskRun, error: str, retryable: bool) -> None:
         run.error = error
         self._metrics.tasks_failed.add(
             1, {"gen_ai.agent.name": run.agent, "error.type": error.split(":", 1)[0]}
@@ -434,12 +368,12 @@ class Orchestrator(Actor):
             if run.timer is not None:
                 run.timer.cancel()
             delay = self.retry_backoff.delay(run.attempts - 1, self._rng)
-            run.timer = self._tell_later(delay, _RetryDue(wf.id, run.task.id, run.attempts))
+            run.timer = self._tell_later(delay, RetryDue(wf.id, run.task.id, run.attempts))
             return
         self._close(wf, run, TaskStatus.FAILED)
         self._cancel_dependents(wf, run.task.id)
 
-    def _handoff(self, wf: _Workflow, run: _TaskRun, event: Handoff) -> None:
+    def _handoff(self, wf: Workflow, run: TaskRun, event: Handoff) -> None:
         allowed = self.handoffs.get(event.from_agent, frozenset())
         if event.to_agent not in allowed:
             msg = (
@@ -473,7 +407,7 @@ class Orchestrator(Actor):
         }
         self._start_attempt(wf, run, new_attempt=False)
 
-    def _cancel_dependents(self, wf: _Workflow, task_id: str) -> None:
+    def _cancel_dependents(self, wf: Workflow, task_id: str) -> None:
         stack = list(wf.dependents[task_id])
         while stack:
             run = wf.tasks[stack.pop()]
@@ -482,7 +416,7 @@ class Orchestrator(Actor):
                 self._close(wf, run, TaskStatus.CANCELLED)
                 stack.extend(wf.dependents[run.task.id])
 
-    def _cancel(self, wf: _Workflow, reason: str) -> None:
+    def _cancel(self, wf: Workflow, reason: str) -> None:
         """End every unfinished task of ``wf`` as cancelled."""
         wf.cancelled = True
         wf.ready.clear()
@@ -492,7 +426,7 @@ class Orchestrator(Actor):
                 run.error = f"cancelled: {reason}"
                 self._close(wf, run, TaskStatus.CANCELLED)
 
-    def _close(self, wf: _Workflow, run: _TaskRun, status: TaskStatus) -> None:
+    def _close(self, wf: Workflow, run: TaskRun, status: TaskStatus) -> None:
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
@@ -520,9 +454,9 @@ class Orchestrator(Actor):
         if run.started_at is not None:
             self._metrics.task_duration.record(run.finished_mono - run.started_mono, attributes)
 
-    def _finish(self, wf: _Workflow) -> None:
+    def _finish(self, wf: Workflow) -> None:
         del self._workflows[wf.id]
-        results = tuple(_task_result(run) for run in wf.tasks.values())
+        results = tuple(task_result(run) for run in wf.tasks.values())
         ok = all(r.status is TaskStatus.COMPLETED for r in results)
         sinks = [tid for tid, deps in wf.dependents.items() if not deps]
         answer: JsonValue = (
@@ -565,23 +499,6 @@ class Orchestrator(Actor):
         self._workflows.clear()
 
 
-def _task_result(run: _TaskRun) -> TaskResult:
-    finished = run.finished_at or datetime.now(UTC)
-    return TaskResult(
-        task_id=run.task.id,
-        agent=run.agent,
-        status=run.status,
-        attempts=run.attempts,
-        started_at=run.started_at,
-        finished_at=finished,
-        duration=(run.finished_mono - run.started_mono) if run.started_at else 0.0,
-        usage=run.usage,
-        result=run.result,
-        error=run.error,
-        late_replies=run.late_replies,
-    )
-
-
 def cancel(
     orchestrator: pykka.ActorRef[Orchestrator], workflow_id: str, reason: str = "by request"
 ) -> None:
@@ -594,7 +511,7 @@ def cancel(
     Raises:
         pykka.ActorDeadError: The orchestrator is not running.
     """
-    orchestrator.tell(_Cancel(workflow_id, reason))
+    orchestrator.tell(Cancel(workflow_id, reason))
 
 
 def submit(
@@ -625,7 +542,7 @@ def submit(
     """
     future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
     orchestrator.tell(
-        _Submit(
+        Submit(
             plan,
             workflow_id or uuid.uuid4().hex,
             name,

@@ -1,0 +1,115 @@
+"""A workflow's state inside the orchestrator, and the messages the orchestrator takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pykka
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from pydantic import JsonValue
+
+from bus import TokenUsage
+
+from ._plan import Plan, Task
+from ._result import TaskResult, TaskStatus, WorkflowResult
+from ._scheduler import TimerHandle
+
+__all__ = [
+    "AttemptTimedOut",
+    "Cancel",
+    "RetryDue",
+    "Submit",
+    "TaskRun",
+    "Workflow",
+    "task_result",
+]
+
+
+@dataclass(slots=True)
+class TaskRun:
+    task: Task
+    order: int
+    agent: str
+    waiting: int
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    handoff_depth: int = 0
+    context: dict[str, JsonValue] = field(default_factory=dict)
+    started_at: datetime | None = None
+    started_mono: float = 0.0
+    finished_at: datetime | None = None
+    finished_mono: float = 0.0
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    result: JsonValue = None
+    error: str = ""
+    late_replies: int = 0
+    timer: TimerHandle | None = None
+    retry_pending: bool = False  # failed; the next attempt waits for its backoff
+    dispatches: int = 0  # TaskStarted events published (attempts and handoffs)
+
+
+@dataclass(slots=True)
+class Workflow:
+    id: str
+    plan: Plan
+    future: pykka.Future[WorkflowResult]
+    span: trace.Span
+    owns_span: bool
+    tasks: dict[str, TaskRun]
+    dependents: dict[str, list[str]]
+    submitted_mono: float
+    open_tasks: int
+    ready: list[tuple[int, int, str]] = field(default_factory=list)
+    steps: int = 0
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    plan: Plan
+    workflow_id: str
+    name: str
+    future: pykka.Future[WorkflowResult]
+    parent: otel_context.Context
+    span: trace.Span | None  # an enclosing workflow_span's, which the caller ends
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptTimedOut:
+    workflow_id: str
+    task_id: str
+    attempt: int
+    timeout: float
+    dispatch: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDue:
+    workflow_id: str
+    task_id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    workflow_id: str
+    reason: str
+
+
+def task_result(run: TaskRun) -> TaskResult:
+    finished = run.finished_at or datetime.now(UTC)
+    return TaskResult(
+        task_id=run.task.id,
+        agent=run.agent,
+        status=run.status,
+        attempts=run.attempts,
+        started_at=run.started_at,
+        finished_at=finished,
+        duration=(run.finished_mono - run.started_mono) if run.started_at else 0.0,
+        usage=run.usage,
+        result=run.result,
+        error=run.error,
+        late_replies=run.late_replies,
+    )
