@@ -21,6 +21,9 @@ from ._errors import RestartLimitExceeded as RestartLimitExceeded
 from ._errors import TaskError as TaskError
 from ._errors import ToolArgumentsError as ToolArgumentsError
 from ._errors import WorkflowError as WorkflowError
+from ._idempotency import IdempotencyStore as IdempotencyStore
+from ._idempotency import InMemoryIdempotencyStore as InMemoryIdempotencyStore
+from ._idempotency import idempotency_key as idempotency_key
 from ._link import ActorExit as ActorExit
 from ._llm import LLMAgent as LLMAgent
 from ._orchestrator import Orchestrator as Orchestrator
@@ -39,6 +42,7 @@ from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import Supervisor as Supervisor
 from ._team import Team as Team
 from ._tool import Tool as Tool
+from ._tool import side_effect as side_effect
 from ._workflow import workflow_span as workflow_span
 
 __all__ = [
@@ -54,6 +58,8 @@ __all__ = [
     "ContainedBaseException",
     "DynamicSupervisor",
     "HandoffTo",
+    "IdempotencyStore",
+    "InMemoryIdempotencyStore",
     "LLMAgent",
     "LLMOutputError",
     "Orchestrator",
@@ -78,6 +84,8 @@ __all__ = [
     "WorkflowError",
     "WorkflowResult",
     "cancel",
+    "idempotency_key",
+    "side_effect",
     "submit",
     "workflow_span",
 ]

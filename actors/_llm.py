@@ -16,6 +16,7 @@ from bus import EventBus
 from ._agent import Agent, TaskContext
 from ._chat import capture_message_content, chat
 from ._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
+from ._idempotency import IdempotencyStore, InMemoryIdempotencyStore
 from ._metrics import Instruments
 from ._tool import Tool
 
@@ -25,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ITERATIONS = 15
 WARN_ITERATIONS = 10
+
+
+DEFAULT_IDEMPOTENCY = InMemoryIdempotencyStore()
+"""Process-wide store for side-effecting tools of agents given none: it outlives restarts."""
 
 
 class LLMAgent(Agent):
@@ -49,6 +54,9 @@ class LLMAgent(Agent):
         tools: Functions (or :class:`Tool`) the model may call.
         output_type: Pydantic model of the final answer; ``None`` for plain text.
         max_iterations: Model calls per attempt, at most (default 15).
+        idempotency: Where results of side-effecting tools (:func:`side_effect`) are
+            kept, so each runs at most once per key across retries and restarts; the
+            process-wide in-memory store by default.
 
     Raises:
         ConfigurationError: ``max_iterations`` < 1, or two tools share a name.
@@ -65,8 +73,12 @@ class LLMAgent(Agent):
         tools: Sequence[Callable[..., Any] | Tool] = (),
         output_type: type[pydantic.BaseModel] | None = None,
         max_iterations: int = DEFAULT_MAX_ITERATIONS,
+        idempotency: IdempotencyStore | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        self.idempotency: IdempotencyStore = (
+            idempotency if idempotency is not None else DEFAULT_IDEMPOTENCY
+        )
         if max_iterations < 1:
             msg = f"LLMAgent {name!r} needs max_iterations >= 1, got {max_iterations}."
             raise ConfigurationError(msg)
@@ -187,7 +199,7 @@ class LLMAgent(Agent):
             if capture:
                 span.set_attribute("gen_ai.tool.call.arguments", arguments)
             try:
-                result = tool.invoke(arguments, task)
+                result = tool.invoke(arguments, task, self.idempotency)
             except ToolArgumentsError as exc:
                 span.set_attribute("error.type", type(exc).__name__)
                 return f"error: {exc}"

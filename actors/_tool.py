@@ -13,8 +13,27 @@ import pydantic_core
 
 from ._agent import TaskContext
 from ._errors import ConfigurationError, ToolArgumentsError
+from ._idempotency import IdempotencyStore, idempotency_key
 
-__all__ = ["Tool"]
+__all__ = ["Tool", "side_effect"]
+
+_SIDE_EFFECTS = "__actorchestra_side_effects__"
+
+
+def side_effect(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a tool function as having side effects (a payment, an e-mail, a file write).
+
+    Such a tool runs at most once per idempotency key (workflow, task, tool, arguments):
+    a retried attempt, or a restarted agent, gets the stored result instead of running
+    it again (see :class:`IdempotencyStore`).
+
+    Example:
+        >>> @side_effect
+        ... def send_mail(to: str, body: str) -> str:
+        ...     return "sent"
+    """
+    setattr(function, _SIDE_EFFECTS, True)
+    return function
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +50,8 @@ class Tool:
         arguments: Pydantic model of the arguments the model must send.
         function: The function.
         context_param: Name of the :class:`TaskContext` parameter, if any.
+        side_effects: Whether it runs at most once per idempotency key (see
+            :func:`side_effect`).
     """
 
     name: str
@@ -38,10 +59,20 @@ class Tool:
     arguments: type[pydantic.BaseModel]
     function: Callable[..., Any]
     context_param: str | None = None
+    side_effects: bool = False
 
     @classmethod
-    def from_function(cls, function: Callable[..., Any], *, name: str | None = None) -> Tool:
+    def from_function(
+        cls,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        side_effects: bool | None = None,
+    ) -> Tool:
         """Describe ``function`` as a tool from its signature and docstring.
+
+        ``side_effects`` defaults to whether the function is marked with
+        :func:`side_effect`.
 
         Raises:
             ConfigurationError: A parameter has no type annotation, or is ``*args``.
@@ -70,7 +101,9 @@ class Tool:
         )
         doc = inspect.getdoc(function) or ""
         description = doc.split("\n\n", 1)[0].replace("\n", " ")
-        return cls(tool_name, description, model, function, context_param)
+        marked = bool(getattr(function, _SIDE_EFFECTS, False))
+        effects = marked if side_effects is None else side_effects
+        return cls(tool_name, description, model, function, context_param, effects)
 
     def schema(self) -> dict[str, Any]:
         """The tool as an entry of the Chat Completions ``tools`` list."""
@@ -83,12 +116,28 @@ class Tool:
             },
         }
 
-    def invoke(self, arguments: str, task: TaskContext) -> str:
+    def invoke(
+        self,
+        arguments: str,
+        task: TaskContext,
+        idempotency: IdempotencyStore | None = None,
+        timeout: float = 60.0,
+    ) -> str:
         """Validate the model's JSON ``arguments``, call the function, return JSON text.
+
+        A tool with side effects runs through ``idempotency`` (required for it): once
+        per key, the key made of the task and the canonical arguments.
+
+        Args:
+            arguments: The model's JSON arguments.
+            task: The current task attempt.
+            idempotency: Where side effects' results are kept.
+            timeout: Seconds to wait for the same call running in another attempt.
 
         Raises:
             ToolArgumentsError: The arguments are not JSON or fail the schema; the
                 message restates pydantic's errors, for sending back to the model.
+            TaskError: The same side effect is still running in another attempt.
         """
         try:
             args = self.arguments.model_validate_json(arguments or "{}")
@@ -102,6 +151,16 @@ class Tool:
         kwargs = {k: getattr(args, k) for k in type(args).model_fields}
         if self.context_param is not None:
             kwargs[self.context_param] = task
+        if not self.side_effects:
+            return self._call(kwargs)
+        if idempotency is None:
+            msg = f"Tool {self.name!r} has side effects; give it an IdempotencyStore."
+            raise ConfigurationError(msg)
+        canonical = json.dumps(args.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        key = idempotency_key(task.workflow_id, task.task_id, self.name, canonical)
+        return idempotency.run_once(key, lambda: self._call(kwargs), timeout)
+
+    def _call(self, kwargs: dict[str, Any]) -> str:
         result = self.function(**kwargs)
         if isinstance(result, str):
             return result

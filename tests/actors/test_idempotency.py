@@ -1,0 +1,164 @@
+"""Side-effecting tools run at most once per idempotency key, across retries and threads."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from actors import (
+    ConfigurationError,
+    InMemoryIdempotencyStore,
+    LLMAgent,
+    Plan,
+    Task,
+    TaskContext,
+    TaskError,
+    TaskStatus,
+    Team,
+    Tool,
+    side_effect,
+)
+from actors.testing import FakeLLMServer, Reply
+from bus import EventBus
+
+
+class Receipt(BaseModel):
+    charged: int
+
+
+def context(task_id: str = "t1", attempt: int = 1) -> TaskContext:
+    return TaskContext("wf", task_id, attempt, "", {}, {})
+
+
+def test_a_retried_attempt_gets_the_stored_result_instead_of_charging_again(
+    bus: EventBus,
+) -> None:
+    charges: list[int] = []
+    calls = {"n": 0}
+
+    @side_effect
+    def charge(amount: int) -> str:
+        """Charge the customer."""
+        charges.append(amount)
+        return f"charged {amount} (charge #{len(charges)})"
+
+    def responder(request: dict[str, Any]) -> Reply:
+        calls["n"] += 1
+        last = request["messages"][-1]
+        if last["role"] != "tool":
+            return Reply.calls(("charge", {"amount": 5}))
+        # Attempt 1 answers with output that fails the schema (max_iterations=2 ends it
+        # as a retryable failure); attempt 2 answers properly.
+        return Reply.text("no idea") if calls["n"] <= 2 else Reply.json({"charged": 5})
+
+    store = InMemoryIdempotencyStore()
+    with FakeLLMServer(responder) as server:
+        spec = LLMAgent.child_spec(
+            "cashier",
+            bus,
+            client=server.client(),
+            model="m",
+            tools=[charge],
+            output_type=Receipt,
+            max_iterations=2,
+            idempotency=store,
+        )
+        with Team([spec], bus=bus, retry_backoff=None) as team:
+            result = team.run(Plan(tasks=(Task(id="t1", agent="cashier"),)), timeout=20)
+    [task] = result.tasks
+    assert (task.status, task.attempts, task.result) == (TaskStatus.COMPLETED, 2, {"charged": 5})
+    assert charges == [5]
+    assert len(store) == 1
+
+
+def test_concurrent_calls_with_one_key_run_once() -> None:
+    ran: list[int] = []
+    gate = threading.Event()
+
+    def slow_effect() -> str:
+        gate.wait(5)
+        ran.append(1)
+        return "done"
+
+    store = InMemoryIdempotencyStore()
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(store.run_once("k", slow_effect, 5)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert ran == [1]
+    assert results == ["done"] * 8
+
+
+def test_a_failed_side_effect_is_not_stored_and_may_run_again() -> None:
+    store = InMemoryIdempotencyStore()
+
+    def broken() -> str:
+        raise OSError("payment gateway down")
+
+    with pytest.raises(OSError, match="payment gateway down"):
+        store.run_once("k", broken, 1)
+    assert store.run_once("k", lambda: "ok", 1) == "ok"
+
+
+def test_waiting_for_a_call_in_progress_is_bounded() -> None:
+    store = InMemoryIdempotencyStore()
+    holding, release = threading.Event(), threading.Event()
+
+    def first() -> str:
+        holding.set()
+        release.wait(5)
+        return "first"
+
+    worker = threading.Thread(target=lambda: store.run_once("k", first, 5))
+    worker.start()
+    try:
+        assert holding.wait(5)
+        with pytest.raises(
+            TaskError, match=r"^Side effect 'k' is still running in another attempt after 0.05 s\.$"
+        ) as caught:
+            store.run_once("k", lambda: "second", 0.05)
+        assert caught.value.retryable
+    finally:
+        release.set()
+        worker.join(5)
+    assert store.run_once("k", lambda: "second", 1) == "first"
+
+
+def test_keys_differ_by_task_and_arguments_and_not_by_attempt() -> None:
+    store = InMemoryIdempotencyStore()
+    runs: list[str] = []
+
+    @side_effect
+    def note(text: str) -> str:
+        """Write a note."""
+        runs.append(text)
+        return text
+
+    tool = Tool.from_function(note)
+    assert tool.side_effects
+    tool.invoke('{"text": "a"}', context("t1", 1), store)
+    tool.invoke('{ "text" : "a" }', context("t1", 2), store)  # same call, retried
+    tool.invoke('{"text": "b"}', context("t1", 2), store)
+    tool.invoke('{"text": "a"}', context("t2", 1), store)
+    assert runs == ["a", "b", "a"]
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^Tool 'note' has side effects; give it an IdempotencyStore\.$",
+    ):
+        tool.invoke('{"text": "c"}', context(), None)
+
+
+def test_the_store_is_bounded() -> None:
+    store = InMemoryIdempotencyStore(max_entries=10)
+    for i in range(100):
+        store.run_once(str(i), lambda: "x", 1)
+    assert len(store) == 10
