@@ -17,7 +17,7 @@ from ._errors import ConfigurationError, TaskError
 
 __all__ = ["Faults", "FaultyAgent"]
 
-KINDS = ("raise", "crash", "hang", "slow", "wrong_output")
+KINDS = ("raise", "crash", "hang", "slow", "wrong_output", "crash_after")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,8 @@ class Faults:
         slow: The attempt takes ``slow_seconds`` more, then answers.
         wrong_output: The handler returns a value that is not JSON (a ``TaskFailed``
             that is not retryable).
+        crash_after: The handler runs (its side effects happen), then the agent crashes
+            before reporting: the retry must not repeat the side effects.
         hang_seconds: How long a hang lasts at most, in seconds.
         slow_seconds: How long a slow attempt is delayed, in seconds.
         seed: Seeds the draw; the fault of an attempt depends only on the seed, the
@@ -46,6 +48,7 @@ class Faults:
     hang: float = 0.0
     slow: float = 0.0
     wrong_output: float = 0.0
+    crash_after: float = 0.0
     hang_seconds: float = 30.0
     slow_seconds: float = 0.01
     seed: int = 0
@@ -58,7 +61,14 @@ class Faults:
 
     def probabilities(self) -> tuple[float, ...]:
         """The probabilities, in the order of the fault kinds."""
-        return (self.raise_, self.crash, self.hang, self.slow, self.wrong_output)
+        return (
+            self.raise_,
+            self.crash,
+            self.hang,
+            self.slow,
+            self.wrong_output,
+            self.crash_after,
+        )
 
     def draw(self, workflow_id: str, task_id: str, attempt: int) -> str | None:
         """The fault of one attempt (``"raise"``, ``"crash"``, …) or ``None``."""
@@ -136,4 +146,8 @@ class FaultyAgent(Agent):
             self._release.wait(self._faults.slow_seconds)
         elif fault == "wrong_output":
             return object()
-        return self._handler(task)
+        result = self._handler(task)
+        if fault == "crash_after":
+            msg = f"injected crash after {task.task_id} attempt {task.attempt} did its work"
+            raise RuntimeError(msg)
+        return result

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from actors import Backoff, Plan, TaskContext, TaskStatus, Team
+from actors import (
+    Backoff,
+    InMemoryIdempotencyStore,
+    Plan,
+    TaskContext,
+    TaskStatus,
+    Team,
+    idempotency_key,
+)
 from actors.testing import EventRecorder, Faults, FaultyAgent, check_protocol, plans
 from bus import ChildCrashed, EventBus, TaskFinished, TaskStarted
 
@@ -13,8 +23,24 @@ TIMEOUT = 0.2  # seconds per attempt
 BACKOFF = Backoff(minimum=0.001, maximum=0.01, jitter=0.5)
 
 
-def work(task: TaskContext) -> object:
-    return {"task": task.task_id, "inputs": sorted(task.inputs)}
+class Effects:
+    """A side effect per task, run through an idempotency store; every run is logged."""
+
+    def __init__(self) -> None:
+        self.store = InMemoryIdempotencyStore()
+        self.log: list[str] = []
+        self.lock = threading.Lock()
+
+    def work(self, task: TaskContext) -> object:
+        key = idempotency_key(task.workflow_id, task.task_id, "effect", "{}")
+
+        def effect() -> str:
+            with self.lock:
+                self.log.append(key)
+            return "done"
+
+        self.store.run_once(key, effect, 5.0)
+        return {"task": task.task_id, "inputs": sorted(task.inputs)}
 
 
 @st.composite
@@ -28,6 +54,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[str], Plan, Faults]:
         hang=draw(st.floats(0, 0.05)),
         slow=draw(p),
         wrong_output=draw(st.floats(0, 0.05)),
+        crash_after=draw(p),
         hang_seconds=5.0,
         slow_seconds=0.005,
         seed=draw(st.integers(0, 2**32)),
@@ -48,10 +75,11 @@ def test_every_task_ends_exactly_once_whatever_the_faults(
     bus = EventBus(tracing=False)
     rec = EventRecorder(bus)
     FaultyAgent.reset()
+    effects = Effects()
     # Every wait is bounded: attempts x (timeout + backoff) per task, plus slack.
     bound = sum(t.max_attempts * (TIMEOUT + BACKOFF.maximum * 1.5) for t in plan.tasks) + 5.0
     team = Team(
-        [FaultyAgent.spec(a, bus, work, faults) for a in agents],
+        [FaultyAgent.spec(a, bus, effects.work, faults) for a in agents],
         bus=bus,
         task_timeout=TIMEOUT,
         retry_backoff=BACKOFF,
@@ -76,6 +104,8 @@ def test_every_task_ends_exactly_once_whatever_the_faults(
     assert all(e.attempt <= plan.tasks[int(e.task_id[1:])].max_attempts for e in starts)
     if not any(faults.probabilities()):
         assert result.ok
+    # Idempotency: no side effect ran twice for one key, whatever crashed or was retried.
+    assert len(effects.log) == len(set(effects.log))
     # What the schedules covered (shown by --hypothesis-show-statistics).
     event(f"tasks: {(len(plan.tasks) + 9) // 10 * 10} or fewer")
     if any(isinstance(e, ChildCrashed) for e in events):
