@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +31,29 @@ class Reply:
         content: The message text (``None`` when it only calls tools).
         tool_calls: ``(tool name, arguments)`` pairs; arguments are a dict (sent as
             JSON) or raw text (sent as is, e.g. to test malformed JSON).
+        status: HTTP status; other than 200, an OpenAI-style error body is sent.
+        retry_after: Seconds for a ``Retry-After`` header (with 429 or 503).
+        delay: Seconds the server waits before answering (past the client's timeout,
+            the client sees a timeout).
+        drop: Close the connection without answering.
     """
 
     content: str | None = None
     tool_calls: tuple[tuple[str, dict[str, Any] | str], ...] = field(default=())
+    status: int = 200
+    retry_after: float | None = None
+    delay: float = 0.0
+    drop: bool = False
+
+    @classmethod
+    def error(cls, status: int, retry_after: float | None = None) -> Reply:
+        """An HTTP error, e.g. ``Reply.error(429, retry_after=0.2)`` or ``Reply.error(500)``."""
+        return cls(status=status, retry_after=retry_after)
+
+    @classmethod
+    def dropped(cls) -> Reply:
+        """A connection closed with no answer."""
+        return cls(drop=True)
 
     @classmethod
     def text(cls, content: str) -> Reply:
@@ -153,11 +175,14 @@ class FakeLLMServer:
     ) -> None:
         self.stop()
 
-    def completion(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Record ``body`` and build the chat.completion response for it."""
+    def reply(self, body: dict[str, Any]) -> Reply:
+        """Record ``body`` and ask the responder for the reply."""
         with self._lock:
             self.requests.append(body)
-        reply = self._responder(body)
+        return self._responder(body)
+
+    def completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        """Build the chat.completion response that carries ``reply``."""
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         out_text = reply.content or ""
         if reply.tool_calls:
@@ -213,20 +238,46 @@ class FakeLLMServer:
                     self._send(HTTPStatus.BAD_REQUEST, _error(f"invalid JSON: {exc}"))
                     return
                 try:
-                    response = server.completion(body)
+                    reply = server.reply(body)
+                    response = server.completion(body, reply)
                 except Exception as exc:
                     logger.exception("FakeLLMServer responder failed")
                     self._send(HTTPStatus.INTERNAL_SERVER_ERROR, _error(f"responder: {exc}"))
                     return
+                if reply.delay > 0:
+                    time.sleep(min(reply.delay, 30.0))
+                if reply.drop:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if reply.status != HTTPStatus.OK:
+                    headers = {}
+                    if reply.retry_after is not None:
+                        headers["Retry-After"] = f"{reply.retry_after:g}"
+                        headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
+                    error = _error(f"injected HTTP {reply.status}")
+                    self._send(HTTPStatus(reply.status), error, headers)
+                    return
                 self._send(HTTPStatus.OK, response)
 
-            def _send(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
+            def _send(
+                self,
+                status: HTTPStatus,
+                payload: dict[str, Any],
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up (e.g. its timeout passed)
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: ANN401
                 logger.debug("FakeLLMServer: " + format, *args)

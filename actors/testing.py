@@ -7,6 +7,8 @@
 * :func:`check_protocol` — checks a recorded run against the protocol invariants.
 * :class:`FaultyAgent` and :class:`Faults` — seeded fault injection into agents.
 * :func:`plans` — a Hypothesis strategy of valid random plans (DAGs).
+* :class:`LLMFaults` — injects LLM faults (429, 500, slow, dropped, malformed tool
+  arguments, schema-breaking output, unknown tools) into the local server's replies.
 """
 
 from ._fake_llm import FakeLLMServer as FakeLLMServer
@@ -15,6 +17,7 @@ from ._fake_llm import Responder as Responder
 from ._fake_llm import tool_names as tool_names
 from ._faults import Faults as Faults
 from ._faults import FaultyAgent as FaultyAgent
+from ._llm_faults import LLMFaults as LLMFaults
 from ._protocol import ProtocolViolation as ProtocolViolation
 from ._protocol import check_protocol as check_protocol
 from ._recorder import EventRecorder as EventRecorder
@@ -25,6 +28,7 @@ __all__ = [
     "FakeLLMServer",
     "Faults",
     "FaultyAgent",
+    "LLMFaults",
     "ProtocolViolation",
     "Reply",
     "Responder",
