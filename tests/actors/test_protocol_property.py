@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -10,13 +11,25 @@ from hypothesis import strategies as st
 from actors import (
     Backoff,
     InMemoryIdempotencyStore,
+    LLMAgent,
     Plan,
     TaskContext,
     TaskStatus,
     Team,
+    Tool,
     idempotency_key,
 )
-from actors.testing import EventRecorder, Faults, FaultyAgent, check_protocol, plans
+from actors._llm_faults import LLM_FAULTS
+from actors.testing import (
+    EventRecorder,
+    FakeLLMServer,
+    Faults,
+    FaultyAgent,
+    LLMFaults,
+    Reply,
+    check_protocol,
+    plans,
+)
 from bus import ChildCrashed, EventBus, TaskFinished, TaskStarted
 
 TIMEOUT = 0.2  # seconds per attempt
@@ -42,10 +55,37 @@ class Effects:
         self.store.run_once(key, effect, 5.0)
         return {"task": task.task_id, "inputs": sorted(task.inputs)}
 
+    @property
+    def tool(self) -> Tool:
+        """The same side effect as a tool of the LLM agent (idempotent through the store)."""
+
+        def record(task: TaskContext) -> str:
+            """Record that the task ran."""
+            with self.lock:
+                self.log.append(f"{task.workflow_id}/{task.task_id}/record")
+            return "recorded"
+
+        return Tool.from_function(record, side_effects=True)
+
+
+def llm_responder(request: dict[str, Any]) -> Reply:
+    """The model behind the LLM agent: records once via its tool, then answers."""
+    if request["messages"][-1]["role"] == "tool":
+        return Reply.json({"done": True})
+    return Reply.calls(("record", {}))
+
+
+Scenario = tuple[list[str], Plan, Faults, dict[str, float] | None]
+
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[list[str], Plan, Faults]:
+def scenarios(draw: st.DrawFn) -> Scenario:
     agents = [f"agent{i}" for i in range(draw(st.integers(1, 4)))]
+    llm_faults: dict[str, float] | None = None
+    if draw(st.booleans()):  # an LLM agent over the local server, with LLM faults
+        agents.append("llm")
+        kinds = draw(st.lists(st.sampled_from(LLM_FAULTS), unique=True, min_size=1, max_size=4))
+        llm_faults = {k: draw(st.floats(0.02, 0.1)) for k in kinds}
     plan = draw(plans(agents, max_tasks=50))
     p = st.floats(0, 0.12)
     faults = Faults(
@@ -59,7 +99,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[str], Plan, Faults]:
         slow_seconds=0.005,
         seed=draw(st.integers(0, 2**32)),
     )
-    return agents, plan, faults
+    return agents, plan, faults, llm_faults
 
 
 @settings(
@@ -68,18 +108,38 @@ def scenarios(draw: st.DrawFn) -> tuple[list[str], Plan, Faults]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(scenario=scenarios())
-def test_every_task_ends_exactly_once_whatever_the_faults(
-    scenario: tuple[list[str], Plan, Faults],
-) -> None:
-    agents, plan, faults = scenario
+def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) -> None:
+    agents, plan, faults, llm_faults = scenario
     bus = EventBus(tracing=False)
     rec = EventRecorder(bus)
     FaultyAgent.reset()
     effects = Effects()
     # Every wait is bounded: attempts x (timeout + backoff) per task, plus slack.
     bound = sum(t.max_attempts * (TIMEOUT + BACKOFF.maximum * 1.5) for t in plan.tasks) + 5.0
+    specs = [FaultyAgent.spec(a, bus, effects.work, faults) for a in agents if a != "llm"]
+    server = None
+    if llm_faults is not None:
+        responder = LLMFaults(
+            llm_responder,
+            probabilities=llm_faults,
+            seed=faults.seed,
+            retry_after=0.01,
+            slow_seconds=0.3,
+        )
+        server = FakeLLMServer(responder).start()
+        specs.append(
+            LLMAgent.child_spec(
+                "llm",
+                bus,
+                client=server.client(max_retries=1, timeout=0.1),
+                model="m",
+                tools=[effects.tool],
+                idempotency=effects.store,
+                max_iterations=4,
+            )
+        )
     team = Team(
-        [FaultyAgent.spec(a, bus, effects.work, faults) for a in agents],
+        specs,
         bus=bus,
         task_timeout=TIMEOUT,
         retry_backoff=BACKOFF,
@@ -91,6 +151,8 @@ def test_every_task_ends_exactly_once_whatever_the_faults(
         FaultyAgent.release_all()
         team.stop()
         bus.stop()
+        if server is not None:
+            server.stop()
     events = rec.events
     check_protocol(events)
     finished = {e.task_id: e for e in events if isinstance(e, TaskFinished)}
@@ -115,3 +177,7 @@ def test_every_task_ends_exactly_once_whatever_the_faults(
     ):
         event("an attempt timed out")
     event(f"workflow {result.status.value}")
+    if server is not None:
+        event("an LLM agent took part")
+        if any(f for _, f in responder.log):
+            event("an LLM fault was injected")
