@@ -164,7 +164,7 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
         )
     starts = [e for e in events if isinstance(e, TaskStarted)]
     assert all(e.attempt <= plan.tasks[int(e.task_id[1:])].max_attempts for e in starts)
-    if not any(faults.probabilities()):
+    if not any(faults.probabilities()) and llm_faults is None:
         assert result.ok
     # Idempotency: no side effect ran twice for one key, whatever crashed or was retried.
     assert len(effects.log) == len(set(effects.log))
