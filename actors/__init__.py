@@ -36,6 +36,8 @@ from ._protocol import ProtocolViolation as ProtocolViolation
 from ._result import TaskResult as TaskResult
 from ._result import TaskStatus as TaskStatus
 from ._result import WorkflowResult as WorkflowResult
+from ._routing import AgentRouter as AgentRouter
+from ._routing import CircuitBreaker as CircuitBreaker
 from ._strategy import RestartIntensity as RestartIntensity
 from ._strategy import RestartStrategy as RestartStrategy
 from ._supervisor import ChildInfo as ChildInfo
@@ -51,9 +53,11 @@ __all__ = [
     "ActorError",
     "ActorExit",
     "Agent",
+    "AgentRouter",
     "Backoff",
     "ChildInfo",
     "ChildSpec",
+    "CircuitBreaker",
     "ConfigurationError",
     "ContainedBaseException",
     "DynamicSupervisor",

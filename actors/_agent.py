@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -106,6 +107,7 @@ class Agent(Actor):
         restart: RestartPolicy = RestartPolicy.PERMANENT,
         shutdown_timeout: float = 5.0,
         description: str | None = None,
+        capabilities: Collection[str] = (),
         **kwargs: Any,  # noqa: ANN401 - passed on to the constructor
     ) -> ChildSpec:
         """A child spec that starts this agent under ``name`` on ``bus``.
@@ -116,6 +118,7 @@ class Agent(Actor):
             restart: OTP restart type.
             shutdown_timeout: Seconds the supervisor waits for it to stop.
             description: What it does (for the planner); the class's by default.
+            capabilities: Capabilities a task may name instead of this agent.
             **kwargs: More constructor arguments.
         """
         return ChildSpec(
@@ -124,6 +127,7 @@ class Agent(Actor):
             restart=restart,
             shutdown_timeout=shutdown_timeout,
             description=cls.description if description is None else description,
+            capabilities=frozenset(capabilities),
         )
 
     def handle(self, task: TaskContext) -> object:

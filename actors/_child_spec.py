@@ -47,6 +47,8 @@ class ChildSpec:
         description: What the child does, for humans and planners.
         backoff: Delay restarts of this child (see :class:`Backoff`); ``None`` restarts
             at once.
+        capabilities: What an agent child can do, by name (e.g. ``"analysis"``); a task
+            may name a capability instead of an agent.
     """
 
     id: str
@@ -55,3 +57,4 @@ class ChildSpec:
     shutdown_timeout: float = 5.0
     description: str = ""
     backoff: Backoff | None = None
+    capabilities: frozenset[str] = frozenset()

@@ -37,6 +37,7 @@ from ._errors import PlanValidationError, WorkflowError
 from ._metrics import Instruments
 from ._plan import Plan
 from ._result import TaskStatus, WorkflowResult
+from ._routing import AgentRouter, CircuitBreaker
 from ._run_state import (
     AttemptTimedOut,
     Cancel,
@@ -88,6 +89,10 @@ class Orchestrator(Actor):
         bus: The bus.
         agents: Names of the declared agents (the static graph).
         handoffs: Allowed handoffs: agent name → names it may hand over to.
+        capabilities: Agent name → capabilities; a task may name a capability instead of
+            an agent, and is then given to the least loaded agent that has it.
+        circuit_breaker: When a failing agent's work goes to another agent with the same
+            capability (see :class:`CircuitBreaker`); 5 failures, 30 s by default.
         max_handoffs: Longest handoff chain per task.
         task_timeout: Seconds an attempt may run unless its task says otherwise;
             ``None`` for no limit (not advised: a hung agent then hangs the workflow).
@@ -104,6 +109,8 @@ class Orchestrator(Actor):
         bus: EventBus,
         agents: Collection[str],
         handoffs: Mapping[str, Collection[str]] | None = None,
+        capabilities: Mapping[str, Collection[str]] | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
         max_handoffs: int = 5,
         task_timeout: float | None = 600.0,
         retry_backoff: Backoff | None = DEFAULT_RETRY_BACKOFF,
@@ -111,6 +118,7 @@ class Orchestrator(Actor):
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        self._router = AgentRouter(list(agents), capabilities, circuit_breaker)
         self.task_timeout = task_timeout
         self.retry_backoff = retry_backoff
         self.max_steps = max_steps
@@ -211,7 +219,7 @@ class Orchestrator(Actor):
 
     def _start_workflow(self, msg: Submit) -> None:
         try:
-            msg.plan.check(self.agents)
+            msg.plan.check(self._router.names)
         except PlanValidationError as exc:
             msg.future.set_exception((type(exc), exc, exc.__traceback__))
             return
@@ -234,7 +242,9 @@ class Orchestrator(Actor):
             span.set_attributes(attributes)
         dependents = msg.plan.dependents()
         tasks = {
-            t.id: TaskRun(task=t, order=i, agent=t.agent, waiting=len(set(t.depends_on)))
+            t.id: TaskRun(
+                task=t, order=i, agent=t.agent, target=t.agent, waiting=len(set(t.depends_on))
+            )
             for i, t in enumerate(msg.plan.tasks)
         }
         wf = Workflow(
@@ -300,7 +310,9 @@ class Orchestrator(Actor):
 
         return self._scheduler.call_later(delay, tell)
 
-    def _start_attempt(self, wf: Workflow, run: TaskRun, *, new_attempt: bool) -> None:
+    def _start_attempt(
+        self, wf: Workflow, run: TaskRun, *, new_attempt: bool, route: bool = True
+    ) -> None:
         task = run.task
         if new_attempt:
             run.attempts += 1
@@ -310,6 +322,10 @@ class Orchestrator(Actor):
             return
         run.status = TaskStatus.RUNNING
         run.dispatches += 1
+        if route:
+            run.agent = self._router.choose(run.target)
+        self._router.started(run.agent)
+        run.on_agent = run.agent
         if run.timer is not None:
             run.timer.cancel()
         timeout = task.timeout if task.timeout is not None else self.task_timeout
@@ -336,7 +352,14 @@ class Orchestrator(Actor):
             )
         )
 
+    def _attempt_over(self, run: TaskRun, *, ok: bool | None) -> None:
+        """Tell the router the current dispatch ended (once per dispatch)."""
+        if run.on_agent is not None:
+            self._router.finished(run.on_agent, ok=ok)
+            run.on_agent = None
+
     def _completed(self, wf: Workflow, run: TaskRun, event: TaskCompleted) -> None:
+        self._attempt_over(run, ok=True)
         run.usage = run.usage + event.usage
         run.result = event.result
         self._close(wf, run, TaskStatus.COMPLETED)
@@ -347,6 +370,7 @@ class Orchestrator(Actor):
                 heapq.heappush(wf.ready, (-dependent.task.priority, dependent.order, dep_id))
 
     def _failed(self, wf: Workflow, run: TaskRun, error: str, retryable: bool) -> None:
+        self._attempt_over(run, ok=False)
         run.error = error
         self._metrics.tasks_failed.add(
             1, {"gen_ai.agent.name": run.agent, "error.type": error.split(":", 1)[0]}
@@ -399,13 +423,14 @@ class Orchestrator(Actor):
             },
         )
         run.handoff_depth += 1
-        run.agent = event.to_agent
+        self._attempt_over(run, ok=None)
+        run.agent = run.target = event.to_agent
         run.context = {
             **event.context,
             "handoff_reason": event.reason,
             "handoff_from": event.from_agent,
         }
-        self._start_attempt(wf, run, new_attempt=False)
+        self._start_attempt(wf, run, new_attempt=False, route=False)
 
     def _cancel_dependents(self, wf: Workflow, task_id: str) -> None:
         stack = list(wf.dependents[task_id])
@@ -427,6 +452,7 @@ class Orchestrator(Actor):
                 self._close(wf, run, TaskStatus.CANCELLED)
 
     def _close(self, wf: Workflow, run: TaskRun, status: TaskStatus) -> None:
+        self._attempt_over(run, ok=None)
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None

@@ -48,6 +48,8 @@ class TaskRun:
     timer: TimerHandle | None = None
     retry_pending: bool = False  # failed; the next attempt waits for its backoff
     dispatches: int = 0  # TaskStarted events published (attempts and handoffs)
+    target: str = ""  # the agent or capability attempts go to (a handoff changes it)
+    on_agent: str | None = None  # the agent running the current dispatch (for routing)
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from ._errors import ConfigurationError
 from ._orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator, cancel, submit
 from ._plan import Plan
 from ._result import WorkflowResult
+from ._routing import CircuitBreaker
 from ._supervisor import ChildInfo, Supervisor
 from ._workflow import workflow_span
 
@@ -41,6 +42,8 @@ class Team:
         task_timeout: Seconds an attempt may run (see :class:`Orchestrator`).
         retry_backoff: Delay before retries (see :class:`Orchestrator`).
         max_steps: Most task dispatches per workflow (see :class:`Orchestrator`).
+        circuit_breaker: When a failing agent's work goes elsewhere (see
+            :class:`CircuitBreaker`); the agents' ``capabilities`` say where.
         tracer_provider: For workflow spans; ``None`` uses the global provider.
 
     Raises:
@@ -71,6 +74,7 @@ class Team:
         task_timeout: float | None = 600.0,
         retry_backoff: Backoff | None = DEFAULT_RETRY_BACKOFF,
         max_steps: int | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         if not agents:
@@ -85,6 +89,7 @@ class Team:
         self.bus = bus if bus is not None else EventBus(tracer_provider=tracer_provider)
         self._owns_bus = bus is None
         self.agents: dict[str, str] = {spec.id: spec.description for spec in agents}
+        self._names = frozenset(self.agents).union(*(spec.capabilities for spec in agents))
         self.name = name
         self._tracer_provider = tracer_provider
         b = self.bus
@@ -98,6 +103,8 @@ class Team:
                 task_timeout=task_timeout,
                 retry_backoff=retry_backoff,
                 max_steps=max_steps,
+                capabilities={s.id: s.capabilities for s in agents if s.capabilities},
+                circuit_breaker=circuit_breaker,
                 tracer_provider=tracer_provider,
             ),
         )
@@ -124,7 +131,7 @@ class Team:
             PlanValidationError: The plan is not a DAG over this team's agents.
             WorkflowError: Through the future, if the orchestrator stops first.
         """
-        plan.check(self.agents)
+        plan.check(self._names)
         return submit(self._orchestrator(), plan, workflow_id=workflow_id, name=name)
 
     def cancel(self, workflow_id: str, reason: str = "by request") -> None:

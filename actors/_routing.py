@@ -1,0 +1,170 @@
+"""Which agent runs an attempt: capabilities, load, and a circuit breaker per agent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from ._errors import ConfigurationError
+
+__all__ = ["AgentRouter", "CircuitBreaker"]
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreaker:
+    """When to stop sending work to a failing agent (the circuit-breaker pattern).
+
+    After ``failures`` consecutive failed attempts (failed, crashed or timed out) an agent's
+    circuit opens: for ``reset_after`` seconds its work goes to another agent with the same
+    capability, if there is one. Then one attempt goes to it as a probe (half-open): a
+    success closes the circuit, a failure opens it again.
+
+    Attributes:
+        failures: Consecutive failures that open the circuit (>= 1).
+        reset_after: Seconds the circuit stays open before a probe (> 0).
+
+    Raises:
+        ConfigurationError: A bound is out of range.
+    """
+
+    failures: int = 5
+    reset_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.failures < 1 or self.reset_after <= 0:
+            msg = (
+                f"CircuitBreaker(failures={self.failures}, reset_after={self.reset_after}) "
+                "is invalid; use failures >= 1 and reset_after > 0."
+            )
+            raise ConfigurationError(msg)
+
+
+@dataclass(slots=True)
+class _Health:
+    in_flight: int = 0
+    consecutive_failures: int = 0
+    opened_at: float | None = None
+    probing: bool = False
+
+
+class AgentRouter:
+    """Chooses the agent for each attempt; the orchestrator's only source of that choice.
+
+    A task names an agent or a capability. For a capability, the agents that have it are
+    candidates, least loaded (fewest attempts in flight) first, in declaration order on
+    ties. For an agent, it is the candidate, and agents sharing one of its capabilities
+    are its fallbacks. Agents whose circuit is open are skipped while another candidate
+    is available; if none is, the least recently opened one is tried anyway.
+
+    Args:
+        agents: Declared agent names, in order.
+        capabilities: Agent name → capabilities it has (names must not clash with agents).
+        breaker: The circuit-breaker rule.
+        clock: Monotonic clock in seconds (for tests).
+
+    Raises:
+        ConfigurationError: A capability shares a name with an agent, or an unknown agent
+            has capabilities.
+    """
+
+    def __init__(
+        self,
+        agents: Collection[str],
+        capabilities: Mapping[str, Collection[str]] | None = None,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.agents = tuple(agents)
+        self.breaker = breaker or CircuitBreaker()
+        self._clock = clock
+        self._health = {a: _Health() for a in self.agents}
+        self._by_capability: dict[str, list[str]] = {}
+        self._capabilities: dict[str, frozenset[str]] = {}
+        for agent, caps in (capabilities or {}).items():
+            if agent not in self._health:
+                msg = f"Capabilities given for unknown agent {agent!r}; declare it first."
+                raise ConfigurationError(msg)
+            self._capabilities[agent] = frozenset(caps)
+            for cap in caps:
+                if cap in self._health:
+                    msg = f"Capability {cap!r} has the name of an agent; rename one of them."
+                    raise ConfigurationError(msg)
+                self._by_capability.setdefault(cap, []).append(agent)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Everything a task may name: agents and capabilities."""
+        return frozenset(self._health) | frozenset(self._by_capability)
+
+    def in_flight(self, agent: str) -> int:
+        """Attempts running on ``agent`` now."""
+        return self._health[agent].in_flight
+
+    def is_open(self, agent: str) -> bool:
+        """Whether ``agent``'s circuit is open (not counting a due probe)."""
+        health = self._health[agent]
+        return health.opened_at is not None and not self._probe_due(health)
+
+    def choose(self, target: str) -> str:
+        """The agent for the next attempt of a task naming ``target``.
+
+        Raises:
+            ConfigurationError: ``target`` is neither an agent nor a capability.
+        """
+        if target in self._by_capability:
+            candidates = sorted(
+                self._by_capability[target], key=lambda a: self._health[a].in_flight
+            )
+        elif target in self._health:
+            fallbacks = sorted(
+                (
+                    a
+                    for a in self.agents
+                    if a != target
+                    and self._capabilities.get(a, frozenset())
+                    & self._capabilities.get(target, frozenset())
+                ),
+                key=lambda a: self._health[a].in_flight,
+            )
+            candidates = [target, *fallbacks]
+        else:
+            msg = f"{target!r} is neither a declared agent nor a capability."
+            raise ConfigurationError(msg)
+        for agent in candidates:
+            health = self._health[agent]
+            if health.opened_at is None:
+                return agent
+            if self._probe_due(health):
+                health.probing = True
+                return agent
+        # Every candidate's circuit is open: try the one open longest rather than stall.
+        return min(candidates, key=lambda a: self._health[a].opened_at or 0.0)
+
+    def started(self, agent: str) -> None:
+        """An attempt was sent to ``agent``."""
+        self._health[agent].in_flight += 1
+
+    def finished(self, agent: str, *, ok: bool | None) -> None:
+        """An attempt on ``agent`` ended: succeeded, failed, or neither (``None``)."""
+        health = self._health[agent]
+        health.in_flight = max(0, health.in_flight - 1)
+        if ok is None:
+            return
+        if ok:
+            health.consecutive_failures = 0
+            health.opened_at = None
+            health.probing = False
+            return
+        health.consecutive_failures += 1
+        if health.probing or health.consecutive_failures >= self.breaker.failures:
+            health.opened_at = self._clock()
+            health.probing = False
+
+    def _probe_due(self, health: _Health) -> bool:
+        opened = health.opened_at
+        return (
+            opened is not None
+            and not health.probing
+            and self._clock() - opened >= self.breaker.reset_after
+        )
