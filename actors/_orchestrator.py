@@ -18,6 +18,8 @@ from opentelemetry import trace
 from pydantic import JsonValue
 
 from bus import (
+    ApprovalDecided,
+    ApprovalRequested,
     ChildCrashed,
     DeadLetter,
     Event,
@@ -39,6 +41,7 @@ from ._plan import Plan
 from ._result import TaskStatus, WorkflowResult
 from ._routing import AgentRouter, CircuitBreaker
 from ._run_state import (
+    ApprovalTimedOut,
     AttemptTimedOut,
     Cancel,
     RetryDue,
@@ -99,6 +102,8 @@ class Orchestrator(Actor):
         retry_backoff: Delay before retries; ``None`` retries at once.
         max_steps: Most task dispatches (attempts and handoffs) per workflow; past it,
             the unfinished tasks are cancelled. ``None`` relies on the other bounds.
+        approval_timeout: Seconds a task that needs approval waits for a decision
+            before it fails; ``None`` waits as long as the workflow lives.
         tracer_provider: For the workflow spans; ``None`` uses the global provider.
     """
 
@@ -115,9 +120,11 @@ class Orchestrator(Actor):
         task_timeout: float | None = 600.0,
         retry_backoff: Backoff | None = DEFAULT_RETRY_BACKOFF,
         max_steps: int | None = None,
+        approval_timeout: float | None = 3600.0,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        self.approval_timeout = approval_timeout
         self._router = AgentRouter(list(agents), capabilities, circuit_breaker)
         self.task_timeout = task_timeout
         self.retry_backoff = retry_backoff
@@ -136,6 +143,7 @@ class Orchestrator(Actor):
         for event_type in (TaskCompleted, TaskFailed, Handoff):
             bus.subscribe(event_type, name)
         bus.subscribe(ChildCrashed, name)
+        bus.subscribe(ApprovalDecided, name)
         bus.subscribe(DeadLetter, name)
 
     # -- messages --------------------------------------------------------------------
@@ -145,7 +153,7 @@ class Orchestrator(Actor):
         if isinstance(message, Submit):
             self._start_workflow(message)
             return None
-        if isinstance(message, AttemptTimedOut | RetryDue | Cancel):
+        if isinstance(message, AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut):
             wf = self._workflows.get(message.workflow_id)
             if wf is None:
                 return None
@@ -154,6 +162,12 @@ class Orchestrator(Actor):
             try:
                 if isinstance(message, Cancel):
                     self._cancel(wf, message.reason)
+                elif isinstance(message, ApprovalTimedOut):
+                    run = wf.tasks[message.task_id]
+                    if run.status is TaskStatus.PENDING and run.approval == "requested":
+                        run.error = f"approval: none within {message.timeout:g} s"
+                        self._close(wf, run, TaskStatus.FAILED)
+                        self._cancel_dependents(wf, run.task.id)
                 else:
                     self._on_timer(wf, message)
                 self._settle(wf)
@@ -169,6 +183,10 @@ class Orchestrator(Actor):
             return
         run = wf.tasks.get(event.task_id)
         if run is None:
+            return
+        if isinstance(event, ApprovalDecided):
+            self._decided(wf, run, event)
+            self._settle(wf)
             return
         if run.status is not TaskStatus.RUNNING or event.attempt != run.attempts:
             if isinstance(event, TaskCompleted | TaskFailed | Handoff):
@@ -288,7 +306,53 @@ class Orchestrator(Actor):
         ready = wf.ready
         while ready:
             _, _, task_id = heapq.heappop(ready)
-            self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
+            run = wf.tasks[task_id]
+            if run.task.needs_approval and run.approval != "approved":
+                self._request_approval(wf, run)
+                continue
+            self._start_attempt(wf, run, new_attempt=True)
+
+    def _request_approval(self, wf: Workflow, run: TaskRun) -> None:
+        run.approval = "requested"
+        if run.timer is not None:
+            run.timer.cancel()
+        if self.approval_timeout is not None:
+            run.timer = self._tell_later(
+                self.approval_timeout,
+                ApprovalTimedOut(wf.id, run.task.id, self.approval_timeout),
+            )
+        self._bus.publish(
+            ApprovalRequested(
+                source=self.name,
+                workflow_id=wf.id,
+                task_id=run.task.id,
+                agent=run.target,
+                description=run.task.description,
+            )
+        )
+
+    def _decided(self, wf: Workflow, run: TaskRun, event: ApprovalDecided) -> None:
+        if run.status is not TaskStatus.PENDING or run.approval != "requested":
+            logger.info("Ignoring a decision on %s/%s: none is awaited", wf.id, run.task.id)
+            return
+        wf.span.add_event(
+            "approval",
+            {
+                "actorchestra.task.id": run.task.id,
+                "actorchestra.approval.approved": event.approved,
+                "actorchestra.approval.by": event.by,
+            },
+        )
+        if event.approved:
+            run.approval = "approved"
+            if run.timer is not None:
+                run.timer.cancel()
+                run.timer = None
+            heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
+            return
+        run.error = f"rejected by {event.by or 'someone'}: {event.reason or 'no reason given'}"
+        self._close(wf, run, TaskStatus.FAILED)
+        self._cancel_dependents(wf, run.task.id)
 
     def _on_timer(self, wf: Workflow, msg: AttemptTimedOut | RetryDue) -> None:
         run = wf.tasks[msg.task_id]

@@ -24,6 +24,9 @@ class Task(BaseModel):
         max_attempts: Attempts before the task fails for good (≥ 1).
         timeout: Seconds an attempt may run before it fails as timed out (and is retried
             if attempts remain); ``None`` uses the orchestrator's ``task_timeout``.
+        needs_approval: When ready, the task waits for an approval (``ApprovalDecided``)
+            before it starts; a rejection, or no decision within the orchestrator's
+            ``approval_timeout``, fails it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -35,6 +38,7 @@ class Task(BaseModel):
     priority: int = 0
     max_attempts: int = Field(default=3, ge=1, le=100)
     timeout: float | None = Field(default=None, gt=0)
+    needs_approval: bool = False
 
 
 class Plan(BaseModel):

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bus import (
+    ApprovalDecided,
     Event,
     TaskCompleted,
     TaskFinished,
@@ -39,6 +40,7 @@ class _Run:
     agents: frozenset[str]
     finished: dict[str, TaskFinished] = field(default_factory=dict)
     completed: set[tuple[str, int]] = field(default_factory=set)  # (task, attempt) reported
+    approved: set[str] = field(default_factory=set)
     done: bool = False
 
 
@@ -56,6 +58,7 @@ def check_protocol(events: Iterable[Event]) -> None:
        completed, and none after the task itself finished.
     3. **Bounds** — no attempt number above the task's ``max_attempts``.
     4. **Static graph** — every ``TaskStarted`` names a declared agent.
+    5. **Approval** — a task that needs approval starts only after an approval.
 
     Raises:
         ProtocolViolation: The first violation, explained in one sentence that names the
@@ -73,6 +76,8 @@ def check_protocol(events: Iterable[Event]) -> None:
             _check_start(event, run)
         elif isinstance(event, TaskCompleted):
             run.completed.add((event.task_id, event.attempt))
+        elif isinstance(event, ApprovalDecided) and event.approved:
+            run.approved.add(event.task_id)
         elif isinstance(event, TaskFinished):
             _check_finish(event, run)
         elif isinstance(event, WorkflowFinished):
@@ -107,7 +112,11 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
                 f"Task {tid!r} of workflow {wf!r} started before its dependency {dep!r} completed."
             )
             raise _fail(event, msg)
-    max_attempts = next(t.max_attempts for t in run.plan.tasks if t.id == tid)
+    task = next(t for t in run.plan.tasks if t.id == tid)
+    if task.needs_approval and tid not in run.approved:
+        msg = f"Task {tid!r} of workflow {wf!r} started without the approval it needs."
+        raise _fail(event, msg)
+    max_attempts = task.max_attempts
     if event.attempt > max_attempts:
         msg = (
             f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt}, "

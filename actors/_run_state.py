@@ -17,6 +17,7 @@ from ._result import TaskResult, TaskStatus, WorkflowResult
 from ._scheduler import TimerHandle
 
 __all__ = [
+    "ApprovalTimedOut",
     "AttemptTimedOut",
     "Cancel",
     "RetryDue",
@@ -50,6 +51,7 @@ class TaskRun:
     dispatches: int = 0  # TaskStarted events published (attempts and handoffs)
     target: str = ""  # the agent or capability attempts go to (a handoff changes it)
     on_agent: str | None = None  # the agent running the current dispatch (for routing)
+    approval: str = ""  # "", "requested" or "approved"
 
 
 @dataclass(slots=True)
@@ -85,6 +87,13 @@ class AttemptTimedOut:
     attempt: int
     timeout: float
     dispatch: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalTimedOut:
+    workflow_id: str
+    task_id: str
+    timeout: float
 
 
 @dataclass(frozen=True, slots=True)

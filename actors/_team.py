@@ -10,7 +10,7 @@ from typing import Self, cast
 import pykka
 from opentelemetry import trace
 
-from bus import EventBus
+from bus import ApprovalDecided, EventBus
 
 from ._backoff import Backoff
 from ._child_spec import ChildSpec
@@ -44,6 +44,7 @@ class Team:
         max_steps: Most task dispatches per workflow (see :class:`Orchestrator`).
         circuit_breaker: When a failing agent's work goes elsewhere (see
             :class:`CircuitBreaker`); the agents' ``capabilities`` say where.
+        approval_timeout: Seconds a task that needs approval waits for a decision.
         tracer_provider: For workflow spans; ``None`` uses the global provider.
 
     Raises:
@@ -51,7 +52,7 @@ class Team:
 
     Example:
         >>> from actors import Agent, Plan, Task, Team
-        >>> from bus import EventBus
+        >>> from bus import ApprovalDecided, EventBus
         >>> class Echo(Agent):
         ...     def handle(self, task):
         ...         return task.description
@@ -75,6 +76,7 @@ class Team:
         retry_backoff: Backoff | None = DEFAULT_RETRY_BACKOFF,
         max_steps: int | None = None,
         circuit_breaker: CircuitBreaker | None = None,
+        approval_timeout: float | None = 3600.0,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         if not agents:
@@ -105,6 +107,7 @@ class Team:
                 max_steps=max_steps,
                 capabilities={s.id: s.capabilities for s in agents if s.capabilities},
                 circuit_breaker=circuit_breaker,
+                approval_timeout=approval_timeout,
                 tracer_provider=tracer_provider,
             ),
         )
@@ -137,6 +140,30 @@ class Team:
     def cancel(self, workflow_id: str, reason: str = "by request") -> None:
         """Cancel a running workflow (see :func:`actors.cancel`)."""
         cancel(self._orchestrator(), workflow_id, reason)
+
+    def approve(
+        self,
+        workflow_id: str,
+        task_id: str,
+        *,
+        approved: bool = True,
+        by: str = "",
+        reason: str = "",
+    ) -> None:
+        """Approve (or reject) a task waiting for approval, by publishing ``ApprovalDecided``.
+
+        A decision on a task that does not wait for one is ignored (logged at INFO).
+        """
+        self.bus.publish(
+            ApprovalDecided(
+                source=by or "team",
+                workflow_id=workflow_id,
+                task_id=task_id,
+                approved=approved,
+                by=by,
+                reason=reason,
+            )
+        )
 
     def _orchestrator(self) -> pykka.ActorRef[Orchestrator]:
         ref = self.bus.lookup("orchestrator")

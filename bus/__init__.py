@@ -16,6 +16,8 @@ from ._errors import ConfigurationError as ConfigurationError
 from ._errors import EventValidationError as EventValidationError
 from ._event import ActorTerminated as ActorTerminated
 from ._event import AnyEvent as AnyEvent
+from ._event import ApprovalDecided as ApprovalDecided
+from ._event import ApprovalRequested as ApprovalRequested
 from ._event import ChildCrashed as ChildCrashed
 from ._event import ChildRestarted as ChildRestarted
 from ._event import ChildStarted as ChildStarted
@@ -38,6 +40,8 @@ from ._tracing import to_wire as to_wire
 __all__ = [
     "ActorTerminated",
     "AnyEvent",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "BusClosedError",
     "BusError",
     "BusStatistics",

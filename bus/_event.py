@@ -22,6 +22,8 @@ from ._errors import EventValidationError
 __all__ = [
     "ActorTerminated",
     "AnyEvent",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "ChildCrashed",
     "ChildRestarted",
     "ChildStarted",
@@ -301,6 +303,34 @@ class ActorTerminated(Event):
     message: str = ""
 
 
+class ApprovalRequested(Event):
+    """A task that needs approval is ready; it waits for an :class:`ApprovalDecided`.
+
+    Fields:
+        agent: The agent (or capability) that would run it.
+        description: What the task would do.
+    """
+
+    type: Literal["task.approval_requested"] = "task.approval_requested"
+    agent: str = ""
+    description: str = ""
+
+
+class ApprovalDecided(Event):
+    """Someone approved or rejected a task that waits for approval.
+
+    Fields:
+        approved: True to run the task, false to fail it.
+        by: Who decided (a person, a policy).
+        reason: Why, in words.
+    """
+
+    type: Literal["task.approval_decided"] = "task.approval_decided"
+    approved: bool
+    by: str = ""
+    reason: str = ""
+
+
 class WorkflowStarted(Event):
     """The orchestrator accepted a plan: the record a protocol check or a resume starts from.
 
@@ -348,6 +378,8 @@ class WorkflowFinished(Event):
 
 AnyEvent = Annotated[
     TaskStarted
+    | ApprovalRequested
+    | ApprovalDecided
     | WorkflowStarted
     | TaskFinished
     | WorkflowFinished

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from bus import (
     ActorTerminated,
+    ApprovalDecided,
+    ApprovalRequested,
     ChildCrashed,
     ChildRestarted,
     ChildStarted,
@@ -86,6 +88,8 @@ events = st.one_of(
         period=st.floats(0.1, 60),
         fatal=st.booleans(),
     ),
+    st.builds(ApprovalRequested, agent=st.text(), description=st.text()),
+    st.builds(ApprovalDecided, approved=st.booleans(), by=st.text(), reason=st.text()),
     st.builds(
         WorkflowStarted,
         name=st.text(),
