@@ -27,8 +27,6 @@ from ._idempotency import idempotency_key as idempotency_key
 from ._link import ActorExit as ActorExit
 from ._llm import LLMAgent as LLMAgent
 from ._orchestrator import Orchestrator as Orchestrator
-from ._orchestrator import cancel as cancel
-from ._orchestrator import submit as submit
 from ._plan import Plan as Plan
 from ._plan import Task as Task
 from ._planner import Planner as Planner
@@ -40,6 +38,8 @@ from ._routing import AgentRouter as AgentRouter
 from ._routing import CircuitBreaker as CircuitBreaker
 from ._strategy import RestartIntensity as RestartIntensity
 from ._strategy import RestartStrategy as RestartStrategy
+from ._submit import cancel as cancel
+from ._submit import submit as submit
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import Supervisor as Supervisor
 from ._team import Team as Team

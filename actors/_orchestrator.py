@@ -7,7 +7,6 @@ import heapq
 import logging
 import random
 import time
-import uuid
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +14,6 @@ from typing import Any
 import pykka
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from pydantic import JsonValue
 
 from bus import (
     ApprovalDecided,
@@ -37,8 +35,7 @@ from ._actor import Actor
 from ._backoff import Backoff
 from ._errors import PlanValidationError, WorkflowError
 from ._metrics import Instruments
-from ._plan import Plan
-from ._result import TaskStatus, WorkflowResult
+from ._result import TaskStatus
 from ._routing import AgentRouter, CircuitBreaker
 from ._run_state import (
     ApprovalTimedOut,
@@ -48,12 +45,11 @@ from ._run_state import (
     Submit,
     TaskRun,
     Workflow,
-    task_result,
+    workflow_result,
 )
 from ._scheduler import Scheduler, TimerHandle
-from ._workflow import current_workflow_span
 
-__all__ = ["DEFAULT_RETRY_BACKOFF", "Orchestrator", "cancel", "submit"]
+__all__ = ["DEFAULT_RETRY_BACKOFF", "Orchestrator"]
 
 DEFAULT_RETRY_BACKOFF = Backoff(minimum=0.1, maximum=10.0, jitter=0.5)
 """Retries wait 0.1, 0.2, 0.4 … s (at most 10 s), each up to 50 % longer at random."""
@@ -546,24 +542,9 @@ class Orchestrator(Actor):
 
     def _finish(self, wf: Workflow) -> None:
         del self._workflows[wf.id]
-        results = tuple(task_result(run) for run in wf.tasks.values())
-        ok = all(r.status is TaskStatus.COMPLETED for r in results)
-        sinks = [tid for tid, deps in wf.dependents.items() if not deps]
-        answer: JsonValue = (
-            wf.tasks[sinks[0]].result
-            if len(sinks) == 1
-            else {tid: wf.tasks[tid].result for tid in sinks}
-        )
-        status = TaskStatus.COMPLETED if ok else TaskStatus.FAILED
-        result = WorkflowResult(
-            workflow_id=wf.id,
-            status=TaskStatus.CANCELLED if wf.cancelled and not ok else status,
-            tasks=results,
-            answer=answer,
-            duration=time.monotonic() - wf.submitted_mono,
-        )
-        if not ok:
-            failed = [r.task_id for r in results if r.status is not TaskStatus.COMPLETED]
+        result = workflow_result(wf)
+        if not result.ok:
+            failed = [r.task_id for r in result.tasks if r.status is not TaskStatus.COMPLETED]
             wf.span.set_status(trace.StatusCode.ERROR, f"tasks not completed: {failed}")
         if self._bus.has_subscribers(WorkflowFinished):
             self._bus.publish(
@@ -587,58 +568,3 @@ class Orchestrator(Actor):
                 wf.span.end()
             wf.future.set_exception((WorkflowError, exc, None))
         self._workflows.clear()
-
-
-def cancel(
-    orchestrator: pykka.ActorRef[Orchestrator], workflow_id: str, reason: str = "by request"
-) -> None:
-    """Cancel a workflow: each of its unfinished tasks ends as cancelled; returns at once.
-
-    The workflow's future then resolves with status ``CANCELLED`` (late outcomes of its
-    in-flight attempts are ignored and counted). Cancelling an unknown or finished
-    workflow does nothing.
-
-    Raises:
-        pykka.ActorDeadError: The orchestrator is not running.
-    """
-    orchestrator.tell(Cancel(workflow_id, reason))
-
-
-def submit(
-    orchestrator: pykka.ActorRef[Orchestrator],
-    plan: Plan,
-    *,
-    workflow_id: str | None = None,
-    name: str = "workflow",
-) -> pykka.Future[WorkflowResult]:
-    """Submit ``plan`` to an orchestrator; returns at once.
-
-    The workflow's ``invoke_workflow`` span is a child of the caller's current span, or,
-    inside a :func:`workflow_span` block, that block's span.
-
-    Args:
-        orchestrator: The orchestrator's ref.
-        plan: The plan to run.
-        workflow_id: Id for the workflow; a new UUID hex by default.
-        name: Workflow name, for the span name.
-
-    Returns:
-        A future of the :class:`WorkflowResult`; ``get(timeout=...)`` raises
-        :class:`PlanValidationError` for an invalid plan and :class:`WorkflowError` if
-        the orchestrator stops or crashes first.
-
-    Raises:
-        pykka.ActorDeadError: The orchestrator is not running.
-    """
-    future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
-    orchestrator.tell(
-        Submit(
-            plan,
-            workflow_id or uuid.uuid4().hex,
-            name,
-            future,
-            otel_context.get_current(),
-            current_workflow_span(),
-        )
-    )
-    return future

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ __all__ = [
     "TaskRun",
     "Workflow",
     "task_result",
+    "workflow_result",
 ]
 
 
@@ -123,4 +125,24 @@ def task_result(run: TaskRun) -> TaskResult:
         result=run.result,
         error=run.error,
         late_replies=run.late_replies,
+    )
+
+
+def workflow_result(wf: Workflow) -> WorkflowResult:
+    """The result of a workflow whose tasks all ended."""
+    results = tuple(task_result(run) for run in wf.tasks.values())
+    ok = all(r.status is TaskStatus.COMPLETED for r in results)
+    sinks = [tid for tid, deps in wf.dependents.items() if not deps]
+    answer: JsonValue = (
+        wf.tasks[sinks[0]].result
+        if len(sinks) == 1
+        else {tid: wf.tasks[tid].result for tid in sinks}
+    )
+    status = TaskStatus.COMPLETED if ok else TaskStatus.FAILED
+    return WorkflowResult(
+        workflow_id=wf.id,
+        status=TaskStatus.CANCELLED if wf.cancelled and not ok else status,
+        tasks=results,
+        answer=answer,
+        duration=time.monotonic() - wf.submitted_mono,
     )

@@ -15,10 +15,11 @@ from bus import ApprovalDecided, EventBus
 from ._backoff import Backoff
 from ._child_spec import ChildSpec
 from ._errors import ConfigurationError
-from ._orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator, cancel, submit
+from ._orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator
 from ._plan import Plan
 from ._result import WorkflowResult
 from ._routing import CircuitBreaker
+from ._submit import cancel, submit
 from ._supervisor import ChildInfo, Supervisor
 from ._workflow import workflow_span
 
