@@ -112,6 +112,9 @@ class AgentRouter:
         Raises:
             ConfigurationError: ``target`` is neither an agent nor a capability.
         """
+        health = self._health.get(target)
+        if health is not None and health.opened_at is None and target not in self._capabilities:
+            return target  # the common case: a named agent, healthy, with no fallbacks
         if target in self._by_capability:
             candidates = sorted(
                 self._by_capability[target], key=lambda a: self._health[a].in_flight
