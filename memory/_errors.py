@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-__all__ = ["MemoryStoreError"]
+__all__ = ["ConfigurationError", "MemoryStoreError", "StoreFileError"]
 
 
 class MemoryStoreError(Exception):
     """Base class of every error raised by :mod:`memory` (not the builtin ``MemoryError``)."""
+
+
+class ConfigurationError(MemoryStoreError):
+    """A usage mistake: an empty namespace or key, a bad retention rule."""
+
+
+class StoreFileError(MemoryStoreError):
+    """The store's file is not ours: corrupted, another program's, or of a newer schema.
+
+    Attributes:
+        path: The file.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path

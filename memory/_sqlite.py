@@ -1,0 +1,226 @@
+"""The embedded default store: one SQLite file (stdlib ``sqlite3``, WAL, FTS5 search)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import JsonValue
+
+from ._errors import MemoryStoreError, StoreFileError
+from ._record import Record, Scope, tokens
+from ._store import check_names, check_retention
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+SCHEMA_VERSION = 1
+"""The schema this code writes (``PRAGMA user_version``); older files are migrated."""
+
+_MIGRATIONS: dict[int, str] = {
+    # from version -> the statements that bring a file to the next version
+    0: """
+        CREATE TABLE records (
+            namespace TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (namespace, key)
+        );
+        CREATE INDEX records_by_seq ON records (seq);
+        CREATE VIRTUAL TABLE records_fts USING fts5(
+            namespace UNINDEXED, key UNINDEXED, text
+        );
+    """,
+}
+
+_SELECT = "SELECT namespace, key, value, scope, updated_at FROM records"
+_SEARCH = (
+    "SELECT r.namespace, r.key, r.value, r.scope, r.updated_at "
+    "FROM records_fts f JOIN records r ON r.namespace = f.namespace AND r.key = f.key "
+    "WHERE records_fts MATCH ? AND f.namespace = ? ORDER BY r.seq DESC LIMIT ?"
+)
+
+
+class SQLiteStore:
+    """A :class:`MemoryStore` in one SQLite file, safe to share between actor threads.
+
+    The file is opened in WAL mode with ``synchronous=NORMAL``: a committed write survives
+    the process being killed (``kill -9``); on power loss the last few writes may be lost
+    (SQLite's documented WAL trade-off). One connection serves all threads, behind a lock.
+
+    Args:
+        path: The database file (created if missing), or ``":memory:"``.
+        clock: Seconds since the epoch (for tests).
+
+    Raises:
+        StoreFileError: The file is not a SQLite database, belongs to another program,
+            or was written by a newer version of this code.
+    """
+
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            msg = f"Cannot open memory store {self.path!r}: {exc}."
+            raise StoreFileError(msg, path=self.path) from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            msg = f"Memory store {self.path!r} is not a usable SQLite database: {exc}."
+            raise StoreFileError(msg, path=self.path) from exc
+        except StoreFileError:
+            self._db.close()
+            raise
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
+        self._seq = int(row[0])
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            msg = (
+                f"Memory store {self.path!r} has schema version {version}, newer than this "
+                f"code's {SCHEMA_VERSION}; upgrade actorchestra or use another file."
+            )
+            raise StoreFileError(msg, path=self.path)
+        if version == 0:
+            tables = self._db.execute("SELECT name FROM sqlite_master").fetchall()
+            if tables:
+                msg = (
+                    f"Memory store {self.path!r} holds tables of another program "
+                    f"({', '.join(sorted(t[0] for t in tables))}); give the store its own file."
+                )
+                raise StoreFileError(msg, path=self.path)
+        while version < SCHEMA_VERSION:
+            self._db.executescript(
+                f"BEGIN; {_MIGRATIONS[version]} PRAGMA user_version = {version + 1}; COMMIT;"
+            )
+            version += 1
+
+    def _run(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.ProgrammingError as exc:
+                msg = f"Memory store {self.path!r} is closed; open a new SQLiteStore."
+                raise MemoryStoreError(msg) from exc
+
+    @staticmethod
+    def _record(row: tuple[object, ...]) -> Record:
+        namespace, key, value, scope, updated_at = row
+        return Record(
+            str(namespace), str(key), json.loads(str(value)), Scope(scope), float(str(updated_at))
+        )
+
+    def put(
+        self, namespace: str, key: str, value: JsonValue, *, scope: Scope = Scope.LONG_TERM
+    ) -> Record:
+        """See :meth:`MemoryStore.put`."""
+        check_names(namespace, key)
+        record = Record(namespace, key, value, scope, self._clock())
+        data = json.dumps(value, ensure_ascii=False)
+        with self._lock:
+            self._seq += 1
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.ProgrammingError as exc:
+                msg = f"Memory store {self.path!r} is closed; open a new SQLiteStore."
+                raise MemoryStoreError(msg) from exc
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                    (namespace, key, data, scope.value, record.updated_at, self._seq),
+                )
+                self._db.execute(
+                    "DELETE FROM records_fts WHERE namespace = ? AND key = ?", (namespace, key)
+                )
+                self._db.execute(
+                    "INSERT INTO records_fts VALUES (?, ?, ?)",
+                    (namespace, key, " ".join(tokens(record.text))),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return record
+
+    def get(self, namespace: str, key: str) -> Record | None:
+        """See :meth:`MemoryStore.get`."""
+        rows = self._run(_SELECT + " WHERE namespace = ? AND key = ?", (namespace, key))
+        return self._record(rows[0]) if rows else None
+
+    def delete(self, namespace: str, key: str) -> bool:
+        """See :meth:`MemoryStore.delete`."""
+        return bool(self._delete_where("namespace = ? AND key = ?", (namespace, key)))
+
+    def _delete_where(self, where: str, args: tuple[object, ...]) -> int:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.ProgrammingError as exc:
+                msg = f"Memory store {self.path!r} is closed; open a new SQLiteStore."
+                raise MemoryStoreError(msg) from exc
+            try:
+                # ``where`` is one of this module's literal conditions, never user text.
+                doomed = self._db.execute(
+                    "SELECT namespace, key FROM records WHERE " + where,  # noqa: S608
+                    args,
+                ).fetchall()
+                self._db.executemany("DELETE FROM records WHERE namespace = ? AND key = ?", doomed)
+                self._db.executemany(
+                    "DELETE FROM records_fts WHERE namespace = ? AND key = ?", doomed
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return len(doomed)
+
+    def records(self, namespace: str) -> list[Record]:
+        """See :meth:`MemoryStore.records`."""
+        rows = self._run(_SELECT + " WHERE namespace = ? ORDER BY seq DESC", (namespace,))
+        return [self._record(r) for r in rows]
+
+    def search(self, namespace: str, query: str, limit: int = 10) -> list[Record]:
+        """See :meth:`MemoryStore.search` (SQLite FTS5 over the records' tokens)."""
+        wanted = sorted(set(tokens(query)))
+        if not wanted:
+            return []
+        match = " AND ".join(f'"{t}"' for t in wanted)  # tokens are [0-9a-z]+: safe to quote
+        rows = self._run(_SEARCH, (match, namespace, limit))
+        return [self._record(r) for r in rows]
+
+    def discard(self, namespace: str) -> int:
+        """See :meth:`MemoryStore.discard`."""
+        return self._delete_where("namespace = ? AND scope = ?", (namespace, "short_term"))
+
+    def retain(self, *, max_records: int | None = None, max_age: float | None = None) -> int:
+        """See :meth:`MemoryStore.retain`."""
+        check_retention(max_records, max_age)
+        removed = 0
+        if max_age is not None:
+            oldest = self._clock() - max_age
+            removed += self._delete_where("scope = 'long_term' AND updated_at < ?", (oldest,))
+        if max_records is not None:
+            removed += self._delete_where(
+                "scope = 'long_term' AND seq NOT IN (SELECT seq FROM records "
+                "WHERE scope = 'long_term' ORDER BY seq DESC LIMIT ?)",
+                (max_records,),
+            )
+        return removed
+
+    def close(self) -> None:
+        """See :meth:`MemoryStore.close`."""
+        with self._lock:
+            self._db.close()
