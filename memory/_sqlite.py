@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import JsonValue
@@ -130,30 +131,34 @@ class SQLiteStore:
         check_names(namespace, key)
         record = Record(namespace, key, value, scope, self._clock())
         data = json.dumps(value, ensure_ascii=False)
-        with self._lock:
+        with self._transaction() as db:
             self._seq += 1
+            db.execute(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)",
+                (namespace, key, data, scope.value, record.updated_at, self._seq),
+            )
+            db.execute("DELETE FROM records_fts WHERE namespace = ? AND key = ?", (namespace, key))
+            db.execute(
+                "INSERT INTO records_fts VALUES (?, ?, ?)",
+                (namespace, key, " ".join(tokens(record.text))),
+            )
+        return record
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, under the lock; rolled back if the body raises."""
+        with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.ProgrammingError as exc:
                 msg = f"Memory store {self.path!r} is closed; open a new SQLiteStore."
                 raise MemoryStoreError(msg) from exc
             try:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)",
-                    (namespace, key, data, scope.value, record.updated_at, self._seq),
-                )
-                self._db.execute(
-                    "DELETE FROM records_fts WHERE namespace = ? AND key = ?", (namespace, key)
-                )
-                self._db.execute(
-                    "INSERT INTO records_fts VALUES (?, ?, ?)",
-                    (namespace, key, " ".join(tokens(record.text))),
-                )
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        return record
 
     def get(self, namespace: str, key: str) -> Record | None:
         """See :meth:`MemoryStore.get`."""
@@ -165,27 +170,15 @@ class SQLiteStore:
         return bool(self._delete_where("namespace = ? AND key = ?", (namespace, key)))
 
     def _delete_where(self, where: str, args: tuple[object, ...]) -> int:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.ProgrammingError as exc:
-                msg = f"Memory store {self.path!r} is closed; open a new SQLiteStore."
-                raise MemoryStoreError(msg) from exc
-            try:
-                # ``where`` is one of this module's literal conditions, never user text.
-                doomed = self._db.execute(
-                    "SELECT namespace, key FROM records WHERE " + where,  # noqa: S608
-                    args,
-                ).fetchall()
-                self._db.executemany("DELETE FROM records WHERE namespace = ? AND key = ?", doomed)
-                self._db.executemany(
-                    "DELETE FROM records_fts WHERE namespace = ? AND key = ?", doomed
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return len(doomed)
+        with self._transaction() as db:
+            # ``where`` is one of this module's literal conditions, never user text.
+            doomed = db.execute(
+                "SELECT namespace, key FROM records WHERE " + where,  # noqa: S608
+                args,
+            ).fetchall()
+            db.executemany("DELETE FROM records WHERE namespace = ? AND key = ?", doomed)
+            db.executemany("DELETE FROM records_fts WHERE namespace = ? AND key = ?", doomed)
+        return len(doomed)
 
     def records(self, namespace: str) -> list[Record]:
         """See :meth:`MemoryStore.records`."""
