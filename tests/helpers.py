@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from actors import Actor
 from bus import Event, EventBus
@@ -43,3 +47,29 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
             return False
         time.sleep(0.001)
     return True
+
+
+ROOT = Path(__file__).resolve().parents[1]
+DUE_DILIGENCE = ROOT / "examples" / "due_diligence.py"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without ``OPENAI_*``/``OTEL_*``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
+    env.update(extra)
+    return env
+
+
+def run_example(
+    *args: str, example: Path = DUE_DILIGENCE, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run an example script in a subprocess (at most 120 s), offline unless ``env`` says."""
+    return subprocess.run(
+        [sys.executable, str(example), *args],
+        env=clean_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )

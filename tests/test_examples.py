@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run_example
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(
@@ -20,29 +19,13 @@ EXAMPLES = sorted(
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs_offline(example: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
-    proc = subprocess.run(
-        [sys.executable, str(example)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_example(example=example)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
 
 
 def test_due_diligence_prints_the_task_table_and_span_tree() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "due_diligence.py"), "--spans"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_example("--spans")
     assert proc.returncode == 0, proc.stderr
     assert len(re.findall(r"^t\d\s+\w+\s+completed", proc.stdout, re.MULTILINE)) == 6
     assert "# Due diligence: Northwind" in proc.stdout

@@ -6,17 +6,15 @@ import importlib.util
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from actors.testing import FakeLLMServer
+from tests.helpers import DUE_DILIGENCE, ROOT, clean_env, run_example
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "due_diligence.py"
+EXAMPLE = DUE_DILIGENCE
 AGENTS = ["financial", "legal", "hr", "market", "risk", "report"]
 
 
@@ -26,24 +24,6 @@ def load_example() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def run_example(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(EXAMPLE), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
-    env.update(extra)
-    return env
 
 
 def test_example_talks_to_the_endpoint_in_openai_base_url() -> None:

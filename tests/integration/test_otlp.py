@@ -7,18 +7,12 @@ against Jaeger.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import clean_env, run_example
 from tests.otlp_receiver import Received, ReceivedSpan, grpc_receiver, http_receiver
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "due_diligence.py"
 
 SPAN_KIND_INTERNAL, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 1, 4, 5
 SPAN_KIND_CLIENT = 3
@@ -41,22 +35,15 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, Receive
         yield protocol, endpoint, received
 
 
-def run_example(protocol: str, endpoint: str, **extra: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
-    env.update(
+def export_example(protocol: str, endpoint: str, **extra: str) -> None:
+    """Run the due-diligence example exporting to ``endpoint`` with ``protocol``."""
+    env = clean_env(
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
         OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=test",
         **extra,
     )
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_example(env=env)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -72,7 +59,7 @@ def test_one_trace_with_conventional_spans_and_metrics(
     receiver: tuple[str, str, Received],
 ) -> None:
     protocol, endpoint, received = receiver
-    run_example(protocol, endpoint)
+    export_example(protocol, endpoint)
     spans = list(received.spans)
     assert spans, "no span reached the receiver"
     assert {s.trace_id for s in spans} == {spans[0].trace_id}, "more than one trace"
@@ -123,7 +110,7 @@ def test_one_trace_with_conventional_spans_and_metrics(
 
 def test_message_content_is_recorded_only_when_opted_in() -> None:
     with grpc_receiver() as (endpoint, received):
-        run_example("grpc", endpoint, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+        export_example("grpc", endpoint, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
     chats = [s for s in received.spans if s.name.startswith("chat ")]
     assert chats
     for chat in chats:
