@@ -20,12 +20,7 @@ The script prints the restart log, one line per lifecycle event, and the final t
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import time
-from typing import Any
-
-import pykka
 
 from actors import (
     Actor,
@@ -36,8 +31,10 @@ from actors import (
 )
 from actors.testing import EventRecorder
 from bus import (
+    ActorTerminated,
     ChildCrashed,
     ChildRestarted,
+    ChildStarted,
     Event,
     EventBus,
     SupervisorEscalated,
@@ -85,21 +82,18 @@ SCHEDULE = [
 ]
 
 
-def wait_settled(
-    bus: EventBus, target: str, old: pykka.ActorRef[Any], replaced: bool, timeout: float = 5.0
-) -> bool:
-    """Wait until a new incarnation answers to ``target`` (or, if not ``replaced``, none)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ref = bus.lookup(target)
-        if not replaced and ref is None:
-            return True
-        if replaced and ref is not None and ref != old:
-            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-                ref.ask("ping", timeout=deadline - time.monotonic())
+def wait_settled(log: EventRecorder, since: int, target: str, replaced: bool) -> bool:
+    """Wait (5 s at most) until a new ``target`` started, or, if not ``replaced``, it ended."""
+
+    def settled(events: list[Event]) -> bool:
+        for e in events[since:]:
+            if replaced and isinstance(e, ChildStarted) and e.child == target:
                 return True
-        time.sleep(0.005)
-    return False
+            if not replaced and isinstance(e, ActorTerminated) and e.actor == target:
+                return True
+        return False
+
+    return log.wait_for(settled, timeout=5.0)
 
 
 def describe(event: Event) -> str:
@@ -137,8 +131,9 @@ def main() -> int:
         for target, fault, replaced in SCHEDULE:
             old = bus.lookup(target)
             assert old is not None, f"{target} should be running"
+            since = len(log.events)
             old.tell(fault)
-            if not wait_settled(bus, target, old, replaced):
+            if not wait_settled(log, since, target, replaced):
                 print(f"{target} did not settle after {fault!r}", file=sys.stderr)
                 return 1
         lines = [
