@@ -21,8 +21,6 @@ from ._errors import RestartLimitExceeded as RestartLimitExceeded
 from ._errors import TaskError as TaskError
 from ._errors import ToolArgumentsError as ToolArgumentsError
 from ._errors import WorkflowError as WorkflowError
-from ._idempotency import IdempotencyStore as IdempotencyStore
-from ._idempotency import InMemoryIdempotencyStore as InMemoryIdempotencyStore
 from ._idempotency import idempotency_key as idempotency_key
 from ._link import ActorExit as ActorExit
 from ._llm import LLMAgent as LLMAgent
@@ -39,6 +37,7 @@ from ._routing import CircuitBreaker as CircuitBreaker
 from ._strategy import RestartIntensity as RestartIntensity
 from ._strategy import RestartStrategy as RestartStrategy
 from ._submit import cancel as cancel
+from ._submit import resume as resume
 from ._submit import submit as submit
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import Supervisor as Supervisor
@@ -62,8 +61,6 @@ __all__ = [
     "ContainedBaseException",
     "DynamicSupervisor",
     "HandoffTo",
-    "IdempotencyStore",
-    "InMemoryIdempotencyStore",
     "LLMAgent",
     "LLMOutputError",
     "Orchestrator",
@@ -89,6 +86,7 @@ __all__ = [
     "WorkflowResult",
     "cancel",
     "idempotency_key",
+    "resume",
     "side_effect",
     "submit",
     "workflow_span",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -11,10 +11,12 @@ import pydantic
 from pydantic import BaseModel, JsonValue
 
 from bus import Event, EventBus, Handoff, TaskCompleted, TaskFailed, TaskStarted, TokenUsage
+from memory import IdempotencyStore, MemoryStore, Record
 
 from ._actor import Actor
 from ._child_spec import ChildSpec, RestartPolicy
-from ._errors import TaskError
+from ._errors import ConfigurationError, TaskError
+from ._idempotency import DEFAULT_IDEMPOTENCY, canonical_json, idempotency_key, run_side_effect
 
 __all__ = ["Agent", "HandoffTo", "TaskContext"]
 
@@ -35,6 +37,7 @@ class TaskContext:
         inputs: Results of the task's dependencies, by task id.
         context: Extra context (e.g. handed over by another agent).
         usage: Tokens spent so far in this attempt; add with :meth:`add_usage`.
+        idempotency: Where :meth:`run_once` keeps side effects' results (the agent's).
     """
 
     workflow_id: str
@@ -44,10 +47,37 @@ class TaskContext:
     inputs: dict[str, JsonValue]
     context: dict[str, JsonValue]
     usage: TokenUsage = field(default_factory=TokenUsage)
+    idempotency: IdempotencyStore | None = None
 
     def add_usage(self, usage: TokenUsage) -> None:
         """Add tokens spent by a model call to this attempt's total."""
         self.usage = self.usage + usage
+
+    def run_once(
+        self,
+        name: str,
+        call: Callable[[str], str],
+        arguments: JsonValue = None,
+        *,
+        timeout: float = 60.0,
+    ) -> str:
+        """Run a side effect at most once per idempotency key, across retries and resumes.
+
+        The key is :func:`idempotency_key` of this workflow and task, ``name`` and the
+        canonical JSON of ``arguments``; ``call`` gets it (to pass on to a service that
+        deduplicates by key) and returns JSON text, which is stored: a later attempt
+        gets the stored text back without calling.
+
+        Raises:
+            ConfigurationError: The task has no idempotency store.
+            TaskError: (retryable) The same call is still running in another attempt
+                after ``timeout`` seconds. What ``call`` raises propagates.
+        """
+        if self.idempotency is None:
+            msg = f"Task {self.task_id!r} has no IdempotencyStore for side effect {name!r}."
+            raise ConfigurationError(msg)
+        key = idempotency_key(self.workflow_id, self.task_id, name, canonical_json(arguments))
+        return run_side_effect(self.idempotency, key, lambda: call(key), timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +113,11 @@ class Agent(Actor):
     Args:
         name: The agent's stable name; plans address it by this name.
         bus: The bus it receives tasks from and publishes outcomes to.
+        memory: Where :meth:`remember` and :meth:`recall` keep facts (namespace: the
+            agent's name); ``None`` for an agent that remembers nothing.
+        idempotency: Where side effects' results are kept (:meth:`TaskContext.run_once`,
+            tools marked :func:`side_effect`); a process-wide in-memory store by default,
+            a :class:`memory.SQLiteIdempotencyStore` for workflows that must resume.
 
     Example:
         >>> class Echo(Agent):
@@ -93,10 +128,46 @@ class Agent(Actor):
     description: ClassVar[str] = ""
     """What the agent can do, in words; the planner shows it to the model."""
 
-    def __init__(self, *, name: str, bus: EventBus) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        bus: EventBus,
+        memory: MemoryStore | None = None,
+        idempotency: IdempotencyStore | None = None,
+    ) -> None:
         super().__init__(name=name, bus=bus)
         self._bus = bus
+        self.memory = memory
+        self.idempotency: IdempotencyStore = (
+            idempotency if idempotency is not None else DEFAULT_IDEMPOTENCY
+        )
         bus.subscribe(TaskStarted, name, recipient=name)
+
+    def remember(self, key: str, value: JsonValue) -> Record:
+        """Keep a long-term fact under this agent's name, for later workflows.
+
+        Raises:
+            ConfigurationError: The agent has no memory store.
+            memory.MemoryStoreError: The store failed.
+        """
+        return self._memory().put(self.name, key, value)
+
+    def recall(self, query: str, limit: int = 5) -> list[Record]:
+        """Facts this agent kept that share words with ``query``; best matches first.
+
+        At most ``limit`` records (see :meth:`memory.MemoryStore.search`, ``match="any"``).
+
+        Raises:
+            ConfigurationError: The agent has no memory store.
+        """
+        return self._memory().search(self.name, query, limit, match="any")
+
+    def _memory(self) -> MemoryStore:
+        if self.memory is None:
+            msg = f"Agent {self.name!r} has no memory store; pass memory=... to remember."
+            raise ConfigurationError(msg)
+        return self.memory
 
     @classmethod
     def child_spec(
@@ -157,6 +228,7 @@ class Agent(Actor):
             description=started.description,
             inputs=dict(started.inputs),
             context=dict(started.context),
+            idempotency=self.idempotency,
         )
         envelope = {
             "source": self.name,

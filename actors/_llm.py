@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pydantic
 from opentelemetry.trace import SpanKind
+from pydantic import BaseModel, JsonValue
 
 from bus import EventBus
+from memory import IdempotencyStore, MemoryStore, Record
 
 from ._agent import Agent, TaskContext
 from ._chat import capture_message_content, chat
 from ._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
-from ._idempotency import IdempotencyStore, InMemoryIdempotencyStore
 from ._metrics import Instruments
 from ._tool import Tool
 
@@ -26,10 +27,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ITERATIONS = 15
 WARN_ITERATIONS = 10
-
-
-DEFAULT_IDEMPOTENCY = InMemoryIdempotencyStore()
-"""Process-wide store for side-effecting tools of agents given none: it outlives restarts."""
 
 
 class LLMAgent(Agent):
@@ -57,6 +54,11 @@ class LLMAgent(Agent):
         idempotency: Where results of side-effecting tools (:func:`side_effect`) are
             kept, so each runs at most once per key across retries and restarts; the
             process-wide in-memory store by default.
+        memory: Where the agent keeps what it learned: with one, each attempt's prompt
+            gets up to ``recall_limit`` facts recalled for the task's description (the
+            context slice, not the whole history), and each completed task's result is
+            remembered as a fact for later workflows.
+        recall_limit: Facts recalled into one prompt, at most.
 
     Raises:
         ConfigurationError: ``max_iterations`` < 1, or two tools share a name.
@@ -74,11 +76,11 @@ class LLMAgent(Agent):
         output_type: type[pydantic.BaseModel] | None = None,
         max_iterations: int = DEFAULT_MAX_ITERATIONS,
         idempotency: IdempotencyStore | None = None,
+        memory: MemoryStore | None = None,
+        recall_limit: int = 5,
     ) -> None:
-        super().__init__(name=name, bus=bus)
-        self.idempotency: IdempotencyStore = (
-            idempotency if idempotency is not None else DEFAULT_IDEMPOTENCY
-        )
+        super().__init__(name=name, bus=bus, memory=memory, idempotency=idempotency)
+        self.recall_limit = recall_limit
         if max_iterations < 1:
             msg = f"LLMAgent {name!r} needs max_iterations >= 1, got {max_iterations}."
             raise ConfigurationError(msg)
@@ -113,16 +115,26 @@ class LLMAgent(Agent):
                 "gen_ai.request.model": self.model,
             },
         ) as span:
-            result = self._loop(task)
+            facts: list[Record] = []
+            if self.memory is not None and self.recall_limit > 0:
+                facts = self.recall(task.description or task.task_id, self.recall_limit)
+                span.set_attribute("actorchestra.memory.recalled", len(facts))
+            result = self._loop(task, facts)
             span.set_attribute("gen_ai.usage.input_tokens", task.usage.input_tokens)
             span.set_attribute("gen_ai.usage.output_tokens", task.usage.output_tokens)
+            if self.memory is not None:
+                value = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+                self.remember(
+                    (task.description or task.task_id)[:500],
+                    {"result": cast("JsonValue", value), "workflow_id": task.workflow_id},
+                )
             return result
 
-    def _loop(self, task: TaskContext) -> object:
+    def _loop(self, task: TaskContext, facts: list[Record]) -> object:
         messages: list[dict[str, Any]] = []
         if self.system_prompt:
             messages.append({"role": "system", "content": self.system_prompt})
-        messages.append({"role": "user", "content": task_prompt(task)})
+        messages.append({"role": "user", "content": task_prompt(task, facts)})
         kwargs: dict[str, Any] = {}
         if self.tools:
             kwargs["tools"] = [tool.schema() for tool in self.tools.values()]
@@ -199,7 +211,7 @@ class LLMAgent(Agent):
             if capture:
                 span.set_attribute("gen_ai.tool.call.arguments", arguments)
             try:
-                result = tool.invoke(arguments, task, self.idempotency)
+                result = tool.invoke(arguments, task)
             except ToolArgumentsError as exc:
                 span.set_attribute("error.type", type(exc).__name__)
                 return f"error: {exc}"
@@ -213,9 +225,15 @@ class LLMAgent(Agent):
             return result
 
 
-def task_prompt(task: TaskContext) -> str:
-    """The user message for a task: description, dependency results, context (JSON)."""
+def task_prompt(task: TaskContext, facts: Sequence[Record] = ()) -> str:
+    """The user message: description, dependency results, context, recalled facts (JSON)."""
     parts = [f"Task {task.task_id}: {task.description}"]
+    if facts:
+        recalled = [{"about": f.key, "fact": f.value} for f in facts]
+        parts.append(
+            "Facts you recorded in earlier workflows, best match first (JSON):\n"
+            + json.dumps(recalled, ensure_ascii=False)
+        )
     if task.inputs:
         parts.append("Results of the tasks this one depends on (JSON):\n" + json.dumps(task.inputs))
     if task.context:

@@ -28,19 +28,24 @@ from bus import (
     TaskFinished,
     TaskStarted,
     WorkflowFinished,
+    WorkflowResumed,
     WorkflowStarted,
 )
+from memory import EventLog
 
 from ._actor import Actor
 from ._backoff import Backoff
 from ._errors import PlanValidationError, WorkflowError
 from ._metrics import Instruments
-from ._result import TaskStatus
+from ._plan import Plan
+from ._rebuild import Rebuilt, rebuild
+from ._result import TaskStatus, WorkflowResult
 from ._routing import AgentRouter, CircuitBreaker
 from ._run_state import (
     ApprovalTimedOut,
     AttemptTimedOut,
     Cancel,
+    Resume,
     RetryDue,
     Submit,
     TaskRun,
@@ -83,6 +88,12 @@ class Orchestrator(Actor):
     workflow's future resolves with a :class:`WorkflowResult`. The workflow is one
     ``invoke_workflow`` span, the parent of its events' spans.
 
+    With an event log (given, or the bus's), :func:`resume` rebuilds a workflow whose
+    process died from its records: tasks that ended keep their outcome and are not run
+    again, tasks that were in flight start again under the attempt number they had (an
+    attempt cut short by the process's death does not count against ``max_attempts``),
+    and the rest runs as usual.
+
     Args:
         name: The orchestrator's name (outcome events are delivered to it).
         bus: The bus.
@@ -101,6 +112,8 @@ class Orchestrator(Actor):
         approval_timeout: Seconds a task that needs approval waits for a decision
             before it fails; ``None`` waits as long as the workflow lives.
         tracer_provider: For the workflow spans; ``None`` uses the global provider.
+        event_log: Where :func:`resume` reads workflows from; ``None`` uses the bus's
+            ``event_log`` if it is a readable :class:`memory.EventLog`.
     """
 
     def __init__(
@@ -118,8 +131,12 @@ class Orchestrator(Actor):
         max_steps: int | None = None,
         approval_timeout: float | None = 3600.0,
         tracer_provider: trace.TracerProvider | None = None,
+        event_log: EventLog | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        if event_log is None and isinstance(bus.event_log, EventLog):
+            event_log = bus.event_log
+        self._event_log = event_log
         self.approval_timeout = approval_timeout
         self._router = AgentRouter(list(agents), capabilities, circuit_breaker)
         self.task_timeout = task_timeout
@@ -148,6 +165,9 @@ class Orchestrator(Actor):
         """Accept submitted plans, timeouts, due retries and cancellations."""
         if isinstance(message, Submit):
             self._start_workflow(message)
+            return None
+        if isinstance(message, Resume):
+            self._resume_workflow(message)
             return None
         if isinstance(message, AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut):
             wf = self._workflows.get(message.workflow_id)
@@ -237,45 +257,12 @@ class Orchestrator(Actor):
         except PlanValidationError as exc:
             msg.future.set_exception((type(exc), exc, exc.__traceback__))
             return
-        attributes: dict[str, str | int] = {
-            "actorchestra.workflow.id": msg.workflow_id,
-            "actorchestra.workflow.tasks": len(msg.plan.tasks),
-        }
         span = msg.span
         if span is None:
-            span = self._tracer.start_span(
-                f"invoke_workflow {msg.name}",
-                context=msg.parent,
-                attributes={
-                    "gen_ai.operation.name": "invoke_workflow",
-                    "gen_ai.agent.name": msg.name,
-                    **attributes,
-                },
-            )
-        else:
-            span.set_attributes(attributes)
-        dependents = msg.plan.dependents()
-        tasks = {
-            t.id: TaskRun(
-                task=t, order=i, agent=t.agent, target=t.agent, waiting=len(set(t.depends_on))
-            )
-            for i, t in enumerate(msg.plan.tasks)
-        }
-        wf = Workflow(
-            id=msg.workflow_id,
-            plan=msg.plan,
-            future=msg.future,
-            span=span,
-            owns_span=msg.span is None,
-            tasks=tasks,
-            dependents=dependents,
-            submitted_mono=time.monotonic(),
-            open_tasks=len(tasks),
+            span = self._workflow_span(msg.name, msg.parent)
+        wf = self._new_workflow(
+            msg.workflow_id, msg.plan, msg.future, span, owns_span=msg.span is None
         )
-        self._workflows[wf.id] = wf
-        for run in tasks.values():
-            if run.waiting == 0:
-                heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
         token = otel_context.attach(trace.set_span_in_context(span))
         try:
             if self._bus.has_subscribers(WorkflowStarted):  # dumping the plan is not free
@@ -289,6 +276,104 @@ class Orchestrator(Actor):
             self._dispatch(wf)
         finally:
             otel_context.detach(token)
+
+    def _workflow_span(
+        self, name: str, parent: otel_context.Context, links: list[trace.Link] | None = None
+    ) -> trace.Span:
+        return self._tracer.start_span(
+            f"invoke_workflow {name}",
+            context=parent,
+            attributes={"gen_ai.operation.name": "invoke_workflow", "gen_ai.agent.name": name},
+            links=links,
+        )
+
+    def _new_workflow(
+        self,
+        workflow_id: str,
+        plan: Plan,
+        future: pykka.Future[WorkflowResult],
+        span: trace.Span,
+        *,
+        owns_span: bool,
+        finished: Mapping[str, TaskFinished] | None = None,
+    ) -> Workflow:
+        """Register a workflow; tasks in ``finished`` take their recorded outcome."""
+        span.set_attribute("actorchestra.workflow.id", workflow_id)
+        span.set_attribute("actorchestra.workflow.tasks", len(plan.tasks))
+        tasks = {
+            t.id: TaskRun(
+                task=t, order=i, agent=t.agent, target=t.agent, waiting=len(set(t.depends_on))
+            )
+            for i, t in enumerate(plan.tasks)
+        }
+        wf = Workflow(
+            id=workflow_id,
+            plan=plan,
+            future=future,
+            span=span,
+            owns_span=owns_span,
+            tasks=tasks,
+            dependents=plan.dependents(),
+            submitted_mono=time.monotonic(),
+            open_tasks=len(tasks),
+        )
+        for task_id, record in (finished or {}).items():
+            run = tasks[task_id]
+            run.restore(record)
+            wf.open_tasks -= 1
+            if run.status is TaskStatus.COMPLETED:
+                for dep_id in wf.dependents[task_id]:
+                    tasks[dep_id].waiting -= 1
+        self._workflows[wf.id] = wf
+        for run in tasks.values():
+            if run.waiting == 0 and run.status is TaskStatus.PENDING:
+                heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
+        return wf
+
+    def _resume_workflow(self, msg: Resume) -> None:
+        try:
+            state = self._rebuild(msg.workflow_id)
+            state.plan.check(self._router.names)
+        except (WorkflowError, PlanValidationError) as exc:
+            msg.future.set_exception((type(exc), exc, exc.__traceback__))
+            return
+        links = [trace.Link(state.origin)] if state.origin is not None else None
+        span = self._workflow_span(state.name, msg.parent, links)
+        span.set_attribute("actorchestra.workflow.resumed", True)
+        wf = self._new_workflow(
+            msg.workflow_id, state.plan, msg.future, span, owns_span=True, finished=state.finished
+        )
+        in_flight = state.in_flight
+        for task_id in in_flight:
+            # The attempt cut short by the process's death runs again under its number.
+            wf.tasks[task_id].attempts = state.attempts[task_id] - 1
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            if state.done is not None:
+                self._finish(wf, record=False)
+                return
+            self._record(
+                WorkflowResumed,
+                workflow_id=wf.id,
+                name=state.name,
+                reused=sorted(state.finished),
+                restarted=in_flight,
+            )
+            self._settle(wf)
+        finally:
+            otel_context.detach(token)
+
+    def _rebuild(self, workflow_id: str) -> Rebuilt:
+        if workflow_id in self._workflows:
+            msg = f"Workflow {workflow_id!r} is running in this orchestrator; it needs no resume."
+            raise WorkflowError(msg)
+        if self._event_log is None:
+            msg = (
+                f"Orchestrator {self.name!r} has no event log to resume from; give the bus "
+                "one: EventBus(event_log=memory.SQLiteEventLog(path))."
+            )
+            raise WorkflowError(msg)
+        return rebuild(workflow_id, self._event_log.events(workflow_id))
 
     def _settle(self, wf: Workflow) -> None:
         """Dispatch what became ready; resolve the workflow once every task ended."""
@@ -531,6 +616,9 @@ class Orchestrator(Actor):
             attempts=run.attempts,
             agent=run.agent,
             error=run.error if status is not TaskStatus.COMPLETED else "",
+            result=run.result,
+            usage=run.usage,
+            duration=(run.finished_mono - run.started_mono) if run.started_at else 0.0,
         )
         attributes = {"gen_ai.agent.name": run.agent, "actorchestra.task.status": status.value}
         if status is TaskStatus.COMPLETED:
@@ -538,18 +626,19 @@ class Orchestrator(Actor):
         if run.started_at is not None:
             self._metrics.task_duration.record(run.finished_mono - run.started_mono, attributes)
 
-    def _finish(self, wf: Workflow) -> None:
+    def _finish(self, wf: Workflow, *, record: bool = True) -> None:
         del self._workflows[wf.id]
         result = workflow_result(wf)
         if not result.ok:
             failed = [r.task_id for r in result.tasks if r.status is not TaskStatus.COMPLETED]
             wf.span.set_status(trace.StatusCode.ERROR, f"tasks not completed: {failed}")
-        self._record(
-            WorkflowFinished,
-            workflow_id=wf.id,
-            status=result.status.value,
-            duration=result.duration,
-        )
+        if record:
+            self._record(
+                WorkflowFinished,
+                workflow_id=wf.id,
+                status=result.status.value,
+                duration=result.duration,
+            )
         if wf.owns_span:
             wf.span.end()
         wf.future.set(result)

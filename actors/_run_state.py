@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pykka
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from pydantic import JsonValue
 
-from bus import TokenUsage
+from bus import TaskFinished, TokenUsage
 
 from ._plan import Plan, Task
 from ._result import TaskResult, TaskStatus, WorkflowResult
@@ -21,6 +21,7 @@ __all__ = [
     "ApprovalTimedOut",
     "AttemptTimedOut",
     "Cancel",
+    "Resume",
     "RetryDue",
     "Submit",
     "TaskRun",
@@ -55,6 +56,18 @@ class TaskRun:
     on_agent: str | None = None  # the agent running the current dispatch (for routing)
     approval: str = ""  # "", "requested" or "approved"
 
+    def restore(self, record: TaskFinished) -> None:
+        """Take the outcome the event log recorded for this task (a resumed workflow)."""
+        self.status = TaskStatus(record.status)
+        self.attempts = record.attempts
+        self.agent = record.agent or self.agent
+        self.error = record.error
+        self.result = record.result
+        self.usage = record.usage
+        self.finished_at = record.time
+        self.started_at = record.time - timedelta(seconds=record.duration)
+        self.started_mono, self.finished_mono = 0.0, record.duration
+
 
 @dataclass(slots=True)
 class Workflow:
@@ -80,6 +93,13 @@ class Submit:
     future: pykka.Future[WorkflowResult]
     parent: otel_context.Context
     span: trace.Span | None  # an enclosing workflow_span's, which the caller ends
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    workflow_id: str
+    future: pykka.Future[WorkflowResult]
+    parent: otel_context.Context
 
 
 @dataclass(frozen=True, slots=True)

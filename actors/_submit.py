@@ -10,13 +10,13 @@ from opentelemetry import context as otel_context
 
 from ._plan import Plan
 from ._result import WorkflowResult
-from ._run_state import Cancel, Submit
+from ._run_state import Cancel, Resume, Submit
 from ._workflow import current_workflow_span
 
 if TYPE_CHECKING:
     from ._orchestrator import Orchestrator
 
-__all__ = ["cancel", "submit"]
+__all__ = ["cancel", "resume", "submit"]
 
 
 def cancel(
@@ -71,4 +71,30 @@ def submit(
             current_workflow_span(),
         )
     )
+    return future
+
+
+def resume(
+    orchestrator: pykka.ActorRef[Orchestrator], workflow_id: str
+) -> pykka.Future[WorkflowResult]:
+    """Continue a workflow from the event log, typically after its process died.
+
+    The orchestrator rebuilds the workflow from its records: tasks that ended keep their
+    outcome (completed ones are not run again, their results feed their dependents),
+    tasks that were in flight start again, and side effects already recorded in a
+    persistent :class:`memory.IdempotencyStore` are not repeated. A workflow that had
+    finished resolves at once with its recorded result. Resuming is a new
+    ``invoke_workflow`` span (a new trace) linked to the original one.
+
+    Returns:
+        A future of the :class:`WorkflowResult`; ``get(timeout=...)`` raises
+        :class:`WorkflowError` if the orchestrator has no event log, the workflow is not
+        in it, or it is running here already, and :class:`PlanValidationError` if its
+        plan names agents this orchestrator no longer has.
+
+    Raises:
+        pykka.ActorDeadError: The orchestrator is not running.
+    """
+    future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
+    orchestrator.tell(Resume(workflow_id, future, otel_context.get_current()))
     return future

@@ -19,7 +19,7 @@ from ._orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator
 from ._plan import Plan
 from ._result import WorkflowResult
 from ._routing import CircuitBreaker
-from ._submit import cancel, submit
+from ._submit import cancel, resume, submit
 from ._supervisor import ChildInfo, Supervisor
 from ._workflow import workflow_span
 
@@ -137,6 +137,10 @@ class Team:
         """
         plan.check(self._names)
         return submit(self._orchestrator(), plan, workflow_id=workflow_id, name=name)
+
+    def resume(self, workflow_id: str) -> pykka.Future[WorkflowResult]:
+        """Continue a workflow from the bus's event log (see :func:`actors.resume`)."""
+        return resume(self._orchestrator(), workflow_id)
 
     def cancel(self, workflow_id: str, reason: str = "by request") -> None:
         """Cancel a running workflow (see :func:`actors.cancel`)."""

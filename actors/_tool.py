@@ -11,9 +11,11 @@ from typing import Any, get_type_hints
 import pydantic
 import pydantic_core
 
+from memory import IdempotencyStore
+
 from ._agent import TaskContext
 from ._errors import ConfigurationError, ToolArgumentsError
-from ._idempotency import IdempotencyStore, idempotency_key
+from ._idempotency import canonical_json, idempotency_key, run_side_effect
 
 __all__ = ["Tool", "side_effect"]
 
@@ -131,7 +133,8 @@ class Tool:
         Args:
             arguments: The model's JSON arguments.
             task: The current task attempt.
-            idempotency: Where side effects' results are kept.
+            idempotency: Where side effects' results are kept; the task's
+                (``task.idempotency``, the agent's store) if ``None``.
             timeout: Seconds to wait for the same call running in another attempt.
 
         Raises:
@@ -153,12 +156,13 @@ class Tool:
             kwargs[self.context_param] = task
         if not self.side_effects:
             return self._call(kwargs)
-        if idempotency is None:
+        store = idempotency if idempotency is not None else task.idempotency
+        if store is None:
             msg = f"Tool {self.name!r} has side effects; give it an IdempotencyStore."
             raise ConfigurationError(msg)
-        canonical = json.dumps(args.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        canonical = canonical_json(args.model_dump(mode="json"))
         key = idempotency_key(task.workflow_id, task.task_id, self.name, canonical)
-        return idempotency.run_once(key, lambda: self._call(kwargs), timeout)
+        return run_side_effect(store, key, lambda: self._call(kwargs), timeout)
 
     def _call(self, kwargs: dict[str, Any]) -> str:
         result = self.function(**kwargs)

@@ -31,8 +31,10 @@ from ._event import TaskFinished as TaskFinished
 from ._event import TaskStarted as TaskStarted
 from ._event import TokenUsage as TokenUsage
 from ._event import WorkflowFinished as WorkflowFinished
+from ._event import WorkflowResumed as WorkflowResumed
 from ._event import WorkflowStarted as WorkflowStarted
 from ._event import parse_event as parse_event
+from ._sink import EventSink as EventSink
 from ._subscription import Subscription as Subscription
 from ._tracing import from_wire as from_wire
 from ._tracing import to_wire as to_wire
@@ -53,6 +55,7 @@ __all__ = [
     "Envelope",
     "Event",
     "EventBus",
+    "EventSink",
     "EventValidationError",
     "Handoff",
     "Subscription",
@@ -63,6 +66,7 @@ __all__ = [
     "TaskStarted",
     "TokenUsage",
     "WorkflowFinished",
+    "WorkflowResumed",
     "WorkflowStarted",
     "from_wire",
     "parse_event",

@@ -19,6 +19,7 @@ from opentelemetry.trace import NonRecordingSpan
 from ._envelope import Envelope
 from ._errors import BusClosedError, ConfigurationError
 from ._event import DeadLetter, Event
+from ._sink import EventSink
 from ._subscription import Subscription
 from ._tracing import BusTracer
 
@@ -71,6 +72,9 @@ class EventBus:
         meter_provider: Where metrics go (dead letters, mailbox depth, and the actors'
             task, token and restart metrics); ``None`` uses the global provider.
         tracing: ``False`` creates no spans and carries no trace context at all.
+        event_log: Gets every published event before its subscribers do (see
+            :class:`EventSink`), e.g. a :class:`memory.SQLiteEventLog`; publishers of
+            optional events then always build them (:meth:`has_subscribers` is true).
 
     Example:
         >>> from bus import EventBus, TaskCompleted
@@ -88,7 +92,9 @@ class EventBus:
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
         tracing: bool = True,
+        event_log: EventSink | None = None,
     ) -> None:
+        self.event_log = event_log
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._subscriptions: dict[int, Subscription] = {}
@@ -297,6 +303,8 @@ class EventBus:
         Publishers of optional events (e.g. the orchestrator's lifecycle records) check it
         to skip building events nobody takes.
         """
+        if self.event_log is not None:
+            return True
         key = (event_type, None)
         subs = self._routes.get(key)
         if subs is None:
@@ -312,7 +320,8 @@ class EventBus:
     def publish(self, event: Event) -> None:
         """Deliver ``event`` to every matching subscriber.
 
-        Runs in the caller's thread: actor subscribers get an :class:`Envelope` by
+        Runs in the caller's thread: the event log (if any) appends it first, then actor
+        subscribers get an :class:`Envelope` by
         ``tell`` (non-blocking), callable subscribers are called in turn. With tracing
         on, this is one ``publish <type>`` PRODUCER span, the child of the current span
         (outside any trace, events whose ``starts_trace`` is false get no span).
@@ -327,14 +336,21 @@ class EventBus:
         if subs is None:
             subs = self._route(key)
         tracer = self._tracer
+        log = self.event_log
         if tracer is None or (
             not event.starts_trace and not trace.get_current_span().get_span_context().is_valid
         ):
-            self._deliver(Envelope(event), subs)
+            envelope: Envelope[Event] = Envelope(event)
+            if log is not None:
+                log.append(envelope)
+            self._deliver(envelope, subs)
             return
         span = tracer.start_publish(event, event.recipient or event.type)
         try:
-            self._deliver(Envelope(event, span.get_span_context()), subs)
+            envelope = Envelope(event, span.get_span_context())
+            if log is not None:
+                log.append(envelope)
+            self._deliver(envelope, subs)
         finally:
             span.end()
 

@@ -37,6 +37,7 @@ __all__ = [
     "TaskStarted",
     "TokenUsage",
     "WorkflowFinished",
+    "WorkflowResumed",
     "WorkflowStarted",
     "parse_event",
 ]
@@ -354,6 +355,9 @@ class TaskFinished(Event):
         attempts: Attempts made.
         agent: The agent of its last attempt.
         error: The cause, for a failed or cancelled task.
+        result: The result of a completed task (what a resumed workflow reuses).
+        usage: Tokens spent on all its attempts.
+        duration: Seconds from its first start to its end (0 if it never started).
     """
 
     type: Literal["task.finished"] = "task.finished"
@@ -361,6 +365,24 @@ class TaskFinished(Event):
     attempts: int = Field(ge=0)
     agent: str = ""
     error: str = ""
+    result: JsonValue = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    duration: float = Field(default=0.0, ge=0)
+
+
+class WorkflowResumed(Event):
+    """A workflow was rebuilt from the event log and continues (after its process died).
+
+    Fields:
+        name: The workflow's name.
+        reused: Tasks that had ended before, whose outcomes are kept (not run again).
+        restarted: Tasks that were in flight, started again.
+    """
+
+    type: Literal["workflow.resumed"] = "workflow.resumed"
+    name: str = ""
+    reused: list[str] = Field(default_factory=list)
+    restarted: list[str] = Field(default_factory=list)
 
 
 class WorkflowFinished(Event):
@@ -383,6 +405,7 @@ AnyEvent = Annotated[
     | WorkflowStarted
     | TaskFinished
     | WorkflowFinished
+    | WorkflowResumed
     | ActorTerminated
     | TaskCompleted
     | TaskFailed

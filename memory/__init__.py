@@ -1,6 +1,13 @@
-"""memory: what lasts — agents' facts in a store with scopes (SQLite by default).
+"""memory: what lasts — agents' facts, the event log, and side effects' results.
 
-The event log and resuming workflows after the process died are still to come.
+* :class:`MemoryStore` (:class:`SQLiteStore`, :class:`InMemoryStore`): facts by
+  namespace and key, with scopes, full-text search and retention.
+* :class:`EventLog` (:class:`SQLiteEventLog`, :class:`InMemoryEventLog`): every bus
+  event in order, by workflow and task; what a workflow is resumed from.
+* :class:`IdempotencyStore` (:class:`SQLiteIdempotencyStore`,
+  :class:`InMemoryIdempotencyStore`): a side effect's result by idempotency key.
+
+The SQLite classes may share one file (stdlib ``sqlite3``, WAL).
 """
 
 import logging
@@ -8,22 +15,42 @@ import logging
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import MemoryStoreError as MemoryStoreError
 from ._errors import StoreFileError as StoreFileError
+from ._event_log import EventLog as EventLog
+from ._event_log import Retention as Retention
+from ._event_log import WorkflowInfo as WorkflowInfo
+from ._idempotency import IdempotencyStore as IdempotencyStore
+from ._idempotency import InMemoryIdempotencyStore as InMemoryIdempotencyStore
+from ._idempotency import SideEffectBusyError as SideEffectBusyError
+from ._idempotency import SQLiteIdempotencyStore as SQLiteIdempotencyStore
 from ._in_memory import InMemoryStore as InMemoryStore
+from ._in_memory_event_log import InMemoryEventLog as InMemoryEventLog
 from ._record import Record as Record
 from ._record import Scope as Scope
 from ._record import tokens as tokens
 from ._sqlite import SQLiteStore as SQLiteStore
+from ._sqlite_event_log import SQLiteEventLog as SQLiteEventLog
+from ._store import Match as Match
 from ._store import MemoryStore as MemoryStore
 
 __all__ = [
     "ConfigurationError",
+    "EventLog",
+    "IdempotencyStore",
+    "InMemoryEventLog",
+    "InMemoryIdempotencyStore",
     "InMemoryStore",
+    "Match",
     "MemoryStore",
     "MemoryStoreError",
     "Record",
+    "Retention",
+    "SQLiteEventLog",
+    "SQLiteIdempotencyStore",
     "SQLiteStore",
     "Scope",
+    "SideEffectBusyError",
     "StoreFileError",
+    "WorkflowInfo",
     "tokens",
 ]
 

@@ -10,7 +10,7 @@ from pydantic import JsonValue
 
 from ._errors import MemoryStoreError
 from ._record import Record, Scope, tokens
-from ._store import check_names, check_retention
+from ._store import Match, check_names, check_retention, rank
 
 __all__ = ["InMemoryStore"]
 
@@ -63,13 +63,14 @@ class InMemoryStore:
             self._open()
             return [r for r in reversed(self._data.values()) if r.namespace == namespace]
 
-    def search(self, namespace: str, query: str, limit: int = 10) -> list[Record]:
+    def search(
+        self, namespace: str, query: str, limit: int = 10, *, match: Match = "all"
+    ) -> list[Record]:
         """See :meth:`MemoryStore.search`."""
         wanted = set(tokens(query))
         if not wanted:
             return []
-        found = [r for r in self.records(namespace) if wanted <= set(tokens(r.text))]
-        return found[:limit]
+        return rank(self.records(namespace), wanted, match, limit)
 
     def discard(self, namespace: str) -> int:
         """See :meth:`MemoryStore.discard`."""

@@ -12,48 +12,27 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from ._errors import MemoryStoreError, StoreFileError
+from ._database import connect, transaction
+from ._errors import MemoryStoreError
 from ._record import Record, Scope, tokens
-from ._store import check_names, check_retention
+from ._store import Match, check_names, check_retention, rank
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
-
-SCHEMA_VERSION = 1
-"""The schema this code writes (``PRAGMA user_version``); older files are migrated."""
-
-_MIGRATIONS: dict[int, str] = {
-    # from version -> the statements that bring a file to the next version
-    0: """
-        CREATE TABLE records (
-            namespace TEXT NOT NULL,
-            key TEXT NOT NULL,
-            value TEXT NOT NULL,
-            scope TEXT NOT NULL,
-            updated_at REAL NOT NULL,
-            seq INTEGER NOT NULL,
-            PRIMARY KEY (namespace, key)
-        );
-        CREATE INDEX records_by_seq ON records (seq);
-        CREATE VIRTUAL TABLE records_fts USING fts5(
-            namespace UNINDEXED, key UNINDEXED, text
-        );
-    """,
-}
+__all__ = ["SQLiteStore"]
 
 _SELECT = "SELECT namespace, key, value, scope, updated_at FROM records"
 _SEARCH = (
     "SELECT r.namespace, r.key, r.value, r.scope, r.updated_at "
     "FROM records_fts f JOIN records r ON r.namespace = f.namespace AND r.key = f.key "
-    "WHERE records_fts MATCH ? AND f.namespace = ? ORDER BY r.seq DESC LIMIT ?"
+    "WHERE records_fts MATCH ? AND f.namespace = ? ORDER BY r.seq DESC"
 )
 
 
 class SQLiteStore:
     """A :class:`MemoryStore` in one SQLite file, safe to share between actor threads.
 
-    The file is opened in WAL mode with ``synchronous=NORMAL``: a committed write survives
-    the process being killed (``kill -9``); on power loss the last few writes may be lost
-    (SQLite's documented WAL trade-off). One connection serves all threads, behind a lock.
+    The file is opened by :func:`connect` (WAL, ``synchronous=NORMAL``: a committed write
+    survives ``kill -9``; on power loss the last few may be lost). One connection serves
+    all threads, behind a lock. The event log and the idempotency store may share the file.
 
     Args:
         path: The database file (created if missing), or ``":memory:"``.
@@ -68,46 +47,7 @@ class SQLiteStore:
         self.path = str(path)
         self._clock = clock
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            msg = f"Cannot open memory store {self.path!r}: {exc}."
-            raise StoreFileError(msg, path=self.path) from exc
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            msg = f"Memory store {self.path!r} is not a usable SQLite database: {exc}."
-            raise StoreFileError(msg, path=self.path) from exc
-        except StoreFileError:
-            self._db.close()
-            raise
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
-        self._seq = int(row[0])
-
-    def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            msg = (
-                f"Memory store {self.path!r} has schema version {version}, newer than this "
-                f"code's {SCHEMA_VERSION}; upgrade actorchestra or use another file."
-            )
-            raise StoreFileError(msg, path=self.path)
-        if version == 0:
-            tables = self._db.execute("SELECT name FROM sqlite_master").fetchall()
-            if tables:
-                msg = (
-                    f"Memory store {self.path!r} holds tables of another program "
-                    f"({', '.join(sorted(t[0] for t in tables))}); give the store its own file."
-                )
-                raise StoreFileError(msg, path=self.path)
-        while version < SCHEMA_VERSION:
-            self._db.executescript(
-                f"BEGIN; {_MIGRATIONS[version]} PRAGMA user_version = {version + 1}; COMMIT;"
-            )
-            version += 1
+        self._db = connect(self.path)
 
     def _run(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with self._lock:
@@ -132,10 +72,10 @@ class SQLiteStore:
         record = Record(namespace, key, value, scope, self._clock())
         data = json.dumps(value, ensure_ascii=False)
         with self._transaction() as db:
-            self._seq += 1
             db.execute(
-                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)",
-                (namespace, key, data, scope.value, record.updated_at, self._seq),
+                "INSERT OR REPLACE INTO records VALUES "
+                "(?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM records))",
+                (namespace, key, data, scope.value, record.updated_at),
             )
             db.execute("DELETE FROM records_fts WHERE namespace = ? AND key = ?", (namespace, key))
             db.execute(
@@ -147,18 +87,8 @@ class SQLiteStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, under the lock; rolled back if the body raises."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.ProgrammingError as exc:
-                msg = f"Memory store {self.path!r} is closed; open a new SQLiteStore."
-                raise MemoryStoreError(msg) from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db, self.path) as db:
+            yield db
 
     def get(self, namespace: str, key: str) -> Record | None:
         """See :meth:`MemoryStore.get`."""
@@ -185,14 +115,21 @@ class SQLiteStore:
         rows = self._run(_SELECT + " WHERE namespace = ? ORDER BY seq DESC", (namespace,))
         return [self._record(r) for r in rows]
 
-    def search(self, namespace: str, query: str, limit: int = 10) -> list[Record]:
+    def search(
+        self, namespace: str, query: str, limit: int = 10, *, match: Match = "all"
+    ) -> list[Record]:
         """See :meth:`MemoryStore.search` (SQLite FTS5 over the records' tokens)."""
-        wanted = sorted(set(tokens(query)))
+        wanted = set(tokens(query))
         if not wanted:
             return []
-        match = " AND ".join(f'"{t}"' for t in wanted)  # tokens are [0-9a-z]+: safe to quote
-        rows = self._run(_SEARCH, (match, namespace, limit))
-        return [self._record(r) for r in rows]
+        # Tokens are [0-9a-z]+, so quoting them is safe.
+        terms = f" {'AND' if match == 'all' else 'OR'} ".join(f'"{t}"' for t in sorted(wanted))
+        if match == "all":
+            return [
+                self._record(r) for r in self._run(_SEARCH + " LIMIT ?", (terms, namespace, limit))
+            ]
+        found = [self._record(r) for r in self._run(_SEARCH, (terms, namespace))]
+        return rank(found, wanted, match, limit)
 
     def discard(self, namespace: str) -> int:
         """See :meth:`MemoryStore.discard`."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import JsonValue
 
 from ._errors import ConfigurationError
-from ._record import Record, Scope
+from ._record import Record, Scope, tokens
 
-__all__ = ["MemoryStore", "check_names", "check_retention"]
+__all__ = ["Match", "MemoryStore", "check_names", "check_retention", "rank"]
+
+Match = Literal["all", "any"]
 
 
 class MemoryStore(Protocol):
@@ -37,10 +39,15 @@ class MemoryStore(Protocol):
         """Every record of ``namespace``, newest first."""
         ...
 
-    def search(self, namespace: str, query: str, limit: int = 10) -> list[Record]:
-        """Records of ``namespace`` holding every token of ``query`` (see ``tokens``).
+    def search(
+        self, namespace: str, query: str, limit: int = 10, *, match: Match = "all"
+    ) -> list[Record]:
+        """Records of ``namespace`` matching the tokens of ``query`` (see ``tokens``).
 
-        At most ``limit`` records, newest first; an empty query matches nothing.
+        With ``match="all"`` a record must hold every token, and the newest come first;
+        with ``match="any"`` (recall for a task's description) one token suffices, and
+        records holding more distinct query tokens come first, then the newest. At most
+        ``limit`` records; an empty query matches nothing.
         """
         ...
 
@@ -77,3 +84,12 @@ def check_retention(max_records: int | None, max_age: float | None) -> None:
     if (max_records is not None and max_records < 0) or (max_age is not None and max_age < 0):
         msg = f"Retention max_records={max_records}, max_age={max_age} must not be negative."
         raise ConfigurationError(msg)
+
+
+def rank(records: list[Record], wanted: set[str], match: Match, limit: int) -> list[Record]:
+    """The search result from ``records`` (newest first) for the query tokens ``wanted``."""
+    if match == "all":
+        return [r for r in records if wanted <= set(tokens(r.text))][:limit]
+    hits = [(len(wanted & set(tokens(r.text))), i, r) for i, r in enumerate(records)]
+    hits.sort(key=lambda h: (-h[0], h[1]))
+    return [r for n, _, r in hits if n][:limit]

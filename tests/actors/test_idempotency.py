@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,12 +11,10 @@ from pydantic import BaseModel
 
 from actors import (
     ConfigurationError,
-    InMemoryIdempotencyStore,
     LLMAgent,
     Plan,
     Task,
     TaskContext,
-    TaskError,
     TaskStatus,
     Team,
     Tool,
@@ -23,6 +22,19 @@ from actors import (
 )
 from actors.testing import FakeLLMServer, Reply
 from bus import EventBus
+from memory import (
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
+    SideEffectBusyError,
+    SQLiteIdempotencyStore,
+)
+
+
+@pytest.fixture(params=["in_memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> IdempotencyStore:
+    if request.param == "in_memory":
+        return InMemoryIdempotencyStore()
+    return SQLiteIdempotencyStore(tmp_path / "effects.db")
 
 
 class Receipt(BaseModel):
@@ -98,8 +110,7 @@ def test_concurrent_calls_with_one_key_run_once() -> None:
     assert results == ["done"] * 8
 
 
-def test_a_failed_side_effect_is_not_stored_and_may_run_again() -> None:
-    store = InMemoryIdempotencyStore()
+def test_a_failed_side_effect_is_not_stored_and_may_run_again(store: IdempotencyStore) -> None:
 
     def broken() -> str:
         raise OSError("payment gateway down")
@@ -109,8 +120,7 @@ def test_a_failed_side_effect_is_not_stored_and_may_run_again() -> None:
     assert store.run_once("k", lambda: "ok", 1) == "ok"
 
 
-def test_waiting_for_a_call_in_progress_is_bounded() -> None:
-    store = InMemoryIdempotencyStore()
+def test_waiting_for_a_call_in_progress_is_bounded(store: IdempotencyStore) -> None:
     holding, release = threading.Event(), threading.Event()
 
     def first() -> str:
@@ -123,18 +133,17 @@ def test_waiting_for_a_call_in_progress_is_bounded() -> None:
     try:
         assert holding.wait(5)
         with pytest.raises(
-            TaskError, match=r"^Side effect 'k' is still running in another attempt after 0.05 s\.$"
-        ) as caught:
+            SideEffectBusyError,
+            match=r"^Side effect 'k' is still running in another attempt after 0.05 s\.$",
+        ):
             store.run_once("k", lambda: "second", 0.05)
-        assert caught.value.retryable
     finally:
         release.set()
         worker.join(5)
     assert store.run_once("k", lambda: "second", 1) == "first"
 
 
-def test_keys_differ_by_task_and_arguments_and_not_by_attempt() -> None:
-    store = InMemoryIdempotencyStore()
+def test_keys_differ_by_task_and_arguments_and_not_by_attempt(store: IdempotencyStore) -> None:
     runs: list[str] = []
 
     @side_effect

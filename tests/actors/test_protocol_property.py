@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from actors import (
     Backoff,
-    InMemoryIdempotencyStore,
     LLMAgent,
     Plan,
     TaskContext,
@@ -31,6 +30,7 @@ from actors.testing import (
     plans,
 )
 from bus import ChildCrashed, EventBus, TaskFinished, TaskStarted
+from memory import InMemoryIdempotencyStore
 
 TIMEOUT = 0.2  # seconds per attempt
 BACKOFF = Backoff(minimum=0.001, maximum=0.01, jitter=0.5)

@@ -98,6 +98,21 @@ class StoreMachine(RuleBasedStateMachine):
         for store in self.stores:
             assert [r.key for r in store.search(namespace, query, limit=3)] == expected
 
+    @rule(namespace=NAMESPACES, query=st.lists(WORDS, min_size=1, max_size=3).map(" ".join))
+    def recall(self, namespace: str, query: str) -> None:
+        wanted = set(tokens(query))
+        newest_first = [k for k in reversed(self.order) if k[0] == namespace]
+        overlap = {
+            k: len(
+                wanted & set(tokens(f"{k[1]} {json.dumps(self.model[k][0], ensure_ascii=False)}"))
+            )
+            for k in newest_first
+        }
+        ranked = sorted((k for k in newest_first if overlap[k]), key=lambda k: -overlap[k])
+        expected = [k[1] for k in ranked][:3]
+        for store in self.stores:
+            assert [r.key for r in store.search(namespace, query, 3, match="any")] == expected
+
     @rule(namespace=NAMESPACES)
     def discard(self, namespace: str) -> None:
         doomed = [
@@ -204,7 +219,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
     db.close()
-    with pytest.raises(StoreFileError, match=r"has schema version 99, newer than this code's 1"):
+    with pytest.raises(StoreFileError, match=r"has schema version 99, newer than this code's 2"):
         SQLiteStore(path)
 
 

@@ -1,0 +1,105 @@
+"""The event log interface: episodic memory, every bus event of every workflow in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from bus import Envelope, Event
+
+from ._errors import ConfigurationError
+
+__all__ = ["EventLog", "Retention", "WorkflowInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowInfo:
+    """One workflow as the event log knows it.
+
+    Attributes:
+        id: The workflow id.
+        name: Its name (from ``WorkflowStarted``).
+        status: ``running`` until its ``WorkflowFinished``, then that event's status.
+        started_at: Time of its ``WorkflowStarted``, seconds since the epoch.
+        finished_at: Time of its ``WorkflowFinished``, or ``None``.
+    """
+
+    id: str
+    name: str
+    status: Literal["running", "completed", "failed", "cancelled"]
+    started_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much of the event log to keep, so a process running for months stays bounded.
+
+    A workflow that has not finished is always kept whole (it may still be resumed).
+
+    Attributes:
+        max_workflows: Keep the events of at most this many finished workflows, the most
+            recently finished; ``None`` for no count limit.
+        max_age: Drop finished workflows (and events outside any workflow) older than
+            this many seconds; ``None`` for no age limit.
+        max_loose_events: Keep at most this many events outside any workflow (e.g.
+            supervision events at start-up), the newest.
+
+    Raises:
+        ConfigurationError: A bound is negative.
+    """
+
+    max_workflows: int | None = None
+    max_age: float | None = None
+    max_loose_events: int = 100_000
+
+    def __post_init__(self) -> None:
+        bounds = (self.max_workflows or 0, self.max_age or 0.0, self.max_loose_events)
+        if min(bounds) < 0:
+            msg = f"{self} has a negative bound; every bound must be >= 0."
+            raise ConfigurationError(msg)
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """An append-only log of bus events; an :class:`bus.EventSink` that can be read back.
+
+    Give it to the bus (``EventBus(event_log=log)``) and every published event is
+    appended, in publish order, with its trace context as W3C ``traceparent``. The
+    orchestrator reads a workflow's events back to resume it after the process died.
+    """
+
+    def append(self, envelope: Envelope[Event]) -> None:
+        """Append one event (see :class:`bus.EventSink`).
+
+        Raises:
+            MemoryStoreError: The log was closed.
+        """
+        ...
+
+    def events(self, workflow_id: str, task_id: str | None = None) -> list[Event]:
+        """The events of a workflow (of one of its tasks), in append order.
+
+        Everything appended before the call is included (the log is flushed first).
+        """
+        ...
+
+    def workflows(self) -> list[WorkflowInfo]:
+        """Every workflow in the log, in the order they started."""
+        ...
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until everything appended so far is durable.
+
+        Raises:
+            MemoryStoreError: Not done within ``timeout`` seconds, or the log is closed.
+        """
+        ...
+
+    def retain(self, policy: Retention) -> int:
+        """Apply ``policy`` now and compact the storage; returns how many events went."""
+        ...
+
+    def close(self) -> None:
+        """Flush, then release the storage; later appends raise."""
+        ...
