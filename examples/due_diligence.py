@@ -31,6 +31,7 @@ from actors import LLMAgent, Planner, PlanningError, TaskError, Team
 from actors.telemetry import format_span_tree, setup_telemetry
 from actors.testing import FakeLLMServer, Reply, tool_names
 from bus import EventBus
+from memory import SQLiteEventLog, SQLiteIdempotencyStore, SQLiteStore, StoreFileError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from company_data import (
@@ -137,10 +138,22 @@ def offline_responder(request: dict[str, Any]) -> Reply:
             if isinstance(v, int | float | str) and k != "risk_score"
         ]
         summary = "; ".join(scalars[:6]) + "."
+        recalled = recalled_scores(messages[1]["content"] if len(messages) > 1 else "")
+        if recalled:
+            summary += f" Risk score {recalled[0]} in the earlier run I recall."
         return Reply.json(
             {"summary": summary, "figures": figures, "risk_score": figures.get("risk_score", 0)}
         )
     return Reply.text(results[-1] if results else "")
+
+
+def recalled_scores(prompt: str) -> list[object]:
+    """Risk scores in the facts an agent recalled into its prompt (see ``LLMAgent``)."""
+    _, found, facts = prompt.partition("Facts you recorded in earlier workflows")
+    if not found:
+        return []
+    recalled = json.loads(facts.split("(JSON):\n", 1)[1].split("\n\n", 1)[0])
+    return [f["fact"]["result"].get("risk_score") for f in recalled if isinstance(f["fact"], dict)]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -164,6 +177,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds the workflow may take (default 120)"
     )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path("actorchestra.db"),
+        metavar="PATH",
+        help="SQLite file for the agents' memory and the event log; a second run recalls "
+        "what the first learned (default: ./actorchestra.db)",
+    )
     parser.add_argument("--spans", action="store_true", help="print the span tree after the run")
     return parser.parse_args(argv)
 
@@ -175,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        store = SQLiteStore(args.db)
+    except StoreFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    known = sum(len(store.records(name)) for name in AGENTS)
+    print(f"memory: {args.db} holds {known} facts the agents learned in earlier runs")
     telemetry = setup_telemetry("due-diligence", keep_in_memory=args.spans)
     provider = telemetry.tracer_provider
     request = (
@@ -194,7 +222,13 @@ def main(argv: list[str] | None = None) -> int:
             server = stack.enter_context(FakeLLMServer(offline_responder))
             client, model = server.client(), "offline-scripted"
             print(f"model: offline scripted server at {server.base_url}")
-        bus = EventBus(tracer_provider=provider, meter_provider=telemetry.meter_provider)
+        log = SQLiteEventLog(args.db)
+        stack.callback(log.close)
+        effects = SQLiteIdempotencyStore(args.db)
+        stack.callback(effects.close)
+        bus = EventBus(
+            tracer_provider=provider, meter_provider=telemetry.meter_provider, event_log=log
+        )
         specs = [
             LLMAgent.child_spec(
                 name,
@@ -204,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                 model=model,
                 tools=tools(company),
                 output_type=output,
+                memory=store,
+                idempotency=effects,
                 system_prompt=f"You are the {name} agent of a due-diligence team. {desc} "
                 "Use your tools for every figure; never invent numbers.",
             )
@@ -234,6 +270,13 @@ def main(argv: list[str] | None = None) -> int:
         f"workflow {result.workflow_id}: {result.status.value} in {result.duration:.2f} s, "
         f"{tokens.total_tokens} tokens ({tokens.input_tokens} in, {tokens.output_tokens} out)"
     )
+    recalled = [
+        f"  {t.task_id} {t.agent}: {str(t.result['summary']).rsplit('. ', 1)[-1]}"
+        for t in result.tasks
+        if isinstance(t.result, dict) and "earlier run" in str(t.result.get("summary", ""))
+    ]
+    if recalled:
+        print("recalled from earlier runs (in the agents' own words):", *recalled, sep="\n")
     print()
     if result.ok:
         print(
@@ -243,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         for t in result.tasks:
             if t.error:
                 print(f"{t.task_id}: {t.error}")
+    store.close()
     telemetry.shutdown()
     if telemetry.memory is not None:
         print(format_span_tree(telemetry.memory.get_finished_spans()))

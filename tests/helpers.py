@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -61,15 +62,23 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_example(
-    *args: str, example: Path = DUE_DILIGENCE, env: dict[str, str] | None = None
+    *args: str,
+    example: Path = DUE_DILIGENCE,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run an example script in a subprocess (at most 120 s), offline unless ``env`` says."""
-    return subprocess.run(
-        [sys.executable, str(example), *args],
-        env=clean_env() if env is None else env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
+    """Run an example script in a subprocess (at most 120 s), offline unless ``env`` says.
+
+    It runs in ``cwd``, or in a new empty directory (so files it writes by default,
+    such as ``actorchestra.db``, start fresh and do not land in the checkout).
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        return subprocess.run(
+            [sys.executable, str(example), *args],
+            env=clean_env() if env is None else env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=cwd or scratch,
+        )

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from actors import LLMAgent, Plan, Task, TaskContext, TaskStatus, Team, Tool
 from actors.testing import FakeLLMServer, Reply
 from bus import EventBus
+from memory import InMemoryStore
 
 
 class Total(BaseModel):
@@ -145,3 +146,25 @@ def test_tool_definitions_are_checked() -> None:
         ConfigurationError, match=r"^Tool 'untyped' parameter 'x' needs a type annotation\.$"
     ):
         Tool.from_function(untyped)
+
+
+def test_an_agent_with_memory_recalls_what_an_earlier_workflow_learned(bus: EventBus) -> None:
+    store = InMemoryStore()
+    store.put("analyst", "unrelated chatter", "nothing")
+    with FakeLLMServer([Reply.text("Acme is at high risk"), Reply.text("still high")]) as server:
+        spec = LLMAgent.child_spec(
+            "analyst", bus, client=server.client(), model="m", memory=store, recall_limit=1
+        )
+        with Team([spec], bus=bus) as team:
+            for wid in ("first", "second"):
+                plan = Plan(tasks=(Task(id="t1", agent="analyst", description="Acme risk"),))
+                assert team.submit(plan, workflow_id=wid).get(timeout=20).ok
+        first, second = (r["messages"][-1]["content"] for r in server.requests)
+    assert "earlier workflows" not in first  # only unrelated chatter was known
+    assert "Facts you recorded in earlier workflows" in second
+    facts = json.loads(second.split("(JSON):\n", 1)[1])
+    assert facts == [
+        {"about": "Acme risk", "fact": {"result": "Acme is at high risk", "workflow_id": "first"}}
+    ]
+    [kept, *_] = store.search("analyst", "Acme")
+    assert kept.value == {"result": "still high", "workflow_id": "second"}

@@ -99,3 +99,37 @@ def test_example_against_a_real_endpoint() -> None:  # pragma: no cover - needs 
         OPENAI_API_KEY=os.environ.get("REAL_OPENAI_API_KEY", ""),
     )
     assert run_example(env=env).returncode == 0
+
+
+def test_a_second_run_recalls_what_the_first_learned(tmp_path: Path) -> None:
+    db = tmp_path / "memory.db"
+    first = run_example("--db", str(db))
+    assert first.returncode == 0, first.stderr
+    assert "holds 0 facts" in first.stdout
+    assert "recalled from earlier runs" not in first.stdout
+    second = run_example("--db", str(db))
+    assert second.returncode == 0, second.stderr
+    assert "holds 6 facts" in second.stdout
+    recalled = re.findall(
+        r"^  (t\d) (\w+): Risk score (\d+) in the earlier run", second.stdout, re.M
+    )
+    assert [(t, agent) for t, agent, _ in recalled] == [
+        ("t1", "financial"),
+        ("t2", "legal"),
+        ("t3", "hr"),
+        ("t4", "market"),
+        ("t5", "risk"),
+    ]
+    # The recalled scores are the ones the first run's table reported.
+    assert "Overall risk: **medium** (score 49/100)" in first.stdout
+    assert ("t5", "risk", "49") in recalled
+
+
+def test_a_foreign_db_file_is_refused_clearly(tmp_path: Path) -> None:
+    db = tmp_path / "notes.txt"
+    db.write_text("not a database, just notes\n" * 100)
+    proc = run_example("--db", str(db))
+    assert proc.returncode == 2
+    assert re.match(
+        r"error: Memory store .*notes.txt' is not a usable SQLite database", proc.stderr
+    )

@@ -1,0 +1,106 @@
+"""Resuming a workflow from the event log, in one process (the SIGKILL test is in integration)."""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+import pytest
+
+from actors import Agent, Plan, Supervisor, Task, TaskContext, Team, WorkflowError
+from actors.testing import check_protocol
+from bus import EventBus, WorkflowResumed
+from memory import InMemoryEventLog
+
+CHAIN = Plan(
+    tasks=(
+        Task(id="a", agent="w"),
+        Task(id="b", agent="w", depends_on=("a",)),
+        Task(id="c", agent="w", depends_on=("b",)),
+    )
+)
+
+
+class Counting(Agent):
+    """Runs tasks, recording each run; holds task ``b`` until ``release`` is set."""
+
+    runs: ClassVar[list[tuple[str, int]]] = []
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def handle(self, task: TaskContext) -> str:
+        self.runs.append((task.task_id, task.attempt))
+        if task.task_id == "b" and not self.release.wait(10):
+            raise RuntimeError("never released")
+        return task.task_id + "".join(str(v) for v in task.inputs.values())
+
+
+@pytest.fixture
+def counting() -> type[Counting]:
+    Counting.runs = []
+    Counting.release = threading.Event()
+    return Counting
+
+
+def test_resume_keeps_finished_tasks_and_restarts_the_one_in_flight(
+    counting: type[Counting],
+) -> None:
+    log = InMemoryEventLog()
+    bus = EventBus(event_log=log, tracing=False)
+    team = Team([counting.child_spec("w", bus)], bus=bus, name="first")
+    future = team.submit(CHAIN, workflow_id="wf")
+    while ("b", 1) not in counting.runs:
+        threading.Event().wait(0.005)
+    # The first orchestrator goes away with "b" in flight, as if its process died.
+    Supervisor.terminate_child(team.supervisor, "orchestrator")
+    with pytest.raises(WorkflowError, match="stopped before workflow 'wf' finished"):
+        future.get(timeout=5)
+    counting.release.set()
+    team.stop()
+
+    counting.runs.clear()
+    bus2 = EventBus(event_log=log, tracing=False)
+    with Team([counting.child_spec("w", bus2)], bus=bus2, name="second") as team2:
+        result = team2.resume("wf").get(timeout=10)
+    assert result.ok
+    assert result.answer == "cba"
+    assert counting.runs == [("b", 1), ("c", 1)]  # "a" kept, "b" again as attempt 1
+    events = log.events("wf")
+    check_protocol(events)
+    [resumed] = [e for e in events if isinstance(e, WorkflowResumed)]
+    assert (resumed.reused, resumed.restarted) == (["a"], ["b"])
+
+
+def test_a_finished_workflow_resumes_to_its_recorded_result_without_running(
+    counting: type[Counting],
+) -> None:
+    counting.release.set()
+    log = InMemoryEventLog()
+    bus = EventBus(event_log=log, tracing=False)
+    with Team([counting.child_spec("w", bus)], bus=bus) as team:
+        first = team.submit(CHAIN, workflow_id="wf").get(timeout=10)
+        counting.runs.clear()
+        again = team.resume("wf").get(timeout=10)
+    assert counting.runs == []
+    assert (again.status, again.answer) == (first.status, first.answer)
+    assert [(t.task_id, t.result, t.attempts) for t in again.tasks] == [
+        (t.task_id, t.result, t.attempts) for t in first.tasks
+    ]
+
+
+def test_resume_errors_name_the_cause(counting: type[Counting]) -> None:
+    bus = EventBus(tracing=False)
+    with (
+        Team([counting.child_spec("w", bus)], bus=bus) as team,
+        pytest.raises(WorkflowError, match=r"has no event log to resume from; give the bus"),
+    ):
+        team.resume("wf").get(timeout=5)
+    log = InMemoryEventLog()
+    bus = EventBus(event_log=log, tracing=False)
+    with Team([counting.child_spec("w", bus)], bus=bus) as team:
+        with pytest.raises(WorkflowError, match=r"^Workflow 'nope' is not in the event log"):
+            team.resume("nope").get(timeout=5)
+        running = team.submit(CHAIN, workflow_id="wf")
+        with pytest.raises(WorkflowError, match=r"is running in this orchestrator"):
+            team.resume("wf").get(timeout=5)
+        counting.release.set()
+        assert running.get(timeout=10).ok

@@ -1,0 +1,246 @@
+"""The event log: order, queries, trace context, retention (SQLite against the in-memory log)."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from bus import (
+    ChildStarted,
+    Envelope,
+    Event,
+    EventBus,
+    TaskCompleted,
+    TaskStarted,
+    WorkflowFinished,
+    WorkflowStarted,
+)
+from memory import (
+    ConfigurationError,
+    EventLog,
+    InMemoryEventLog,
+    MemoryStoreError,
+    Retention,
+    SQLiteEventLog,
+    SQLiteStore,
+)
+
+PLAN = {"tasks": [{"id": "t1", "agent": "a"}]}
+
+
+def started(workflow_id: str, at: float) -> WorkflowStarted:
+    return WorkflowStarted(workflow_id=workflow_id, plan=PLAN, time=datetime.fromtimestamp(at, UTC))
+
+
+def test_events_come_back_per_workflow_and_task_in_publish_order(tmp_path: Path) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(event_log=log, tracing=False)
+
+    def publisher(workflow_id: str) -> None:
+        for i in range(300):
+            bus.publish(
+                TaskCompleted(workflow_id=workflow_id, task_id=f"t{i % 3}", agent="a", result=i)
+            )
+
+    threads = [threading.Thread(target=publisher, args=(f"w{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for n in range(4):
+        events = log.events(f"w{n}")
+        assert [e.result for e in events if isinstance(e, TaskCompleted)] == list(range(300))
+        only_t1 = log.events(f"w{n}", "t1")
+        assert [e.result for e in only_t1 if isinstance(e, TaskCompleted)] == list(range(1, 300, 3))
+    assert len(log) == 1200
+    assert log.events("nobody") == []
+    log.close()
+    assert len(SQLiteEventLog(tmp_path / "log.db")) == 1200  # durable, readable again
+
+
+def test_a_stored_event_carries_the_w3c_trace_context_of_its_publish_span(
+    tmp_path: Path, tracer_provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(event_log=log, tracer_provider=tracer_provider)
+    bus.publish(TaskStarted(workflow_id="w", task_id="t1", agent="nobody"))
+    [stored, *_] = log.events("w")
+    [publish] = [
+        s
+        for s in spans.get_finished_spans()
+        if s.attributes and s.attributes.get("messaging.message.id") == stored.id
+    ]
+    assert publish.name.startswith("publish ")
+    assert publish.context is not None
+    version, trace_id, span_id, _flags = stored.traceparent.split("-")
+    assert (version, trace_id, span_id) == (
+        "00",
+        f"{publish.context.trace_id:032x}",
+        f"{publish.context.span_id:016x}",
+    )
+    log.close()
+
+
+def test_workflows_are_listed_with_their_status(tmp_path: Path) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db")
+    for wid, at in (("w1", 10.0), ("w2", 20.0)):
+        log.append(Envelope(started(wid, at)))
+    log.append(Envelope(WorkflowFinished(workflow_id="w1", status="failed", duration=1.0)))
+    [w1, w2] = log.workflows()
+    assert (w1.id, w1.status, w1.started_at) == ("w1", "failed", 10.0)
+    assert w1.finished_at is not None
+    assert (w2.id, w2.status, w2.finished_at) == ("w2", "running", None)
+    log.close()
+
+
+def test_a_closed_log_refuses_appends_and_the_bus_passes_that_on(tmp_path: Path) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(event_log=log, tracing=False)
+    log.close()
+    log.close()  # twice is fine
+    with pytest.raises(MemoryStoreError, match=r"^Event log .* is closed; close it after"):
+        bus.publish(TaskCompleted(workflow_id="w", task_id="t", agent="a"))
+    with pytest.raises(MemoryStoreError, match="is closed"):
+        log.flush()
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_facts(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE records (namespace TEXT NOT NULL, key TEXT NOT NULL,
+                value TEXT NOT NULL, scope TEXT NOT NULL, updated_at REAL NOT NULL,
+                seq INTEGER NOT NULL, PRIMARY KEY (namespace, key));
+            CREATE INDEX records_by_seq ON records (seq);
+            CREATE VIRTUAL TABLE records_fts USING fts5(namespace UNINDEXED, key UNINDEXED, text);
+            INSERT INTO records VALUES ('risk', 'acme', '"high"', 'long_term', 1.0, 1);
+            INSERT INTO records_fts VALUES ('risk', 'acme', 'acme high');
+            PRAGMA user_version = 1;
+            """
+        )
+    db.close()
+    store = SQLiteStore(path)
+    [found] = store.search("risk", "acme")
+    assert found.value == "high"
+    log = SQLiteEventLog(path)
+    log.append(Envelope(started("w", 1.0)))
+    assert [e.type for e in log.events("w")] == ["workflow.started"]
+    log.close()
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.close()
+
+
+def test_a_negative_retention_bound_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"has a negative bound"):
+        Retention(max_workflows=-1)
+
+
+def test_automatic_retention_bounds_the_file(tmp_path: Path) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db", retention=Retention(max_workflows=2), retain_every=0)
+    for n in range(20):
+        wid = f"w{n}"
+        log.append(Envelope(started(wid, float(n))))
+        for i in range(50):
+            log.append(Envelope(TaskCompleted(workflow_id=wid, task_id="t1", agent="a", result=i)))
+        log.append(Envelope(WorkflowFinished(workflow_id=wid, status="completed", duration=0.1)))
+        log.flush()
+    log.flush()
+    assert [w.id for w in log.workflows()] == ["w18", "w19"]
+    assert len(log) == 2 * 52
+    log.close()
+
+
+class LogMachine(RuleBasedStateMachine):
+    """The SQLite log must answer every query as the in-memory log does, through retention."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1_000_000.0
+        self.tmp = tempfile.TemporaryDirectory()
+        self.logs: list[EventLog] = [
+            InMemoryEventLog(clock=lambda: self.now),
+            SQLiteEventLog(Path(self.tmp.name) / "log.db", clock=lambda: self.now),
+        ]
+        self.workflows: list[str] = []
+        self.finished: set[str] = set()
+
+    def _append(self, event: Event) -> None:
+        for log in self.logs:
+            log.append(Envelope(event))
+
+    def _at(self) -> datetime:
+        self.now += 1.0
+        return datetime.fromtimestamp(self.now, UTC)
+
+    @rule()
+    def start(self) -> None:
+        wid = f"w{len(self.workflows)}"
+        self.workflows.append(wid)
+        self._append(started(wid, self._at().timestamp()))
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data(), n=st.integers(1, 3))
+    def event(self, data: st.DataObject, n: int) -> None:
+        wid = data.draw(st.sampled_from(self.workflows))
+        for i in range(n):
+            self._append(
+                TaskCompleted(workflow_id=wid, task_id=f"t{i}", agent="a", time=self._at())
+            )
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data())
+    def finish(self, data: st.DataObject) -> None:
+        wid = data.draw(st.sampled_from(self.workflows))
+        if wid not in self.finished:
+            self.finished.add(wid)
+            self._append(
+                WorkflowFinished(workflow_id=wid, status="completed", duration=0, time=self._at())
+            )
+
+    @rule()
+    def loose_event(self) -> None:
+        self._append(ChildStarted(supervisor="s", child="c", time=self._at()))
+
+    @rule(
+        max_workflows=st.none() | st.integers(0, 3),
+        max_age=st.none() | st.floats(0, 20),
+        max_loose=st.integers(0, 3),
+    )
+    def retain(self, max_workflows: int | None, max_age: float | None, max_loose: int) -> None:
+        policy = Retention(max_workflows, max_age, max_loose)
+        removed = [log.retain(policy) for log in self.logs]
+        assert removed[0] == removed[1]
+
+    @invariant()
+    def same_answers(self) -> None:
+        reference, sqlite = self.logs
+        assert sqlite.workflows() == reference.workflows()
+        for wid in [*self.workflows, ""]:
+            assert [e.id for e in sqlite.events(wid)] == [e.id for e in reference.events(wid)]
+
+    def teardown(self) -> None:
+        for log in self.logs:
+            log.close()
+        self.tmp.cleanup()
+
+
+LogMachine.TestCase.settings = settings(
+    max_examples=40,
+    stateful_step_count=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_the_sqlite_log_behaves_as_the_in_memory_log = LogMachine.TestCase
