@@ -38,6 +38,7 @@ from ._sink import EventSink as EventSink
 from ._subscription import Subscription as Subscription
 from ._tracing import from_wire as from_wire
 from ._tracing import to_wire as to_wire
+from ._tracing import traceparent as traceparent
 
 __all__ = [
     "ActorTerminated",
@@ -71,6 +72,7 @@ __all__ = [
     "from_wire",
     "parse_event",
     "to_wire",
+    "traceparent",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -324,7 +324,8 @@ class EventBus:
         subscribers get an :class:`Envelope` by
         ``tell`` (non-blocking), callable subscribers are called in turn. With tracing
         on, this is one ``publish <type>`` PRODUCER span, the child of the current span
-        (outside any trace, events whose ``starts_trace`` is false get no span).
+        (outside any trace, events whose ``starts_trace`` is false get no span, and a
+        broadcast event no one subscribes to gets none: nothing hops).
 
         Raises:
             BusClosedError: The bus was stopped.
@@ -344,6 +345,13 @@ class EventBus:
             if log is not None:
                 log.append(envelope)
             self._deliver(envelope, subs)
+            return
+        if not subs and event.recipient is None:
+            # No subscriber: nothing hops, so no span. The log keeps the event under the
+            # span that is current (e.g. the orchestrator's process span: its cause).
+            if log is not None:
+                current = trace.get_current_span().get_span_context()
+                log.append(Envelope(event, current if current.is_valid else None))
             return
         span = tracer.start_publish(event, event.recipient or event.type)
         try:

@@ -150,22 +150,28 @@ class BusTracer:
             span.end()
 
 
+def traceparent(envelope: Envelope[Event]) -> tuple[str, str]:
+    """The W3C ``traceparent`` and ``tracestate`` headers of the envelope's span context.
+
+    Both are ``""`` without a valid span context. Formatted directly (version ``00``,
+    W3C Trace Context level 1), about 1 µs, where a propagator ``inject`` costs several.
+    """
+    ctx = envelope.span_context
+    if ctx is None or not ctx.is_valid:
+        return "", ""
+    header = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
+    return header, ctx.trace_state.to_header() if ctx.trace_state else ""
+
+
 def to_wire(envelope: Envelope[Event]) -> Event:
     """Return the event with ``traceparent``/``tracestate`` filled from the envelope.
 
     Use it when an event leaves the process or is stored (W3C Trace Context).
     """
-    if envelope.span_context is None or not envelope.span_context.is_valid:
+    parent, state = traceparent(envelope)
+    if not parent:
         return envelope.event
-    carrier: dict[str, str] = {}
-    ctx = trace.set_span_in_context(NonRecordingSpan(envelope.span_context))
-    _PROPAGATOR.inject(carrier, context=ctx)
-    return envelope.event.model_copy(
-        update={
-            "traceparent": carrier.get("traceparent", ""),
-            "tracestate": carrier.get("tracestate", ""),
-        }
-    )
+    return envelope.event.model_copy(update={"traceparent": parent, "tracestate": state})
 
 
 def from_wire(event: Event) -> Envelope[Event]:

@@ -30,16 +30,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE VIRTUAL TABLE records_fts USING fts5(namespace UNINDEXED, key UNINDEXED, text)",
     ),
     1: (
-        # The event log (episodic memory): every bus event, in append order.
+        # The event log (episodic memory): every bus event, in append order. A row holds
+        # the events of one workflow from one group commit (a JSON array of
+        # [event, traceparent, tracestate]); events outside any workflow get a row each.
         """CREATE TABLE events (
             seq INTEGER PRIMARY KEY,
             workflow_id TEXT NOT NULL,
-            task_id TEXT NOT NULL,
-            type TEXT NOT NULL,
             time REAL NOT NULL,
+            count INTEGER NOT NULL,
             data TEXT NOT NULL
         )""",
-        "CREATE INDEX events_by_workflow ON events (workflow_id, task_id, seq)",
+        "CREATE INDEX events_by_workflow ON events (workflow_id, seq)",
         """CREATE TABLE workflows (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,

@@ -36,12 +36,15 @@ class Retention:
     """How much of the event log to keep, so a process running for months stays bounded.
 
     A workflow that has not finished is always kept whole (it may still be resumed).
+    Removing a workflow also removes its side effects' results from a
+    :class:`SQLiteIdempotencyStore` in the same file.
 
     Attributes:
         max_workflows: Keep the events of at most this many finished workflows, the most
             recently finished; ``None`` for no count limit.
-        max_age: Drop finished workflows (and events outside any workflow) older than
-            this many seconds; ``None`` for no age limit.
+        max_age: Seconds: drop workflows finished longer ago, events outside any
+            workflow older than this, and events of a workflow id that never started in
+            this log whose newest event is older than this; ``None`` for no age limit.
         max_loose_events: Keep at most this many events outside any workflow (e.g.
             supervision events at start-up), the newest.
 

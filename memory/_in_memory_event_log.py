@@ -84,18 +84,23 @@ class InMemoryEventLog:
                 if (policy.max_workflows is not None and i >= policy.max_workflows)
                 or (policy.max_age is not None and (w.finished_at or 0.0) < now - policy.max_age)
             }
+            if policy.max_age is not None:  # workflows never started here, idle too long
+                idle: dict[str, float] = {}
+                for e in self._events:
+                    if e.workflow_id and e.workflow_id not in self._workflows:
+                        idle[e.workflow_id] = max(idle.get(e.workflow_id, 0.0), e.time.timestamp())
+                doomed.update(w for w, at in idle.items() if at < now - policy.max_age)
             for workflow_id in doomed:
-                del self._workflows[workflow_id]
-            loose = [i for i, e in enumerate(self._events) if e.workflow_id not in self._workflows]
-            dropped = {i for i in loose if self._events[i].workflow_id in doomed}
-            kept_loose = [i for i in loose if i not in dropped]
+                self._workflows.pop(workflow_id, None)
+            dropped = {i for i, e in enumerate(self._events) if e.workflow_id in doomed}
+            loose = [i for i, e in enumerate(self._events) if not e.workflow_id]
             if policy.max_age is not None:
                 old = now - policy.max_age
-                dropped.update(i for i in kept_loose if self._events[i].time.timestamp() < old)
-                kept_loose = [i for i in kept_loose if i not in dropped]
-            excess = len(kept_loose) - policy.max_loose_events
+                dropped.update(i for i in loose if self._events[i].time.timestamp() < old)
+                loose = [i for i in loose if i not in dropped]
+            excess = len(loose) - policy.max_loose_events
             if excess > 0:
-                dropped.update(kept_loose[:excess])
+                dropped.update(loose[:excess])
             self._events = [e for i, e in enumerate(self._events) if i not in dropped]
             return len(dropped)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import sqlite3
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, cast
 
-from bus import Envelope, Event, WorkflowFinished, WorkflowStarted, parse_event, to_wire
+from bus import Envelope, Event, WorkflowFinished, WorkflowStarted, parse_event, traceparent
 
 from ._database import connect, transaction
 from ._errors import MemoryStoreError
@@ -29,14 +30,16 @@ _Status = Literal["running", "completed", "failed", "cancelled"]
 class SQLiteEventLog:
     """An :class:`EventLog` in a SQLite file (it may share the file with :class:`SQLiteStore`).
 
-    **Durability (the fsync policy).** ``append`` only enqueues (≈ 1 µs in the
-    publisher's thread); one writer thread takes everything queued and commits it as one
-    transaction (group commit), then the next group. The file is in WAL mode with
-    ``synchronous=NORMAL``: SQLite does not fsync on each commit, only at checkpoints, so
-    a committed group survives the process being killed (``kill -9``) but the last groups
-    may be lost on power loss or an OS crash. An event is committed a few milliseconds
-    after it was published; :meth:`flush` waits for it. If the process dies, what is in
-    the file is a prefix of the publish order, so causes always come before their effects.
+    **Durability (the fsync policy).** ``append`` only enqueues (about 1 µs in the
+    publisher's thread). One writer thread takes what was queued within
+    ``commit_interval`` and commits it as one transaction (group commit), one row per
+    workflow holding that workflow's new events in order. The file is in WAL mode with
+    ``synchronous=NORMAL``: SQLite fsyncs at checkpoints, not at each commit, so a
+    committed group survives the process being killed (``kill -9``), while on power loss
+    or an OS crash the last groups may be lost. An event is committed within about
+    ``commit_interval`` (5 ms) of its publication; :meth:`flush` waits for it. After a
+    crash the file holds a prefix of the publish order: a cause is never missing while
+    its effect is there.
 
     A write that fails (disk full, I/O error) is retried 5 times over about 3 s, then
     logged at ERROR with the number of events lost, and counted in :attr:`lost`.
@@ -46,6 +49,8 @@ class SQLiteEventLog:
         retention: A policy the writer applies every ``retain_every`` seconds; ``None``
             keeps everything (call :meth:`retain` yourself).
         retain_every: Seconds between automatic retention runs.
+        commit_interval: Seconds the writer waits after the first event of a group for
+            more to arrive (one commit for the group, and no thread wake-up per event).
         clock: Seconds since the epoch (for tests of retention by age).
 
     Raises:
@@ -58,9 +63,11 @@ class SQLiteEventLog:
         *,
         retention: Retention | None = None,
         retain_every: float = 60.0,
+        commit_interval: float = 0.005,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = str(path)
+        self.commit_interval = commit_interval
         self.retention = retention
         self.retain_every = retain_every
         self.lost = 0
@@ -98,6 +105,8 @@ class SQLiteEventLog:
         next_retention = time.monotonic() + self.retain_every
         while True:
             item = get()
+            if isinstance(item, Envelope) and self.commit_interval > 0:
+                time.sleep(self.commit_interval)  # let a group gather: one commit for it
             batch: list[Envelope[Event]] = []
             waiters: list[threading.Event] = []
             stop = False
@@ -126,23 +135,39 @@ class SQLiteEventLog:
                 return
 
     def _write(self, batch: list[Envelope[Event]]) -> None:
-        rows: list[tuple[str, str, str, float, str]] = []
+        groups: dict[str, list[str]] = {}  # workflow id -> its events, in order
+        newest: dict[str, float] = {}
+        loose: list[tuple[str, float, int, str]] = []
         started: list[tuple[str, str, str, float]] = []
         finished: list[tuple[str, float, str]] = []
         for envelope in batch:
-            event = to_wire(envelope)
+            event = envelope.event
             at = event.time.timestamp()
-            rows.append((event.workflow_id, event.task_id, event.type, at, event.model_dump_json()))
+            parent, state = traceparent(envelope)
+            quoted = json.dumps(state) if state else '""'
+            entry = f'[{event.model_dump_json()},"{parent}",{quoted}]'
+            workflow_id = event.workflow_id
+            if not workflow_id:
+                loose.append(("", at, 1, f"[{entry}]"))
+                continue
+            group = groups.get(workflow_id)
+            if group is None:
+                group = groups[workflow_id] = []
+            group.append(entry)
+            newest[workflow_id] = at
             if isinstance(event, WorkflowStarted):
-                started.append((event.workflow_id, event.name, "running", at))
+                started.append((workflow_id, event.name, "running", at))
             elif isinstance(event, WorkflowFinished):
-                finished.append((event.status, at, event.workflow_id))
+                finished.append((event.status, at, workflow_id))
+        rows = loose + [
+            (wid, newest[wid], len(entries), f"[{','.join(entries)}]")
+            for wid, entries in groups.items()
+        ]
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with self._writer_lock, transaction(self._writer_db, self.path) as db:
                     db.executemany(
-                        "INSERT INTO events (workflow_id, task_id, type, time, data) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO events (workflow_id, time, count, data) VALUES (?, ?, ?, ?)",
                         rows,
                     )
                     db.executemany(
@@ -155,11 +180,11 @@ class SQLiteEventLog:
                 if attempt + 1 < _WRITE_ATTEMPTS:
                     time.sleep(0.2 * 2**attempt)
                     continue
-                self.lost += len(rows)
+                self.lost += len(batch)
                 logger.exception(
                     "Event log %s lost %d events after %d failed writes",
                     self.path,
-                    len(rows),
+                    len(batch),
                     _WRITE_ATTEMPTS,
                 )
             return
@@ -187,16 +212,18 @@ class SQLiteEventLog:
     def events(self, workflow_id: str, task_id: str | None = None) -> list[Event]:
         """See :meth:`EventLog.events`."""
         self.flush()
-        if task_id is None:
-            rows = self._read(
-                "SELECT data FROM events WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
-            )
-        else:
-            rows = self._read(
-                "SELECT data FROM events WHERE workflow_id = ? AND task_id = ? ORDER BY seq",
-                (workflow_id, task_id),
-            )
-        return [parse_event(str(row[0])) for row in rows]
+        rows = self._read(
+            "SELECT data FROM events WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
+        )
+        events = []
+        for (data,) in rows:
+            for fields, parent, state in json.loads(str(data)):
+                if task_id is not None and fields.get("task_id") != task_id:
+                    continue
+                if parent:
+                    fields["traceparent"], fields["tracestate"] = parent, state
+                events.append(parse_event(fields))
+        return events
 
     def workflows(self) -> list[WorkflowInfo]:
         """See :meth:`EventLog.workflows`."""
@@ -219,7 +246,7 @@ class SQLiteEventLog:
     def __len__(self) -> int:
         """Events in the log (after a flush)."""
         self.flush()
-        return int(cast("int", self._read("SELECT COUNT(*) FROM events")[0][0]))
+        return int(cast("int", self._read("SELECT COALESCE(SUM(count), 0) FROM events")[0][0]))
 
     # -- bounded growth ----------------------------------------------------------------
 
@@ -237,47 +264,59 @@ class SQLiteEventLog:
             logger.debug("Event log %s: retention removed %d events", self.path, removed)
 
     def _retain(self, policy: Retention) -> int:
+        now = self._clock()
         conditions: list[str] = []
         args: list[object] = []
         if policy.max_age is not None:
             conditions.append("finished_at < ?")
-            args.append(self._clock() - policy.max_age)
+            args.append(now - policy.max_age)
         if policy.max_workflows is not None:
             conditions.append(
                 "id NOT IN (SELECT id FROM workflows WHERE finished_at IS NOT NULL "
                 "ORDER BY finished_at DESC LIMIT ?)"
             )
             args.append(policy.max_workflows)
-        loose = "(workflow_id = '' OR workflow_id NOT IN (SELECT id FROM workflows))"
         with self._writer_lock, transaction(self._writer_db, self.path) as db:
-            removed = 0
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM doomed")
             if conditions:
-                db.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY)",
-                )
-                db.execute("DELETE FROM doomed")
                 where = " OR ".join(conditions)  # literal conditions, never user text
                 select = f"SELECT id FROM workflows WHERE finished_at NOT NULL AND ({where})"  # noqa: S608
                 db.execute("INSERT INTO doomed " + select, args)
-                removed += db.execute(
-                    "DELETE FROM events WHERE workflow_id IN (SELECT id FROM doomed)"
-                ).rowcount
-                db.execute("DELETE FROM effects WHERE workflow_id IN (SELECT id FROM doomed)")
-                db.execute("DELETE FROM workflows WHERE id IN (SELECT id FROM doomed)")
+            if policy.max_age is not None:  # workflows never started here, idle too long
+                db.execute(
+                    "INSERT OR IGNORE INTO doomed SELECT workflow_id FROM events "
+                    "WHERE workflow_id != '' AND workflow_id NOT IN (SELECT id FROM workflows) "
+                    "GROUP BY workflow_id HAVING MAX(time) < ?",
+                    (now - policy.max_age,),
+                )
+            removed = self._delete_events(db, "workflow_id IN (SELECT id FROM doomed)", ())
+            db.execute("DELETE FROM effects WHERE workflow_id IN (SELECT id FROM doomed)")
+            db.execute("DELETE FROM workflows WHERE id IN (SELECT id FROM doomed)")
             if policy.max_age is not None:
-                removed += db.execute(
-                    f"DELETE FROM events WHERE {loose} AND time < ?",  # noqa: S608
-                    (self._clock() - policy.max_age,),
-                ).rowcount
-            removed += db.execute(
-                f"DELETE FROM events WHERE {loose} AND seq NOT IN "  # noqa: S608
-                f"(SELECT seq FROM events WHERE {loose} ORDER BY seq DESC LIMIT ?)",
+                removed += self._delete_events(
+                    db, "workflow_id = '' AND time < ?", (now - policy.max_age,)
+                )
+            removed += self._delete_events(
+                db,
+                "workflow_id = '' AND seq NOT IN (SELECT seq FROM events "
+                "WHERE workflow_id = '' ORDER BY seq DESC LIMIT ?)",
                 (policy.max_loose_events,),
-            ).rowcount
+            )
         with self._writer_lock:
             self._writer_db.execute("PRAGMA incremental_vacuum")
             self._writer_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed
+
+    @staticmethod
+    def _delete_events(db: sqlite3.Connection, where: str, args: tuple[object, ...]) -> int:
+        """Delete the event rows matching ``where`` (a literal condition); how many events."""
+        count = db.execute(
+            f"SELECT COALESCE(SUM(count), 0) FROM events WHERE {where}",  # noqa: S608
+            args,
+        ).fetchone()[0]
+        db.execute(f"DELETE FROM events WHERE {where}", args)  # noqa: S608
+        return int(count)
 
     # -- lifetime --------------------------------------------------------------------
 

@@ -214,6 +214,12 @@ class LogMachine(RuleBasedStateMachine):
     def loose_event(self) -> None:
         self._append(ChildStarted(supervisor="s", child="c", time=self._at()))
 
+    @rule(n=st.integers(0, 1))
+    def event_of_a_workflow_never_started_here(self, n: int) -> None:
+        self._append(
+            TaskCompleted(workflow_id=f"stray{n}", task_id="t", agent="a", time=self._at())
+        )
+
     @rule(
         max_workflows=st.none() | st.integers(0, 3),
         max_age=st.none() | st.floats(0, 20),
@@ -228,7 +234,7 @@ class LogMachine(RuleBasedStateMachine):
     def same_answers(self) -> None:
         reference, sqlite = self.logs
         assert sqlite.workflows() == reference.workflows()
-        for wid in [*self.workflows, ""]:
+        for wid in [*self.workflows, "", "stray0", "stray1"]:
             assert [e.id for e in sqlite.events(wid)] == [e.id for e in reference.events(wid)]
 
     def teardown(self) -> None:
