@@ -51,6 +51,9 @@ class SQLiteEventLog:
         retain_every: Seconds between automatic retention runs.
         commit_interval: Seconds the writer waits after the first event of a group for
             more to arrive (one commit for the group, and no thread wake-up per event).
+        max_pending: Events appended but not yet written, at most: past it ``append``
+            waits for the writer (backpressure), so a publisher faster than the disk
+            cannot grow memory without bound.
         clock: Seconds since the epoch (for tests of retention by age).
 
     Raises:
@@ -64,6 +67,7 @@ class SQLiteEventLog:
         retention: Retention | None = None,
         retain_every: float = 60.0,
         commit_interval: float = 0.005,
+        max_pending: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = str(path)
@@ -79,7 +83,9 @@ class SQLiteEventLog:
         self._queue: queue.SimpleQueue[Envelope[Event] | threading.Event | None] = (
             queue.SimpleQueue()
         )
-        self._append_lock = threading.Lock()
+        self.max_pending = max_pending
+        self._pending = 0  # events appended, not yet written
+        self._append_lock = threading.Condition(threading.Lock())
         self._closed = False
         self._thread = threading.Thread(
             target=self._write_loop, name=f"event-log {self.path}", daemon=True
@@ -89,10 +95,20 @@ class SQLiteEventLog:
     # -- writing ---------------------------------------------------------------------
 
     def append(self, envelope: Envelope[Event]) -> None:
-        """See :meth:`EventLog.append`."""
+        """See :meth:`EventLog.append`; waits while ``max_pending`` events are unwritten.
+
+        Raises:
+            MemoryStoreError: The log is closed, or its writer thread is gone.
+        """
         with self._append_lock:
+            while self._pending >= self.max_pending and not self._closed:
+                if not self._thread.is_alive():
+                    msg = f"Event log {self.path!r} has no writer thread; events would be lost."
+                    raise MemoryStoreError(msg)
+                self._append_lock.wait(1.0)
             if self._closed:
                 self._raise_closed()
+            self._pending += 1
             self._queue.put(envelope)
 
     def _raise_closed(self) -> None:
@@ -126,6 +142,11 @@ class SQLiteEventLog:
                     break
             if batch:
                 self._write(batch)
+                with self._append_lock:
+                    full = self._pending >= self.max_pending
+                    self._pending -= len(batch)
+                    if full:
+                        self._append_lock.notify_all()
             for waiter in waiters:
                 waiter.set()
             if self.retention is not None and time.monotonic() >= next_retention:
@@ -304,7 +325,8 @@ class SQLiteEventLog:
                 (policy.max_loose_events,),
             )
         with self._writer_lock:
-            self._writer_db.execute("PRAGMA incremental_vacuum")
+            # executescript steps the pragma to its end; execute() would free one page only
+            self._writer_db.executescript("PRAGMA incremental_vacuum;")
             self._writer_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed
 

@@ -163,6 +163,36 @@ def test_automatic_retention_bounds_the_file(tmp_path: Path) -> None:
     log.close()
 
 
+def test_retention_gives_the_space_back_to_the_file_system(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    log = SQLiteEventLog(path)
+    padding = "x" * 2000
+    for n in range(200):
+        wid = f"w{n}"
+        log.append(Envelope(started(wid, float(n))))
+        for _ in range(10):
+            event = TaskCompleted(workflow_id=wid, task_id="t1", agent="a", result=padding)
+            log.append(Envelope(event))
+        log.append(Envelope(WorkflowFinished(workflow_id=wid, status="completed", duration=0)))
+    log.flush()
+    full = path.stat().st_size + Path(f"{path}-wal").stat().st_size
+    assert log.retain(Retention(max_workflows=1)) == 199 * 12
+    compacted = path.stat().st_size + Path(f"{path}-wal").stat().st_size
+    assert full > 4_000_000
+    assert compacted < full / 20
+    log.close()
+
+
+def test_a_publisher_faster_than_the_writer_waits_and_loses_nothing(tmp_path: Path) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db", max_pending=3, commit_interval=0.0005)
+    bus = EventBus(event_log=log, tracing=False)
+    for i in range(2000):
+        bus.publish(TaskCompleted(workflow_id="w", task_id="t", agent="a", result=i))
+    results = [e.result for e in log.events("w") if isinstance(e, TaskCompleted)]
+    assert results == list(range(2000))
+    log.close()
+
+
 class LogMachine(RuleBasedStateMachine):
     """The SQLite log must answer every query as the in-memory log does, through retention."""
 
