@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import itertools
 import logging
 import random
 import time
@@ -35,7 +36,7 @@ from memory import EventLog
 
 from ._actor import Actor
 from ._backoff import Backoff
-from ._errors import PlanValidationError, WorkflowError
+from ._errors import ConfigurationError, PlanValidationError, WorkflowError
 from ._metrics import Instruments
 from ._plan import Plan
 from ._rebuild import Rebuilt, rebuild
@@ -114,6 +115,12 @@ class Orchestrator(Actor):
         tracer_provider: For the workflow spans; ``None`` uses the global provider.
         event_log: Where :func:`resume` reads workflows from; ``None`` uses the bus's
             ``event_log`` if it is a readable :class:`memory.EventLog`.
+        max_in_flight: Attempts sent to one agent and not yet ended, at most (an agent
+            runs one at a time; a few more keep it busy). Further ready tasks wait here,
+            highest priority first, then in the order they became ready, across
+            workflows; an attempt's timeout starts when it is sent. This bounds the
+            agents' mailboxes and the timers, so a plan of 30,000 tasks costs per task
+            about what a small one does. ``None`` sends every ready task at once.
     """
 
     def __init__(
@@ -132,8 +139,17 @@ class Orchestrator(Actor):
         approval_timeout: float | None = 3600.0,
         tracer_provider: trace.TracerProvider | None = None,
         event_log: EventLog | None = None,
+        max_in_flight: int | None = 4,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        if max_in_flight is not None and max_in_flight < 1:
+            msg = f"Orchestrator {name!r} needs max_in_flight >= 1 or None, got {max_in_flight}."
+            raise ConfigurationError(msg)
+        self.max_in_flight = max_in_flight
+        # Ready tasks waiting for an agent with capacity, by target (agent or capability):
+        # heaps of (-priority, arrival, workflow id, task id).
+        self._waiting: dict[str, list[tuple[int, int, str, str]]] = {}
+        self._arrivals = itertools.count()
         if event_log is None and isinstance(bus.event_log, EventLog):
             event_log = bus.event_log
         self._event_log = event_log
@@ -380,16 +396,43 @@ class Orchestrator(Actor):
         self._dispatch(wf)
         if wf.open_tasks == 0 and wf.id in self._workflows:
             self._finish(wf)
+        if self._waiting:
+            self._drain()
 
     def _dispatch(self, wf: Workflow) -> None:
         ready = wf.ready
+        limit = self.max_in_flight
         while ready:
-            _, _, task_id = heapq.heappop(ready)
+            priority, _, task_id = heapq.heappop(ready)
             run = wf.tasks[task_id]
             if run.task.needs_approval and run.approval != "approved":
                 self._request_approval(wf, run)
                 continue
+            if limit is not None and not self._router.has_capacity(run.target, limit):
+                waiting = self._waiting.setdefault(run.target, [])
+                heapq.heappush(waiting, (priority, next(self._arrivals), wf.id, task_id))
+                continue
             self._start_attempt(wf, run, new_attempt=True)
+
+    def _drain(self) -> None:
+        """Send waiting tasks to agents that have room again (see ``max_in_flight``)."""
+        limit = self.max_in_flight or 0
+        for target, waiting in list(self._waiting.items()):
+            while waiting and self._router.has_capacity(target, limit):
+                _, _, workflow_id, task_id = heapq.heappop(waiting)
+                wf = self._workflows.get(workflow_id)
+                if wf is None or wf.tasks[task_id].status is not TaskStatus.PENDING:
+                    continue  # cancelled or ended meanwhile
+                # Its cause is its workflow, not the event that made room for it.
+                token = otel_context.attach(trace.set_span_in_context(wf.span))
+                try:
+                    self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
+                finally:
+                    otel_context.detach(token)
+                if wf.open_tasks == 0 and wf.id in self._workflows:
+                    self._finish(wf)  # e.g. the start hit max_steps and cancelled the rest
+            if not waiting:
+                del self._waiting[target]
 
     def _request_approval(self, wf: Workflow, run: TaskRun) -> None:
         run.approval = "requested"
@@ -497,7 +540,7 @@ class Orchestrator(Actor):
                 agent=run.agent,
                 description=task.description,
                 inputs=inputs,
-                context=run.context,
+                context=run.context or {},
                 handoff_depth=run.handoff_depth,
             )
         )

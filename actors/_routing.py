@@ -101,6 +101,22 @@ class AgentRouter:
         """Attempts running on ``agent`` now."""
         return self._health[agent].in_flight
 
+    def has_capacity(self, target: str, limit: int) -> bool:
+        """Whether an agent that could take ``target``'s next attempt has fewer than ``limit``.
+
+        The candidates are those of :meth:`choose`: the agents with capability ``target``,
+        or agent ``target`` and its fallbacks.
+        """
+        health = self._health.get(target)
+        if health is not None and health.in_flight < limit:
+            return True
+        if target in self._by_capability:
+            candidates: Collection[str] = self._by_capability[target]
+        else:
+            mine = self._capabilities.get(target, frozenset())
+            candidates = [a for a in self.agents if self._capabilities.get(a, frozenset()) & mine]
+        return any(self._health[a].in_flight < limit for a in candidates)
+
     def is_open(self, agent: str) -> bool:
         """Whether ``agent``'s circuit is open (not counting a due probe)."""
         health = self._health[agent]

@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 
+NO_USAGE = TokenUsage()
+
+
 @dataclass(slots=True)
 class TaskRun:
     task: Task
@@ -40,12 +43,12 @@ class TaskRun:
     status: TaskStatus = TaskStatus.PENDING
     attempts: int = 0
     handoff_depth: int = 0
-    context: dict[str, JsonValue] = field(default_factory=dict)
+    context: dict[str, JsonValue] | None = None  # what a handoff passed on, if any
     started_at: datetime | None = None
     started_mono: float = 0.0
     finished_at: datetime | None = None
     finished_mono: float = 0.0
-    usage: TokenUsage = field(default_factory=TokenUsage)
+    usage: TokenUsage = NO_USAGE  # frozen, so one shared zero serves every task
     result: JsonValue = None
     error: str = ""
     late_replies: int = 0

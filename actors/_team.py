@@ -47,6 +47,7 @@ class Team:
             :class:`CircuitBreaker`); the agents' ``capabilities`` say where.
         approval_timeout: Seconds a task that needs approval waits for a decision.
         tracer_provider: For workflow spans; ``None`` uses the global provider.
+        max_in_flight: Attempts in flight per agent, at most (see :class:`Orchestrator`).
 
     Raises:
         ConfigurationError: No agents, or a handoff names an unknown agent.
@@ -79,6 +80,7 @@ class Team:
         circuit_breaker: CircuitBreaker | None = None,
         approval_timeout: float | None = 3600.0,
         tracer_provider: trace.TracerProvider | None = None,
+        max_in_flight: int | None = 4,
     ) -> None:
         if not agents:
             msg = "A Team needs at least one agent child spec."
@@ -110,6 +112,7 @@ class Team:
                 circuit_breaker=circuit_breaker,
                 approval_timeout=approval_timeout,
                 tracer_provider=tracer_provider,
+                max_in_flight=max_in_flight,
             ),
         )
         agents_sup = ChildSpec(

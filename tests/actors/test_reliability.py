@@ -11,7 +11,7 @@ import pytest
 from actors import Agent, Backoff, Plan, Task, TaskContext, TaskError, TaskStatus, Team
 from actors._scheduler import Scheduler
 from actors.testing import EventRecorder
-from bus import EventBus, TaskStarted
+from bus import EventBus, TaskCompleted, TaskStarted
 
 
 class Hangs(Agent):
@@ -150,3 +150,38 @@ def test_cancelled_timers_do_not_pile_up() -> None:
         assert scheduler.pending() < 2100
     finally:
         scheduler.stop()
+
+
+class Slow(Agent):
+    """Takes 50 ms per task."""
+
+    def handle(self, task: TaskContext) -> object:
+        time.sleep(0.05)
+        return task.task_id
+
+
+def test_ready_tasks_wait_in_the_orchestrator_and_their_timeout_starts_when_sent() -> None:
+    # 12 independent tasks of 50 ms on one agent, each allowed 0.3 s: sent all at once,
+    # the last ones would wait ~0.6 s in the agent's mailbox and time out.
+    tasks = [Task(id=f"t{i:02d}", agent="slow", timeout=0.3, max_attempts=1) for i in range(10)]
+    # Two urgent tasks become ready when t00 completes, behind eight waiting ones.
+    for name, priority in (("urgent1", 5), ("urgent2", 9)):
+        tasks.append(Task(id=name, agent="slow", priority=priority, depends_on=("t00",)))
+    bus = EventBus(tracing=False)
+    recorder = EventRecorder(bus)
+    with Team([Slow.child_spec("slow", bus)], bus=bus, max_in_flight=2) as team:
+        result = team.run(Plan(tasks=tuple(tasks)), timeout=20)
+    assert result.ok, [t.error for t in result.tasks if t.error]
+    events = recorder.events
+    started = [e.task_id for e in events if isinstance(e, TaskStarted)]
+    # Both urgent tasks go before every task left waiting, the more urgent first.
+    assert started[:2] == ["t00", "t01"]
+    assert started[2:4] == ["urgent2", "urgent1"]
+    in_flight = peak = 0
+    for e in events:
+        if isinstance(e, TaskStarted):
+            in_flight += 1
+        elif isinstance(e, TaskCompleted):
+            in_flight -= 1
+        peak = max(peak, in_flight)
+    assert peak == 2
