@@ -7,6 +7,7 @@ from ._actor import ContainedBaseException as ContainedBaseException
 from ._agent import Agent as Agent
 from ._agent import HandoffTo as HandoffTo
 from ._agent import TaskContext as TaskContext
+from ._agent import workflow_namespace as workflow_namespace
 from ._backoff import Backoff as Backoff
 from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import RestartPolicy as RestartPolicy
@@ -89,6 +90,7 @@ __all__ = [
     "resume",
     "side_effect",
     "submit",
+    "workflow_namespace",
     "workflow_span",
 ]
 

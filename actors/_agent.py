@@ -11,18 +11,23 @@ import pydantic
 from pydantic import BaseModel, JsonValue
 
 from bus import Event, EventBus, Handoff, TaskCompleted, TaskFailed, TaskStarted, TokenUsage
-from memory import IdempotencyStore, MemoryStore, Record
+from memory import IdempotencyStore, MemoryStore, Record, Scope
 
 from ._actor import Actor
 from ._child_spec import ChildSpec, RestartPolicy
 from ._errors import ConfigurationError, TaskError
 from ._idempotency import DEFAULT_IDEMPOTENCY, canonical_json, idempotency_key, run_side_effect
 
-__all__ = ["Agent", "HandoffTo", "TaskContext"]
+__all__ = ["Agent", "HandoffTo", "TaskContext", "workflow_namespace"]
 
 logger = logging.getLogger(__name__)
 
 _JSON: pydantic.TypeAdapter[JsonValue] = pydantic.TypeAdapter(JsonValue)
+
+
+def workflow_namespace(workflow_id: str) -> str:
+    """The memory namespace of a workflow's short-term facts: ``workflow:<id>``."""
+    return f"workflow:{workflow_id}"
 
 
 @dataclass(slots=True)
@@ -152,6 +157,23 @@ class Agent(Actor):
             memory.MemoryStoreError: The store failed.
         """
         return self._memory().put(self.name, key, value)
+
+    def note(self, task: TaskContext, key: str, value: JsonValue) -> Record:
+        """Keep a short-term fact for the rest of ``task``'s workflow (any agent reads it).
+
+        It lives in namespace ``workflow:<id>`` and is discarded when the workflow ends
+        (by an orchestrator given the same store) unless promoted: written again there
+        with ``scope=Scope.LONG_TERM``.
+
+        Raises:
+            ConfigurationError: The agent has no memory store.
+        """
+        namespace = workflow_namespace(task.workflow_id)
+        return self._memory().put(namespace, key, value, scope=Scope.SHORT_TERM)
+
+    def notes(self, task: TaskContext) -> list[Record]:
+        """The facts noted so far in ``task``'s workflow, newest first."""
+        return self._memory().records(workflow_namespace(task.workflow_id))
 
     def recall(self, query: str, limit: int = 5) -> list[Record]:
         """Facts this agent kept that share words with ``query``; best matches first.

@@ -32,9 +32,10 @@ from bus import (
     WorkflowResumed,
     WorkflowStarted,
 )
-from memory import EventLog
+from memory import EventLog, MemoryStore, MemoryStoreError
 
 from ._actor import Actor
+from ._agent import workflow_namespace
 from ._backoff import Backoff
 from ._errors import ConfigurationError, PlanValidationError, WorkflowError
 from ._metrics import Instruments
@@ -121,6 +122,8 @@ class Orchestrator(Actor):
             workflows; an attempt's timeout starts when it is sent. This bounds the
             agents' mailboxes and the timers, so a plan of 30,000 tasks costs per task
             about what a small one does. ``None`` sends every ready task at once.
+        memory: The agents' store: a workflow's short-term facts (namespace
+            ``workflow:<id>``, see :meth:`Agent.note`) are discarded when it ends.
     """
 
     def __init__(
@@ -140,8 +143,10 @@ class Orchestrator(Actor):
         tracer_provider: trace.TracerProvider | None = None,
         event_log: EventLog | None = None,
         max_in_flight: int | None = 4,
+        memory: MemoryStore | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        self._memory = memory
         if max_in_flight is not None and max_in_flight < 1:
             msg = f"Orchestrator {name!r} needs max_in_flight >= 1 or None, got {max_in_flight}."
             raise ConfigurationError(msg)
@@ -682,6 +687,11 @@ class Orchestrator(Actor):
                 status=result.status.value,
                 duration=result.duration,
             )
+        if self._memory is not None:
+            try:
+                self._memory.discard(workflow_namespace(wf.id))
+            except MemoryStoreError:
+                logger.exception("Could not discard the short-term memory of %s", wf.id)
         if wf.owns_span:
             wf.span.end()
         wf.future.set(result)

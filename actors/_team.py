@@ -11,6 +11,7 @@ import pykka
 from opentelemetry import trace
 
 from bus import ApprovalDecided, EventBus
+from memory import MemoryStore
 
 from ._backoff import Backoff
 from ._child_spec import ChildSpec
@@ -48,6 +49,8 @@ class Team:
         approval_timeout: Seconds a task that needs approval waits for a decision.
         tracer_provider: For workflow spans; ``None`` uses the global provider.
         max_in_flight: Attempts in flight per agent, at most (see :class:`Orchestrator`).
+        memory: The agents' store; each workflow's short-term facts are discarded at
+            its end (see :meth:`Agent.note`).
 
     Raises:
         ConfigurationError: No agents, or a handoff names an unknown agent.
@@ -55,6 +58,7 @@ class Team:
     Example:
         >>> from actors import Agent, Plan, Task, Team
         >>> from bus import ApprovalDecided, EventBus
+    from memory import MemoryStore
         >>> class Echo(Agent):
         ...     def handle(self, task):
         ...         return task.description
@@ -81,6 +85,7 @@ class Team:
         approval_timeout: float | None = 3600.0,
         tracer_provider: trace.TracerProvider | None = None,
         max_in_flight: int | None = 4,
+        memory: MemoryStore | None = None,
     ) -> None:
         if not agents:
             msg = "A Team needs at least one agent child spec."
@@ -113,6 +118,7 @@ class Team:
                 approval_timeout=approval_timeout,
                 tracer_provider=tracer_provider,
                 max_in_flight=max_in_flight,
+                memory=memory,
             ),
         )
         agents_sup = ChildSpec(

@@ -1,4 +1,5 @@
-"""Resuming a workflow from the event log, in one process (the SIGKILL test is in integration)."""
+"""Workflow memory: resuming from the event log in one process (the SIGKILL test is in
+integration), and short-term notes that end with their workflow."""
 
 from __future__ import annotations
 
@@ -7,10 +8,19 @@ from typing import ClassVar
 
 import pytest
 
-from actors import Agent, Plan, Supervisor, Task, TaskContext, Team, WorkflowError
+from actors import (
+    Agent,
+    Plan,
+    Supervisor,
+    Task,
+    TaskContext,
+    Team,
+    WorkflowError,
+    workflow_namespace,
+)
 from actors.testing import check_protocol
 from bus import EventBus, WorkflowResumed
-from memory import InMemoryEventLog
+from memory import InMemoryEventLog, InMemoryStore, Scope
 
 CHAIN = Plan(
     tasks=(
@@ -104,3 +114,28 @@ def test_resume_errors_name_the_cause(counting: type[Counting]) -> None:
             team.resume("wf").get(timeout=5)
         counting.release.set()
         assert running.get(timeout=10).ok
+
+
+class NoteTaker(Agent):
+    """Notes a short-term fact per task; promotes the one of task ``keep``."""
+
+    seen: ClassVar[list[list[str]]] = []
+
+    def handle(self, task: TaskContext) -> str:
+        NoteTaker.seen.append([r.key for r in self.notes(task)])
+        self.note(task, task.task_id, f"found in {task.task_id}")
+        if task.task_id == "keep":
+            assert self.memory is not None
+            self.memory.put(workflow_namespace(task.workflow_id), "kept", 1, scope=Scope.LONG_TERM)
+        return task.task_id
+
+
+def test_short_term_notes_are_shared_in_a_workflow_and_discarded_at_its_end() -> None:
+    store = InMemoryStore()
+    bus = EventBus(tracing=False)
+    plan = Plan(tasks=(Task(id="a", agent="n"), Task(id="keep", agent="n", depends_on=("a",))))
+    NoteTaker.seen = []
+    with Team([NoteTaker.child_spec("n", bus, memory=store)], bus=bus, memory=store) as team:
+        assert team.submit(plan, workflow_id="wf").get(timeout=10).ok
+    assert NoteTaker.seen == [[], ["a"]]  # the second task read the first one's note
+    assert [(r.key, r.scope) for r in store.records("workflow:wf")] == [("kept", Scope.LONG_TERM)]
