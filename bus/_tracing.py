@@ -7,8 +7,7 @@ the child of the publish span and linked to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -21,7 +20,7 @@ from ._envelope import Envelope
 from ._event import Event
 from ._hop_spans import HopSpans
 
-__all__ = ["BusTracer", "from_wire", "to_wire"]
+__all__ = ["BusTracer", "ProcessScope", "from_wire", "to_wire", "traceparent"]
 
 MESSAGING_SYSTEM = "actorchestra"
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -96,26 +95,21 @@ class BusTracer:
             return hops.start(name, SpanKind.PRODUCER, parent, attributes)
         return self._tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
 
-    @contextmanager
-    def process(self, envelope: Envelope[Event], subscriber: str) -> Iterator[Span]:
-        """Run the body inside the CONSUMER span of handling ``envelope``.
+    def process(self, envelope: Envelope[Event], subscriber: str) -> ProcessScope:
+        """The CONSUMER span of handling ``envelope``, as a context manager.
 
         The span's parent is the publish span carried in the envelope (when there is
         one), and it also links to it; the span is current while the body runs, so
         events published by the handler continue the trace. An exception escaping the
         body sets status ERROR, is recorded on the span and propagates.
         """
+        return ProcessScope(self, envelope, subscriber)
+
+    def _start_process(self, envelope: Envelope[Event], subscriber: str) -> Span:
         event = envelope.event
         parent_sc = envelope.span_context
-        span: Span
         if parent_sc is not None and self._dropped(parent_sc):
-            span = NonRecordingSpan(parent_sc)
-            token = otel_context.attach(trace.set_span_in_context(span))
-            try:
-                yield span
-            finally:
-                otel_context.detach(token)
-            return
+            return NonRecordingSpan(parent_sc)
         attributes: dict[str, AttributeValue] = {
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.type": "process",
@@ -129,25 +123,43 @@ class BusTracer:
         name = f"process {event.type}"
         hops = self._fast(parent_sc) if parent_sc is not None else None
         if hops is not None and parent_sc is not None:
-            span = hops.start(name, SpanKind.CONSUMER, parent_sc, attributes, (Link(parent_sc),))
-        else:
-            ctx = links = None
-            if parent_sc is not None:
-                ctx = trace.set_span_in_context(NonRecordingSpan(parent_sc))
-                links = [Link(parent_sc)]
-            span = self._tracer.start_span(
-                name, context=ctx, kind=SpanKind.CONSUMER, links=links, attributes=attributes
-            )
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
-            yield span
-        except BaseException as exc:
+            return hops.start(name, SpanKind.CONSUMER, parent_sc, attributes, (Link(parent_sc),))
+        ctx = links = None
+        if parent_sc is not None:
+            ctx = trace.set_span_in_context(NonRecordingSpan(parent_sc))
+            links = [Link(parent_sc)]
+        return self._tracer.start_span(
+            name, context=ctx, kind=SpanKind.CONSUMER, links=links, attributes=attributes
+        )
+
+
+class ProcessScope:
+    """The ``with`` block of one ``process`` span (a class: cheaper than a generator)."""
+
+    __slots__ = ("_envelope", "_span", "_subscriber", "_token", "_tracer")
+
+    def __init__(self, tracer: BusTracer, envelope: Envelope[Event], subscriber: str) -> None:
+        self._tracer = tracer
+        self._envelope = envelope
+        self._subscriber = subscriber
+
+    def __enter__(self) -> Span:
+        span = self._span = self._tracer._start_process(self._envelope, self._subscriber)
+        self._token = otel_context.attach(trace.set_span_in_context(span))
+        return span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        span = self._span
+        otel_context.detach(self._token)
+        if exc is not None and span.is_recording():
             span.record_exception(exc)
             span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-            raise
-        finally:
-            otel_context.detach(token)
-            span.end()
+        span.end()
 
 
 def traceparent(envelope: Envelope[Event]) -> tuple[str, str]:
