@@ -86,6 +86,11 @@ def child(mode: str, directory: Path) -> None:
         start = time.monotonic()
         if mode == "run":
             future = team.submit(ledger_plan(), workflow_id=WORKFLOW_ID, name="ledger")
+            deadline = time.monotonic() + 10
+            while WORKFLOW_ID not in {w.id for w in log.workflows()}:  # on disk: resumable
+                if time.monotonic() > deadline:
+                    raise SystemExit("the workflow never reached the event log")
+                time.sleep(0.001)
             print("submitted", flush=True)
         else:
             future = team.resume(WORKFLOW_ID)
