@@ -91,6 +91,15 @@ class AgentRouter:
                     msg = f"Capability {cap!r} has the name of an agent; rename one of them."
                     raise ConfigurationError(msg)
                 self._by_capability.setdefault(cap, []).append(agent)
+        # Agents sharing a capability with an agent, in declaration order.
+        self._fallbacks: dict[str, tuple[str, ...]] = {
+            agent: tuple(
+                a
+                for a in self.agents
+                if a != agent and self._capabilities.get(a, frozenset()) & caps
+            )
+            for agent, caps in self._capabilities.items()
+        }
 
     @property
     def names(self) -> frozenset[str]:
@@ -110,11 +119,7 @@ class AgentRouter:
         health = self._health.get(target)
         if health is not None and health.in_flight < limit:
             return True
-        if target in self._by_capability:
-            candidates: Collection[str] = self._by_capability[target]
-        else:
-            mine = self._capabilities.get(target, frozenset())
-            candidates = [a for a in self.agents if self._capabilities.get(a, frozenset()) & mine]
+        candidates = self._by_capability.get(target) or self._fallbacks.get(target, ())
         return any(self._health[a].in_flight < limit for a in candidates)
 
     def is_open(self, agent: str) -> bool:
@@ -137,14 +142,7 @@ class AgentRouter:
             )
         elif target in self._health:
             fallbacks = sorted(
-                (
-                    a
-                    for a in self.agents
-                    if a != target
-                    and self._capabilities.get(a, frozenset())
-                    & self._capabilities.get(target, frozenset())
-                ),
-                key=lambda a: self._health[a].in_flight,
+                self._fallbacks.get(target, ()), key=lambda a: self._health[a].in_flight
             )
             candidates = [target, *fallbacks]
         else:
