@@ -141,7 +141,11 @@ class SQLiteEventLog:
                 except queue.Empty:
                     break
             if batch:
-                self._write(batch)
+                try:
+                    self._write(batch)
+                except Exception:  # the writer must outlive any one bad batch
+                    self.lost += len(batch)
+                    logger.exception("Event log %s lost %d events", self.path, len(batch))
                 with self._append_lock:
                     full = self._pending >= self.max_pending
                     self._pending -= len(batch)

@@ -280,3 +280,16 @@ LogMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_the_sqlite_log_behaves_as_the_in_memory_log = LogMachine.TestCase
+
+
+def test_a_batch_that_cannot_be_written_is_counted_and_the_writer_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db")
+    log.append(Envelope(object()))  # type: ignore[arg-type]  # not an event: cannot be stored
+    log.flush()
+    log.append(Envelope(TaskCompleted(workflow_id="w", task_id="t", agent="a")))
+    assert [e.type for e in log.events("w")] == ["task.completed"]
+    assert log.lost == 1
+    assert "lost 1 events" in caplog.text
+    log.close()
