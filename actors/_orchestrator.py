@@ -8,7 +8,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,8 +195,7 @@ class Orchestrator(Actor):
             if wf is None:
                 return None
             # No span is current in a timer's message: continue the workflow's trace.
-            token = otel_context.attach(trace.set_span_in_context(wf.span))
-            try:
+            with self._in_workflow(wf):
                 if isinstance(message, Cancel):
                     self._cancel(wf, message.reason)
                 elif isinstance(message, ApprovalTimedOut):
@@ -208,8 +207,6 @@ class Orchestrator(Actor):
                 else:
                     self._on_timer(wf, message)
                 self._settle(wf)
-            finally:
-                otel_context.detach(token)
             return None
         return super().on_message(message)
 
@@ -284,8 +281,7 @@ class Orchestrator(Actor):
         wf = self._new_workflow(
             msg.workflow_id, msg.plan, msg.future, span, owns_span=msg.span is None
         )
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
+        with self._in_workflow(wf):
             if self._bus.has_subscribers(WorkflowStarted):  # dumping the plan is not free
                 self._record(
                     WorkflowStarted,
@@ -295,8 +291,6 @@ class Orchestrator(Actor):
                     agents=sorted(self.agents),
                 )
             self._dispatch(wf)
-        finally:
-            otel_context.detach(token)
 
     def _workflow_span(
         self, name: str, parent: otel_context.Context, links: list[trace.Link] | None = None
@@ -368,8 +362,7 @@ class Orchestrator(Actor):
         for task_id in in_flight:
             # The attempt cut short by the process's death runs again under its number.
             wf.tasks[task_id].attempts = state.attempts[task_id] - 1
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
+        with self._in_workflow(wf):
             if state.done is not None:
                 self._finish(wf, record=False)
                 return
@@ -381,6 +374,16 @@ class Orchestrator(Actor):
                 restarted=in_flight,
             )
             self._settle(wf)
+
+    @contextlib.contextmanager
+    def _in_workflow(self, wf: Workflow) -> Iterator[None]:
+        """Make ``wf``'s ``invoke_workflow`` span current (nothing to do untraced)."""
+        if not self._bus.tracing:
+            yield
+            return
+        token = otel_context.attach(trace.set_span_in_context(wf.span))
+        try:
+            yield
         finally:
             otel_context.detach(token)
 
@@ -428,12 +431,8 @@ class Orchestrator(Actor):
                 wf = self._workflows.get(workflow_id)
                 if wf is None or wf.tasks[task_id].status is not TaskStatus.PENDING:
                     continue  # cancelled or ended meanwhile
-                # Its cause is its workflow, not the event that made room for it.
-                token = otel_context.attach(trace.set_span_in_context(wf.span))
-                try:
+                with self._in_workflow(wf):  # its cause: not the event that made room
                     self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
-                finally:
-                    otel_context.detach(token)
                 if wf.open_tasks == 0 and wf.id in self._workflows:
                     self._finish(wf)  # e.g. the start hit max_steps and cancelled the rest
             if not waiting:

@@ -337,30 +337,29 @@ class EventBus:
         if subs is None:
             subs = self._route(key)
         tracer = self._tracer
-        log = self.event_log
         if tracer is None or (
             not event.starts_trace and not trace.get_current_span().get_span_context().is_valid
         ):
-            envelope: Envelope[Event] = Envelope(event)
-            if log is not None:
-                log.append(envelope)
-            self._deliver(envelope, subs)
+            self._send(Envelope(event), subs)
             return
         if not subs and event.recipient is None:
             # No subscriber: nothing hops, so no span. The log keeps the event under the
             # span that is current (e.g. the orchestrator's process span: its cause).
-            if log is not None:
-                current = trace.get_current_span().get_span_context()
-                log.append(Envelope(event, current if current.is_valid else None))
+            current = trace.get_current_span().get_span_context()
+            self._send(Envelope(event, current if current.is_valid else None), subs)
             return
         span = tracer.start_publish(event, event.recipient or event.type)
         try:
-            envelope = Envelope(event, span.get_span_context())
-            if log is not None:
-                log.append(envelope)
-            self._deliver(envelope, subs)
+            self._send(Envelope(event, span.get_span_context()), subs)
         finally:
             span.end()
+
+    def _send(self, envelope: Envelope[Event], subs: tuple[Subscription, ...]) -> None:
+        """Append ``envelope`` to the event log (if any), then deliver it."""
+        log = self.event_log
+        if log is not None:
+            log.append(envelope)
+        self._deliver(envelope, subs)
 
     def processing(
         self, envelope: Envelope[Event], subscriber: str

@@ -21,13 +21,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from pydantic import JsonValue
 
 from actors import Agent, Plan, Task, TaskContext, Team
-from bus import EventBus, WorkflowResumed
+from bus import EventBus, WorkflowResumed, WorkflowStarted
 from memory import SQLiteEventLog, SQLiteIdempotencyStore
 
 WORKFLOW_ID = "ledger-1"
@@ -85,12 +86,12 @@ def child(mode: str, directory: Path) -> None:
     with Team(specs, bus=bus, retry_backoff=None) as team:
         start = time.monotonic()
         if mode == "run":
+            accepted = threading.Event()
+            bus.subscribe(WorkflowStarted, lambda _event: accepted.set())
             future = team.submit(ledger_plan(), workflow_id=WORKFLOW_ID, name="ledger")
-            deadline = time.monotonic() + 10
-            while WORKFLOW_ID not in {w.id for w in log.workflows()}:  # on disk: resumable
-                if time.monotonic() > deadline:
-                    raise SystemExit("the workflow never reached the event log")
-                time.sleep(0.001)
+            if not accepted.wait(10):
+                raise SystemExit("the orchestrator did not accept the workflow within 10 s")
+            log.flush()  # its start is on disk: from here on it can be resumed
             print("submitted", flush=True)
         else:
             future = team.resume(WORKFLOW_ID)

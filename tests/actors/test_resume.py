@@ -21,6 +21,7 @@ from actors import (
 from actors.testing import check_protocol
 from bus import EventBus, WorkflowResumed
 from memory import InMemoryEventLog, InMemoryStore, Scope
+from tests.helpers import wait_until
 
 CHAIN = Plan(
     tasks=(
@@ -58,8 +59,7 @@ def test_resume_keeps_finished_tasks_and_restarts_the_one_in_flight(
     bus = EventBus(event_log=log, tracing=False)
     team = Team([counting.child_spec("w", bus)], bus=bus, name="first")
     future = team.submit(CHAIN, workflow_id="wf")
-    while ("b", 1) not in counting.runs:
-        threading.Event().wait(0.005)
+    assert wait_until(lambda: ("b", 1) in counting.runs)
     # The first orchestrator goes away with "b" in flight, as if its process died.
     Supervisor.terminate_child(team.supervisor, "orchestrator")
     with pytest.raises(WorkflowError, match="stopped before workflow 'wf' finished"):
