@@ -21,7 +21,7 @@ from ._errors import BusClosedError, ConfigurationError
 from ._event import DeadLetter, Event
 from ._sink import EventSink
 from ._subscription import Subscription
-from ._tracing import BusTracer
+from ._tracing import BusTracer, ProcessScope
 
 __all__ = ["BusStatistics", "EventBus"]
 
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 
 _MAX_PARKED = 10_000
+_NO_SPAN = contextlib.nullcontext()  # reusable
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +325,9 @@ class EventBus:
         subscribers get an :class:`Envelope` by
         ``tell`` (non-blocking), callable subscribers are called in turn. With tracing
         on, this is one ``publish <type>`` PRODUCER span, the child of the current span
-        (outside any trace, events whose ``starts_trace`` is false get no span, and a
-        broadcast event no one subscribes to gets none: nothing hops).
+        (outside any trace, events whose ``starts_trace`` is false get no span, a
+        broadcast event no one subscribes to gets none: nothing hops, and neither does
+        an event the sampler drops: its envelope carries the publisher's context).
 
         Raises:
             BusClosedError: The bus was stopped.
@@ -337,20 +339,15 @@ class EventBus:
         if subs is None:
             subs = self._route(key)
         tracer = self._tracer
-        if tracer is None or (
-            not event.starts_trace and not trace.get_current_span().get_span_context().is_valid
-        ):
+        if tracer is None:
             self._send(Envelope(event), subs)
             return
-        if not subs and event.recipient is None:
-            # No subscriber: nothing hops, so no span. The log keeps the event under the
-            # span that is current (e.g. the orchestrator's process span: its cause).
-            current = trace.get_current_span().get_span_context()
-            self._send(Envelope(event, current if current.is_valid else None), subs)
+        envelope, span = tracer.start_publish(event, bool(subs) or event.recipient is not None)
+        if span is None:
+            self._send(envelope, subs)
             return
-        span = tracer.start_publish(event, event.recipient or event.type)
         try:
-            self._send(Envelope(event, span.get_span_context()), subs)
+            self._send(envelope, subs)
         finally:
             span.end()
 
@@ -371,8 +368,8 @@ class EventBus:
         """
         tracer = self._tracer
         if tracer is None:
-            return contextlib.nullcontext()
-        return tracer.process(envelope, subscriber)
+            return _NO_SPAN
+        return ProcessScope(tracer, envelope, subscriber)
 
     @contextlib.contextmanager
     def continuing(self, envelope: Envelope[Event] | None) -> Iterator[None]:

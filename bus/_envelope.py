@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanContext
 
 from ._event import Event
@@ -23,14 +24,25 @@ class Envelope(Generic[E_co]):
 
     Attributes:
         event: The frozen event.
-        span_context: Context of the ``publish`` span, or ``None`` when tracing is off.
+        span_context: Context of the ``publish`` span (or, for a hop the sampler drops,
+            of the publisher's span), or ``None`` when tracing is off.
+        context: The OpenTelemetry context current where the event was published, or
+            ``None``. Its values (baggage, say) travel with the event in-process, and a
+            hop the sampler drops makes it current again as it is, for a fraction of
+            a microsecond.
     """
 
-    __slots__ = ("event", "span_context")
+    __slots__ = ("context", "event", "span_context")
 
-    def __init__(self, event: E_co, span_context: SpanContext | None = None) -> None:
+    def __init__(
+        self,
+        event: E_co,
+        span_context: SpanContext | None = None,
+        context: Context | None = None,
+    ) -> None:
         self.event = event
         self.span_context = span_context
+        self.context = context
 
     def __repr__(self) -> str:
         return f"Envelope({self.event.type} {self.event.id})"

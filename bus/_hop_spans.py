@@ -1,34 +1,66 @@
 """Hop spans: the bus's messaging spans, recorded straight into an SDK provider's processors.
 
 An OpenTelemetry SDK span costs 10-15 us to start and end (sampler call, attribute
-cleaning under a lock, id generation), more than a whole untraced hop of the bus. The
-bus's own spans are simple: their parent is known and sampled, their attributes are
-known-clean strings, nobody holds them once the hop is over. So for children of a
-sampled in-process parent, under the SDK's default ``ParentBased`` sampling (whose
-decision for them is "record and sample"), a :class:`HopSpan` stands in for the SDK
-span: it implements the API ``Span`` (so code running inside a ``process`` span can add
-attributes, events and child spans as usual) and on ``end`` hands the provider's span
-processors the same :class:`~opentelemetry.sdk.trace.ReadableSpan` the SDK would, for
-about a third of the cost. Everything else (roots, remote parents, other samplers, a
-provider that is not the SDK's) goes through the ordinary tracer.
+cleaning under a lock, id generation, a second object for the span processors), more
+than a whole untraced hop of the bus. The bus's own spans are simple: their parent is
+known and sampled, their attributes are known-clean strings, and the bus ends them in
+the thread that started them. So for children of a sampled in-process parent, under the
+SDK's default ``ParentBased`` sampling (whose decision for them is "record and sample"),
+a :class:`HopSpan` stands in for the SDK span. It is both an API ``Span`` (code running
+inside a ``process`` span adds attributes, events and child spans as usual) and the
+SDK's :class:`~opentelemetry.sdk.trace.ReadableSpan` the span processors and exporters
+read, as the SDK's own span is. It takes its span ids from the provider's id generator,
+and calls the processors' ``on_start`` only when one of them does something there.
+Everything else (roots, remote parents, other samplers, a provider that is not the
+SDK's) goes through the ordinary tracer.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.sdk.trace import Event as SpanEvent
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
 from opentelemetry.util import types
 
 __all__ = ["HopSpan", "HopSpans"]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
+# ``on_start`` of these processors does nothing, so calling it can be skipped.
+_NO_OP_ON_START = frozenset(
+    {SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start}
+)
+
+
+def _context_by_tuple(trace_id: int, span_id: int, trace_state: TraceState) -> SpanContext:
+    # SpanContext is a tuple; its constructor re-checks ids we know are valid (~0.5 us).
+    return tuple.__new__(SpanContext, (trace_id, span_id, False, _SAMPLED, trace_state, True))
+
+
+def _context_by_constructor(trace_id: int, span_id: int, trace_state: TraceState) -> SpanContext:
+    return SpanContext(trace_id, span_id, False, _SAMPLED, trace_state)
+
+
+def _pick_context_maker() -> Callable[[int, int, TraceState], SpanContext]:
+    """The tuple shortcut if it builds exactly what the constructor does, else the latter."""
+    state = TraceState([("k", "v")])
+    made, expected = _context_by_tuple(1, 2, state), _context_by_constructor(1, 2, state)
+    same = made == expected and made.is_valid and not made.is_remote and made.trace_flags.sampled
+    return _context_by_tuple if same else _context_by_constructor
+
+
+_new_context = _pick_context_maker()
 
 
 class HopSpans:
@@ -37,18 +69,23 @@ class HopSpans:
     Use :meth:`for_provider`, which returns ``None`` when the provider does not qualify.
     """
 
-    __slots__ = ("_processor", "_readable", "_resource", "_scope", "_span_event")
+    __slots__ = ("_new_span_id", "_on_end", "_on_start", "_processor", "_seen", "_span_type")
 
     def __init__(self, provider: Any) -> None:  # noqa: ANN401 - an SDK TracerProvider
-        from opentelemetry.sdk.trace import Event as SpanEvent  # noqa: PLC0415
-        from opentelemetry.sdk.trace import ReadableSpan  # noqa: PLC0415
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope  # noqa: PLC0415
-
         self._processor = provider._active_span_processor
-        self._resource = provider.resource
-        self._scope = InstrumentationScope("actorchestra.bus")
-        self._readable = ReadableSpan
-        self._span_event = SpanEvent
+        self._seen: object = self  # the processor set _on_start and _on_end were made for
+        self._on_start: tuple[Callable[[Any, None], None], ...] = ()
+        self._on_end: tuple[Callable[[HopSpan], None], ...] = ()
+        shared = {
+            "_owner": self,
+            "_resource": provider.resource,
+            "_instrumentation_scope": InstrumentationScope("actorchestra.bus"),
+        }
+        self._span_type: type[HopSpan] = type("HopSpan", (HopSpan,), shared)
+        ids = provider.id_generator
+        self._new_span_id: Callable[[], int] = (
+            _random_span_id if type(ids) is RandomIdGenerator else ids.generate_span_id
+        )
 
     @staticmethod
     def for_provider(provider: trace.TracerProvider) -> HopSpans | None:
@@ -57,11 +94,9 @@ class HopSpans:
         It qualifies if it is an enabled SDK provider whose sampler is ``ParentBased``
         and samples the local children of sampled parents (the SDK's default).
         """
-        try:
-            from opentelemetry.sdk.trace import TracerProvider as SdkProvider  # noqa: PLC0415
-            from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased  # noqa: PLC0415
-        except ImportError:  # pragma: no cover - the SDK is a dependency today
-            return None
+        from opentelemetry.sdk.trace import TracerProvider as SdkProvider  # noqa: PLC0415
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased  # noqa: PLC0415
+
         if not isinstance(provider, SdkProvider) or getattr(provider, "_disabled", False):
             return None
         sampler = provider.sampler
@@ -79,112 +114,111 @@ class HopSpans:
         kind: SpanKind,
         parent: SpanContext,
         attributes: dict[str, types.AttributeValue],
-        links: Sequence[Link] = (),
+        links: tuple[Link, ...] = (),
     ) -> HopSpan:
         """Start a span, the child of the sampled, local ``parent``."""
-        context = SpanContext(
-            parent.trace_id, random.getrandbits(64), False, _SAMPLED, parent.trace_state
-        )
-        span = HopSpan(
-            owner=self,
-            name=name,
-            kind=kind,
-            context=context,
-            parent=parent,
-            attributes=attributes,
-            links=links,
-        )
-        self._processor.on_start(span, None)
+        context = _new_context(parent.trace_id, self._new_span_id(), parent.trace_state)
+        span = self._span_type(name, kind, context, parent, attributes)
+        if links:
+            span._links = links
+        processors = getattr(self._processor, "_span_processors", None)
+        if processors is not self._seen:
+            self._refresh(processors)
+        for on_start in self._on_start:
+            on_start(span, None)
         return span
 
-    def _finish(self, span: HopSpan, end_time: int) -> None:
-        events = tuple(
-            self._span_event(name, attrs, timestamp) for name, attrs, timestamp in span.events
+    def _refresh(self, processors: Sequence[SpanProcessor] | None) -> None:
+        """Take the provider's current processors (they may be added at any time).
+
+        ``on_start`` is called only on those that do something there; ``on_end`` on each
+        directly, saving the multi-processor's loop. Without the SDK's processor tuple
+        (another SDK version), both go through the multi-processor.
+        """
+        self._seen = processors
+        if processors is None:
+            self._on_start = (self._processor.on_start,)
+            self._on_end = (self._processor.on_end,)
+            return
+        self._on_start = tuple(
+            p.on_start for p in processors if type(p).on_start not in _NO_OP_ON_START
         )
-        readable = self._readable(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=self._resource,
-            attributes=span.attributes,
-            events=events,
-            links=tuple(span.links),
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=end_time,
-            instrumentation_scope=self._scope,
-        )
-        self._processor.on_end(readable)
+        self._on_end = tuple(p.on_end for p in processors)
+
+    def finish(self, span: HopSpan) -> None:
+        """Hand an ended span to the span processors."""
+        for on_end in self._on_end:
+            on_end(span)
 
 
-class HopSpan(trace.Span):
-    """A recording span of one bus hop (see the module doc). Thread-safe like SDK spans."""
+def _random_span_id() -> int:
+    """A random non-zero 64-bit span id, as the SDK's ``RandomIdGenerator`` makes."""
+    span_id = random.getrandbits(64)
+    while not span_id:  # pragma: no cover - one chance in 2**64
+        span_id = random.getrandbits(64)
+    return span_id
 
-    __slots__ = (
-        "_ended",
-        "_lock",
-        "_owner",
-        "attributes",
-        "context",
-        "events",
-        "kind",
-        "links",
-        "name",
-        "parent",
-        "start_time",
-        "status",
-    )
+
+class HopSpan(trace.Span, ReadableSpan):
+    """A recording span of one bus hop (see the module doc).
+
+    It is ended by the bus in the thread that started it; until then the handler that
+    runs inside it may change it. Attributes are taken as given (no span limits).
+    Each :class:`HopSpans` makes them through its own subclass, whose class attributes
+    hold what all its spans share (owner, resource, scope), so a span sets only what
+    is its own.
+    """
+
+    # ReadableSpan's fields. Those shared or usually unchanged are class attributes.
+    _owner: HopSpans
+    _context: SpanContext
+    _attributes: dict[str, types.AttributeValue]
+    _instrumentation_info = None
+    _links: Sequence[Link] = ()
+    _events: Sequence[SpanEvent] = ()
+    _status = _UNSET
+    _end_time: int | None = None
 
     def __init__(
         self,
-        *,
-        owner: HopSpans,
         name: str,
         kind: SpanKind,
         context: SpanContext,
         parent: SpanContext,
         attributes: dict[str, types.AttributeValue],
-        links: Sequence[Link],
     ) -> None:
-        self._owner = owner
-        self._lock = threading.Lock()
-        self._ended = False
-        self.name = name
-        self.kind = kind
-        self.context = context
-        self.parent = parent
-        self.attributes = attributes
-        self.links = list(links)
-        self.events: list[tuple[str, Mapping[str, types.AttributeValue], int]] = []
-        self.status = Status()
-        self.start_time = time.time_ns()
+        # Not ReadableSpan.__init__: a keyword call setting fields shared by all spans.
+        self._name = name
+        self._kind = kind
+        self._context = context
+        self._parent = parent
+        self._attributes = attributes
+        self._start_time = time.time_ns()
 
     def get_span_context(self) -> SpanContext:
         """This span's context (sampled, local)."""
-        return self.context
+        return self._context
 
     def is_recording(self) -> bool:
         """True until the span ends."""
-        return not self._ended
+        return self._end_time is None
 
     def end(self, end_time: int | None = None) -> None:
         """End the span and hand it to the provider's span processors (once)."""
-        with self._lock:
-            if self._ended:
-                return
-            self._ended = True
-        self._owner._finish(self, end_time if end_time is not None else time.time_ns())
+        if self._end_time is not None:
+            return
+        self._end_time = end_time if end_time is not None else time.time_ns()
+        self._owner.finish(self)
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         """Set attributes (ignored once ended)."""
-        with self._lock:
-            if not self._ended:
-                self.attributes.update(attributes)
+        if self._end_time is None:
+            self._attributes.update(attributes)
 
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
         """Set one attribute (ignored once ended)."""
-        self.set_attributes({key: value})
+        if self._end_time is None:
+            self._attributes[key] = value
 
     def add_event(
         self,
@@ -193,31 +227,26 @@ class HopSpan(trace.Span):
         timestamp: int | None = None,
     ) -> None:
         """Add an event (time in ns since the epoch; now by default)."""
-        with self._lock:
-            if not self._ended:
-                self.events.append(
-                    (name, dict(attributes or {}), timestamp if timestamp else time.time_ns())
-                )
+        if self._end_time is None:
+            when = timestamp if timestamp else time.time_ns()
+            self._events = (*self._events, SpanEvent(name, dict(attributes or {}), when))
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         """Link another span."""
-        with self._lock:
-            if not self._ended:
-                self.links.append(Link(context, attributes))
+        if self._end_time is None:
+            self._links = (*self._links, Link(context, attributes))
 
     def update_name(self, name: str) -> None:
         """Rename the span."""
-        with self._lock:
-            if not self._ended:
-                self.name = name
+        if self._end_time is None:
+            self._name = name
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         """Set the status, as the SDK does (OK is final; a description only with ERROR)."""
         if isinstance(status, StatusCode):
             status = Status(status, description)
-        with self._lock:
-            if not self._ended and self.status.status_code is not StatusCode.OK:
-                self.status = status
+        if self._end_time is None and self._status.status_code is not StatusCode.OK:
+            self._status = status
 
     def record_exception(
         self,

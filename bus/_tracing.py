@@ -12,6 +12,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
@@ -23,19 +24,24 @@ from ._hop_spans import HopSpans
 __all__ = ["BusTracer", "ProcessScope", "from_wire", "to_wire", "traceparent"]
 
 MESSAGING_SYSTEM = "actorchestra"
+# How a child span is made (BusTracer._child): as a HopSpan, not at all (the sampler
+# would drop it), or by the SDK's tracer.
+_HOP, _DROPPED, _SDK = 1, 2, 3
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
 class BusTracer:
     """Creates the bus's messaging spans with one tracer.
 
-    Two fast paths keep tracing cheap enough for every hop (see ``shared/DESIGN.md``):
+    Three fast paths keep tracing cheap enough for every hop (see ``shared/DESIGN.md``):
 
+    * The OpenTelemetry context current at publish travels in the :class:`Envelope`,
+      as an object: no ``traceparent`` is formatted or parsed in-process.
     * When the provider's sampler is the SDK's ``ParentBased`` with its default of
       dropping the children of unsampled parents, a hop whose parent is not sampled
-      creates no span at all: the parent's span context travels on instead. The outcome
-      is the sampler's own (nothing recorded, same trace id and flags), for under 1 us
-      instead of about 5 us for a non-recording SDK span.
+      creates no span at all: the publisher's context is made current again around the
+      handler. The outcome is the sampler's own (nothing recorded, same trace id and
+      flags) for about 1 us instead of about 10 us for two non-recording SDK spans.
     * A hop whose parent is sampled and local is a :class:`HopSpan` when the provider
       qualifies (:meth:`HopSpans.for_provider`): the same finished span reaches the span
       processors for about a third of an SDK span's cost.
@@ -48,68 +54,68 @@ class BusTracer:
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._tracer = trace.get_tracer("actorchestra.bus", tracer_provider=tracer_provider)
-        self._drop_local = self._drop_remote = False
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         self._hops = HopSpans.for_provider(provider)
-        try:  # the library needs only the API; the SDK's sampler is recognized if present
-            from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased  # noqa: PLC0415
-        except ImportError:  # pragma: no cover - the SDK is a dependency today
-            return
         sampler = getattr(provider, "sampler", None)
-        if isinstance(sampler, ParentBased):
-            # Its delegates for unsampled parents: ALWAYS_OFF unless configured otherwise.
-            self._drop_local = getattr(sampler, "_local_parent_not_sampled", None) is ALWAYS_OFF
-            self._drop_remote = getattr(sampler, "_remote_parent_not_sampled", None) is ALWAYS_OFF
+        # ParentBased's delegates for unsampled parents: ALWAYS_OFF unless configured.
+        parent_based = isinstance(sampler, ParentBased)
+        self._drop_local = parent_based and sampler._local_parent_not_sampled is ALWAYS_OFF  # type: ignore[union-attr]
+        self._drop_remote = parent_based and sampler._remote_parent_not_sampled is ALWAYS_OFF  # type: ignore[union-attr]
 
-    def _dropped(self, parent: SpanContext) -> bool:
-        """Whether the sampler would surely drop a child of ``parent``."""
-        if not parent.is_valid or parent.trace_flags.sampled:
-            return False
-        return self._drop_remote if parent.is_remote else self._drop_local
+    def _child(self, parent: SpanContext) -> int:
+        """How a child span of ``parent`` is made: ``_HOP``, ``_DROPPED`` or ``_SDK``."""
+        if not parent.is_valid:
+            return _SDK
+        remote = parent.is_remote
+        if parent.trace_flags.sampled:
+            return _SDK if remote or self._hops is None else _HOP
+        drop = self._drop_remote if remote else self._drop_local
+        return _DROPPED if drop else _SDK
 
-    def _fast(self, parent: SpanContext) -> HopSpans | None:
-        """The hop-span maker, if a child of ``parent`` can be a :class:`HopSpan`."""
-        hops = self._hops
-        if hops is None or not parent.trace_flags.sampled or parent.is_remote:
-            return None
-        return hops if parent.is_valid else None
+    def start_publish(self, event: Event, routed: bool) -> tuple[Envelope[Event], Span | None]:
+        """The envelope for publishing ``event``, and its PRODUCER span if it gets one.
 
-    def start_publish(self, event: Event, destination: str) -> Span:
-        """Start the PRODUCER span of one publish, a child of the current context."""
-        current = trace.get_current_span()
+        The span is the child of the current span, and the caller ends it once the
+        event is delivered. There is none outside any trace for an event whose
+        ``starts_trace`` is false, none when the event is not ``routed`` (a broadcast
+        nobody subscribes to: nothing hops), and none when the sampler would drop it.
+        """
+        context = otel_context.get_current()
+        current = trace.get_current_span(context)
         parent = current.get_span_context()
-        if not current.is_recording() and self._dropped(parent):
-            return current  # ending it is a no-op: it is not recording
+        if not parent.is_valid:
+            if not event.starts_trace:
+                return Envelope(event), None
+            if not routed:
+                return Envelope(event, None, context), None
+        if not routed:
+            return Envelope(event, parent, context), None
+        child = self._child(parent)
+        if child is _DROPPED and not current.is_recording():
+            return Envelope(event, parent, context), None
         attributes: dict[str, AttributeValue] = {
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.type": "send",
             "messaging.operation.name": "publish",
-            "messaging.destination.name": destination,
+            "messaging.destination.name": event.recipient or event.type,
             "messaging.message.id": event.id,
             "actorchestra.workflow.id": event.workflow_id,
             "actorchestra.task.id": event.task_id,
         }
         name = f"publish {event.type}"
-        hops = self._fast(parent)
-        if hops is not None:
-            return hops.start(name, SpanKind.PRODUCER, parent, attributes)
-        return self._tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
+        span: Span
+        if child is _HOP:
+            span = self._hops.start(name, SpanKind.PRODUCER, parent, attributes)  # type: ignore[union-attr]
+        else:
+            span = self._tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
+            if not span.is_recording():  # the sampler dropped it: the hop continues from it
+                context = trace.set_span_in_context(span, context)
+        return Envelope(event, span.get_span_context(), context), span
 
-    def process(self, envelope: Envelope[Event], subscriber: str) -> ProcessScope:
-        """The CONSUMER span of handling ``envelope``, as a context manager.
-
-        The span's parent is the publish span carried in the envelope (when there is
-        one), and it also links to it; the span is current while the body runs, so
-        events published by the handler continue the trace. An exception escaping the
-        body sets status ERROR, is recorded on the span and propagates.
-        """
-        return ProcessScope(self, envelope, subscriber)
-
-    def _start_process(self, envelope: Envelope[Event], subscriber: str) -> Span:
+    def _start_process(
+        self, envelope: Envelope[Event], subscriber: str, parent: SpanContext | None, child: int
+    ) -> Span:
         event = envelope.event
-        parent_sc = envelope.span_context
-        if parent_sc is not None and self._dropped(parent_sc):
-            return NonRecordingSpan(parent_sc)
         attributes: dict[str, AttributeValue] = {
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.type": "process",
@@ -121,20 +127,31 @@ class BusTracer:
             "actorchestra.task.id": event.task_id,
         }
         name = f"process {event.type}"
-        hops = self._fast(parent_sc) if parent_sc is not None else None
-        if hops is not None and parent_sc is not None:
-            return hops.start(name, SpanKind.CONSUMER, parent_sc, attributes, (Link(parent_sc),))
-        ctx = links = None
-        if parent_sc is not None:
-            ctx = trace.set_span_in_context(NonRecordingSpan(parent_sc))
-            links = [Link(parent_sc)]
+        if parent is None:  # a root: the event came from outside any trace
+            return self._tracer.start_span(name, kind=SpanKind.CONSUMER, attributes=attributes)
+        links = (Link(parent),)
+        if child is _HOP:
+            return self._hops.start(name, SpanKind.CONSUMER, parent, attributes, links)  # type: ignore[union-attr]
         return self._tracer.start_span(
-            name, context=ctx, kind=SpanKind.CONSUMER, links=links, attributes=attributes
+            name,
+            context=trace.set_span_in_context(NonRecordingSpan(parent)),
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes=attributes,
         )
 
 
 class ProcessScope:
-    """The ``with`` block of one ``process`` span (a class: cheaper than a generator)."""
+    """The ``with`` block of handling one envelope: its CONSUMER ``process`` span.
+
+    The span's parent is the publish span carried in the envelope (when there is
+    one), and it also links to it; the span is current while the body runs, so
+    events published by the handler continue the trace. An exception escaping the
+    body sets status ERROR, is recorded on the span and propagates. A hop the
+    sampler drops gets no span: the publisher's context is current instead. An
+    event with no trace context whose ``starts_trace`` is false gets neither.
+    (A class, not a generator: it runs on every hop.)
+    """
 
     __slots__ = ("_envelope", "_span", "_subscriber", "_token", "_tracer")
 
@@ -144,8 +161,24 @@ class ProcessScope:
         self._subscriber = subscriber
 
     def __enter__(self) -> Span:
-        span = self._span = self._tracer._start_process(self._envelope, self._subscriber)
-        self._token = otel_context.attach(trace.set_span_in_context(span))
+        envelope = self._envelope
+        parent = envelope.span_context
+        context = envelope.context
+        self._span = None
+        if parent is None:
+            if not envelope.event.starts_trace:
+                self._token = None
+                return trace.INVALID_SPAN
+            child = _SDK
+        else:
+            child = self._tracer._child(parent)
+            if child is _DROPPED:
+                if context is None:  # e.g. an envelope made from a wire event
+                    context = trace.set_span_in_context(NonRecordingSpan(parent))
+                self._token = otel_context.attach(context)
+                return trace.get_current_span(context)
+        span = self._span = self._tracer._start_process(envelope, self._subscriber, parent, child)
+        self._token = otel_context.attach(trace.set_span_in_context(span, context))
         return span
 
     def __exit__(
@@ -154,8 +187,11 @@ class ProcessScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._token is not None:
+            otel_context.detach(self._token)
         span = self._span
-        otel_context.detach(self._token)
+        if span is None:
+            return
         if exc is not None and span.is_recording():
             span.record_exception(exc)
             span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
