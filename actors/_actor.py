@@ -102,11 +102,10 @@ class Actor(pykka.ThreadingActor):
         if isinstance(message, Envelope):
             self._in_flight = message
             bus = self.bus
-            if bus is None or not bus.tracing:
+            if bus is None:
                 self.on_event(message.event)
             else:
-                with bus.processing(message, self.name):
-                    self.on_event(message.event)
+                bus.handle(message, self.name, self.on_event)
             self._in_flight = None
             return None
         return self.on_message(message)

@@ -16,7 +16,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import NonRecordingSpan
 
-from ._envelope import Envelope
+from . import _context
+from ._envelope import DROPPED, Envelope
 from ._errors import BusClosedError, ConfigurationError
 from ._event import DeadLetter, Event
 from ._sink import EventSink
@@ -28,6 +29,7 @@ __all__ = ["BusStatistics", "EventBus"]
 logger = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
+R = TypeVar("R")
 
 _MAX_PARKED = 10_000
 _NO_SPAN = contextlib.nullcontext()  # reusable
@@ -371,6 +373,27 @@ class EventBus:
             return _NO_SPAN
         return ProcessScope(tracer, envelope, subscriber)
 
+    def handle(
+        self, envelope: Envelope[Event], subscriber: str, handler: Callable[[Event], R]
+    ) -> R:
+        """Run ``handler(envelope.event)`` as ``subscriber``'s handling of ``envelope``.
+
+        The same as calling it inside :meth:`processing`, faster: a hop the sampler
+        drops only makes the publisher's context current around the call (about
+        0.2 us). Exceptions propagate.
+        """
+        tracer = self._tracer
+        if tracer is None:
+            return handler(envelope.event)
+        if envelope._process is DROPPED and envelope.context is not None:
+            token = _context.attach(envelope.context)
+            try:
+                return handler(envelope.event)
+            finally:
+                _context.detach(token)
+        with ProcessScope(tracer, envelope, subscriber):
+            return handler(envelope.event)
+
     @contextlib.contextmanager
     def continuing(self, envelope: Envelope[Event] | None) -> Iterator[None]:
         """Make the span that published ``envelope`` current, without a new span.
@@ -426,8 +449,7 @@ class EventBus:
         self, sub: Subscription, target: Callable[[Any], object], envelope: Envelope[Event]
     ) -> None:
         try:
-            with self.processing(envelope, sub.subscriber_name):
-                target(envelope.event)
+            self.handle(envelope, sub.subscriber_name, target)
         except Exception as exc:
             logger.exception("Subscriber %s raised on %s", sub.subscriber_name, envelope)
             self._dead_letter(

@@ -13,6 +13,11 @@ __all__ = ["Envelope"]
 
 E_co = TypeVar("E_co", bound=Event, covariant=True)
 
+# How the handling of an envelope is traced, decided by the bus's tracer at publish:
+# not yet (an envelope made elsewhere), a hop span, no span (the sampler drops the
+# hop), or through the SDK's tracer.
+UNDECIDED, HOP, DROPPED, SDK = 0, 1, 2, 3
+
 
 class Envelope(Generic[E_co]):
     """What the bus puts in a subscriber's mailbox.
@@ -32,7 +37,7 @@ class Envelope(Generic[E_co]):
             a microsecond.
     """
 
-    __slots__ = ("context", "event", "span_context")
+    __slots__ = ("_process", "context", "event", "span_context")
 
     def __init__(
         self,
@@ -43,6 +48,7 @@ class Envelope(Generic[E_co]):
         self.event = event
         self.span_context = span_context
         self.context = context
+        self._process = UNDECIDED
 
     def __repr__(self) -> str:
         return f"Envelope({self.event.type} {self.event.id})"

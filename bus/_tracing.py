@@ -10,23 +10,20 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
-from ._envelope import Envelope
+from . import _context
+from ._envelope import DROPPED, HOP, SDK, Envelope
 from ._event import Event
 from ._hop_spans import HopSpans
 
 __all__ = ["BusTracer", "ProcessScope", "from_wire", "to_wire", "traceparent"]
 
 MESSAGING_SYSTEM = "actorchestra"
-# How a child span is made (BusTracer._child): as a HopSpan, not at all (the sampler
-# would drop it), or by the SDK's tracer.
-_HOP, _DROPPED, _SDK = 1, 2, 3
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -63,14 +60,14 @@ class BusTracer:
         self._drop_remote = parent_based and sampler._remote_parent_not_sampled is ALWAYS_OFF  # type: ignore[union-attr]
 
     def _child(self, parent: SpanContext) -> int:
-        """How a child span of ``parent`` is made: ``_HOP``, ``_DROPPED`` or ``_SDK``."""
+        """How a child span of ``parent`` is made: ``HOP``, ``DROPPED`` or ``SDK``."""
         if not parent.is_valid:
-            return _SDK
+            return SDK
         remote = parent.is_remote
-        if parent.trace_flags.sampled:
-            return _SDK if remote or self._hops is None else _HOP
+        if parent.trace_flags & TraceFlags.SAMPLED:
+            return SDK if remote or self._hops is None else HOP
         drop = self._drop_remote if remote else self._drop_local
-        return _DROPPED if drop else _SDK
+        return DROPPED if drop else SDK
 
     def start_publish(self, event: Event, routed: bool) -> tuple[Envelope[Event], Span | None]:
         """The envelope for publishing ``event``, and its PRODUCER span if it gets one.
@@ -80,19 +77,23 @@ class BusTracer:
         ``starts_trace`` is false, none when the event is not ``routed`` (a broadcast
         nobody subscribes to: nothing hops), and none when the sampler would drop it.
         """
-        context = otel_context.get_current()
-        current = trace.get_current_span(context)
+        context = _context.current()
+        current = _context.current_span(context)
         parent = current.get_span_context()
         if not parent.is_valid:
             if not event.starts_trace:
                 return Envelope(event), None
             if not routed:
                 return Envelope(event, None, context), None
-        if not routed:
-            return Envelope(event, parent, context), None
-        child = self._child(parent)
-        if child is _DROPPED and not current.is_recording():
-            return Envelope(event, parent, context), None
+            child = SDK  # a root
+        else:
+            if not routed:
+                return Envelope(event, parent, context), None
+            child = self._child(parent)
+            if child is DROPPED and not current.is_recording():
+                envelope = Envelope(event, parent, context)
+                envelope._process = DROPPED
+                return envelope, None
         attributes: dict[str, AttributeValue] = {
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.type": "send",
@@ -104,12 +105,14 @@ class BusTracer:
         }
         name = f"publish {event.type}"
         span: Span
-        if child is _HOP:
+        if child is HOP:
             span = self._hops.start(name, SpanKind.PRODUCER, parent, attributes)  # type: ignore[union-attr]
-        else:
-            span = self._tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
-            if not span.is_recording():  # the sampler dropped it: the hop continues from it
-                context = trace.set_span_in_context(span, context)
+            envelope = Envelope(event, span.get_span_context(), context)
+            envelope._process = HOP  # the child of a hop span is one
+            return envelope, span
+        span = self._tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
+        if not span.is_recording():  # the sampler dropped it: the hop continues from it
+            context = trace.set_span_in_context(span, context)
         return Envelope(event, span.get_span_context(), context), span
 
     def _start_process(
@@ -130,7 +133,7 @@ class BusTracer:
         if parent is None:  # a root: the event came from outside any trace
             return self._tracer.start_span(name, kind=SpanKind.CONSUMER, attributes=attributes)
         links = (Link(parent),)
-        if child is _HOP:
+        if child is HOP:
             return self._hops.start(name, SpanKind.CONSUMER, parent, attributes, links)  # type: ignore[union-attr]
         return self._tracer.start_span(
             name,
@@ -169,16 +172,16 @@ class ProcessScope:
             if not envelope.event.starts_trace:
                 self._token = None
                 return trace.INVALID_SPAN
-            child = _SDK
+            child = SDK  # a root: the event came from outside any trace
         else:
-            child = self._tracer._child(parent)
-            if child is _DROPPED:
+            child = envelope._process or self._tracer._child(parent)
+            if child is DROPPED:
                 if context is None:  # e.g. an envelope made from a wire event
                     context = trace.set_span_in_context(NonRecordingSpan(parent))
-                self._token = otel_context.attach(context)
-                return trace.get_current_span(context)
+                self._token = _context.attach(context)
+                return _context.current_span(context)
         span = self._span = self._tracer._start_process(envelope, self._subscriber, parent, child)
-        self._token = otel_context.attach(trace.set_span_in_context(span, context))
+        self._token = _context.attach(trace.set_span_in_context(span, context))
         return span
 
     def __exit__(
@@ -188,7 +191,7 @@ class ProcessScope:
         tb: TracebackType | None,
     ) -> None:
         if self._token is not None:
-            otel_context.detach(self._token)
+            _context.detach(self._token)
         span = self._span
         if span is None:
             return
