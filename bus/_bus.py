@@ -336,7 +336,8 @@ class EventBus:
         """
         if self._closed:
             self._check_open()
-        key = (type(event), event.recipient)
+        recipient = event.recipient
+        key = (type(event), recipient)
         subs = self._routes.get(key)
         if subs is None:
             subs = self._route(key)
@@ -344,7 +345,7 @@ class EventBus:
         if tracer is None:
             self._send(Envelope(event), subs)
             return
-        envelope, span = tracer.start_publish(event, bool(subs) or event.recipient is not None)
+        envelope, span = tracer.start_publish(event, recipient, bool(subs) or recipient is not None)
         if span is None:
             self._send(envelope, subs)
             return

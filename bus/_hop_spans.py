@@ -17,6 +17,7 @@ SDK's) goes through the ordinary tracer.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import traceback
@@ -29,38 +30,18 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
-from opentelemetry.trace.span import TraceState
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.util import types
+
+from . import _context
 
 __all__ = ["HopSpan", "HopSpans"]
 
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
 # ``on_start`` of these processors does nothing, so calling it can be skipped.
 _NO_OP_ON_START = frozenset(
     {SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start}
 )
-
-
-def _context_by_tuple(trace_id: int, span_id: int, trace_state: TraceState) -> SpanContext:
-    # SpanContext is a tuple; its constructor re-checks ids we know are valid (~0.5 us).
-    return tuple.__new__(SpanContext, (trace_id, span_id, False, _SAMPLED, trace_state, True))
-
-
-def _context_by_constructor(trace_id: int, span_id: int, trace_state: TraceState) -> SpanContext:
-    return SpanContext(trace_id, span_id, False, _SAMPLED, trace_state)
-
-
-def _pick_context_maker() -> Callable[[int, int, TraceState], SpanContext]:
-    """The tuple shortcut if it builds exactly what the constructor does, else the latter."""
-    state = TraceState([("k", "v")])
-    made, expected = _context_by_tuple(1, 2, state), _context_by_constructor(1, 2, state)
-    same = made == expected and made.is_valid and not made.is_remote and made.trace_flags.sampled
-    return _context_by_tuple if same else _context_by_constructor
-
-
-_new_context = _pick_context_maker()
 
 
 class HopSpans:
@@ -69,7 +50,15 @@ class HopSpans:
     Use :meth:`for_provider`, which returns ``None`` when the provider does not qualify.
     """
 
-    __slots__ = ("_new_span_id", "_on_end", "_on_start", "_processor", "_seen", "_span_type")
+    __slots__ = (
+        "_linked_type",
+        "_new_span_id",
+        "_on_end",
+        "_on_start",
+        "_processor",
+        "_seen",
+        "_span_type",
+    )
 
     def __init__(self, provider: Any) -> None:  # noqa: ANN401 - an SDK TracerProvider
         self._processor = provider._active_span_processor
@@ -82,9 +71,14 @@ class HopSpans:
             "_instrumentation_scope": InstrumentationScope("actorchestra.bus"),
         }
         self._span_type: type[HopSpan] = type("HopSpan", (HopSpan,), shared)
+        self._linked_type: type[HopSpan] = type(
+            "HopSpan", (HopSpan,), {**shared, "_links_parent": True}
+        )
         ids = provider.id_generator
         self._new_span_id: Callable[[], int] = (
-            _random_span_id if type(ids) is RandomIdGenerator else ids.generate_span_id
+            functools.partial(random.getrandbits, 64)  # RandomIdGenerator's, without a frame
+            if type(ids) is RandomIdGenerator
+            else ids.generate_span_id
         )
 
     @staticmethod
@@ -114,13 +108,19 @@ class HopSpans:
         kind: SpanKind,
         parent: SpanContext,
         attributes: dict[str, types.AttributeValue],
-        links: tuple[Link, ...] = (),
+        link_parent: bool = False,
     ) -> HopSpan:
-        """Start a span, the child of the sampled, local ``parent``."""
-        context = _new_context(parent.trace_id, self._new_span_id(), parent.trace_state)
-        span = self._span_type(name, kind, context, parent, attributes)
-        if links:
-            span._links = links
+        """Start a span, the child of the sampled, local ``parent`` (and linked to it).
+
+        The link is made when the span's links are read (at export), so a span waiting
+        in a batch holds no link objects: fewer objects for the garbage collector.
+        """
+        span_id = self._new_span_id()
+        while not span_id:  # pragma: no cover - one chance in 2**64
+            span_id = self._new_span_id()
+        context = _context.child_context(parent, span_id)
+        maker = self._linked_type if link_parent else self._span_type
+        span = maker(name, kind, context, parent, attributes)
         processors = getattr(self._processor, "_span_processors", None)
         if processors is not self._seen:
             self._refresh(processors)
@@ -145,19 +145,6 @@ class HopSpans:
         )
         self._on_end = tuple(p.on_end for p in processors)
 
-    def finish(self, span: HopSpan) -> None:
-        """Hand an ended span to the span processors."""
-        for on_end in self._on_end:
-            on_end(span)
-
-
-def _random_span_id() -> int:
-    """A random non-zero 64-bit span id, as the SDK's ``RandomIdGenerator`` makes."""
-    span_id = random.getrandbits(64)
-    while not span_id:  # pragma: no cover - one chance in 2**64
-        span_id = random.getrandbits(64)
-    return span_id
-
 
 class HopSpan(trace.Span, ReadableSpan):
     """A recording span of one bus hop (see the module doc).
@@ -172,9 +159,11 @@ class HopSpan(trace.Span, ReadableSpan):
     # ReadableSpan's fields. Those shared or usually unchanged are class attributes.
     _owner: HopSpans
     _context: SpanContext
+    _parent: SpanContext
     _attributes: dict[str, types.AttributeValue]
     _instrumentation_info = None
-    _links: Sequence[Link] = ()
+    _links_parent = False  # true on the subclass of spans linked to their parent
+    _added_links: tuple[Link, ...] = ()
     _events: Sequence[SpanEvent] = ()
     _status = _UNSET
     _end_time: int | None = None
@@ -195,6 +184,12 @@ class HopSpan(trace.Span, ReadableSpan):
         self._attributes = attributes
         self._start_time = time.time_ns()
 
+    @property
+    def _links(self) -> tuple[Link, ...]:  # type: ignore[override] # read-only here
+        if self._links_parent:
+            return (_context.link(self._parent), *self._added_links)
+        return self._added_links
+
     def get_span_context(self) -> SpanContext:
         """This span's context (sampled, local)."""
         return self._context
@@ -208,7 +203,8 @@ class HopSpan(trace.Span, ReadableSpan):
         if self._end_time is not None:
             return
         self._end_time = end_time if end_time is not None else time.time_ns()
-        self._owner.finish(self)
+        for on_end in self._owner._on_end:
+            on_end(self)
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         """Set attributes (ignored once ended)."""
@@ -234,7 +230,7 @@ class HopSpan(trace.Span, ReadableSpan):
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         """Link another span."""
         if self._end_time is None:
-            self._links = (*self._links, Link(context, attributes))
+            self._added_links = (*self._added_links, Link(context, attributes))
 
     def update_name(self, name: str) -> None:
         """Rename the span."""

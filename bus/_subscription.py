@@ -36,7 +36,10 @@ class Subscription:
     def subscriber_name(self) -> str:
         """The subscriber's name, or the callable's qualified name."""
         s = self.subscriber
-        return s if isinstance(s, str) else getattr(s, "__qualname__", repr(s))
+        if isinstance(s, str):
+            return s
+        name = getattr(s, "__qualname__", None)
+        return name if isinstance(name, str) else repr(s)
 
     def matches_type(self, event_type: type[Event]) -> bool:
         """Whether events of ``event_type`` are of this subscription's type."""

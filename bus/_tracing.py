@@ -69,8 +69,12 @@ class BusTracer:
         drop = self._drop_remote if remote else self._drop_local
         return DROPPED if drop else SDK
 
-    def start_publish(self, event: Event, routed: bool) -> tuple[Envelope[Event], Span | None]:
+    def start_publish(
+        self, event: Event, recipient: str | None, routed: bool
+    ) -> tuple[Envelope[Event], Span | None]:
         """The envelope for publishing ``event``, and its PRODUCER span if it gets one.
+
+        ``recipient`` is ``event.recipient`` (the caller has it already).
 
         The span is the child of the current span, and the caller ends it once the
         event is delivered. There is none outside any trace for an event whose
@@ -98,7 +102,7 @@ class BusTracer:
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.type": "send",
             "messaging.operation.name": "publish",
-            "messaging.destination.name": event.recipient or event.type,
+            "messaging.destination.name": recipient or event.type,
             "messaging.message.id": event.id,
             "actorchestra.workflow.id": event.workflow_id,
             "actorchestra.task.id": event.task_id,
@@ -132,14 +136,13 @@ class BusTracer:
         name = f"process {event.type}"
         if parent is None:  # a root: the event came from outside any trace
             return self._tracer.start_span(name, kind=SpanKind.CONSUMER, attributes=attributes)
-        links = (Link(parent),)
         if child is HOP:
-            return self._hops.start(name, SpanKind.CONSUMER, parent, attributes, links)  # type: ignore[union-attr]
+            return self._hops.start(name, SpanKind.CONSUMER, parent, attributes, link_parent=True)  # type: ignore[union-attr]
         return self._tracer.start_span(
             name,
             context=trace.set_span_in_context(NonRecordingSpan(parent)),
             kind=SpanKind.CONSUMER,
-            links=links,
+            links=(Link(parent),),
             attributes=attributes,
         )
 
@@ -181,7 +184,7 @@ class ProcessScope:
                 self._token = _context.attach(context)
                 return _context.current_span(context)
         span = self._span = self._tracer._start_process(envelope, self._subscriber, parent, child)
-        self._token = _context.attach(trace.set_span_in_context(span, context))
+        self._token = _context.attach(_context.with_span(context, span))
         return span
 
     def __exit__(
