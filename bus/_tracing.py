@@ -7,8 +7,9 @@ the child of the publish span and linked to it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
@@ -24,6 +25,7 @@ from ._hop_spans import HopSpans
 __all__ = ["BusTracer", "ProcessScope", "from_wire", "to_wire", "traceparent"]
 
 MESSAGING_SYSTEM = "actorchestra"
+R = TypeVar("R")
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -119,6 +121,36 @@ class BusTracer:
             context = trace.set_span_in_context(span, context)
         return Envelope(event, span.get_span_context(), context), span
 
+    def handle(
+        self, envelope: Envelope[Event], subscriber: str, handler: Callable[[Event], R]
+    ) -> R:
+        """Run ``handler(envelope.event)`` inside its ``process`` span (see :class:`ProcessScope`).
+
+        The same as a ``with ProcessScope(...)`` block, with the two common cases
+        inline: a hop the sampler drops only makes the publisher's context current
+        around the call (about 0.2 us), and a hop span needs no scope object.
+        """
+        process = envelope._process
+        if process is DROPPED and envelope.context is not None:
+            token = _context.attach(envelope.context)
+            try:
+                return handler(envelope.event)
+            finally:
+                _context.detach(token)
+        if process is not HOP:
+            with ProcessScope(self, envelope, subscriber):
+                return handler(envelope.event)
+        span = self._start_process(envelope, subscriber, envelope.span_context, HOP)
+        token = _context.attach(_context.with_span(envelope.context, span))
+        try:
+            return handler(envelope.event)
+        except BaseException as exc:
+            _record_failure(span, exc)
+            raise
+        finally:
+            _context.detach(token)
+            span.end()
+
     def _start_process(
         self, envelope: Envelope[Event], subscriber: str, parent: SpanContext | None, child: int
     ) -> Span:
@@ -198,10 +230,16 @@ class ProcessScope:
         span = self._span
         if span is None:
             return
-        if exc is not None and span.is_recording():
-            span.record_exception(exc)
-            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        if exc is not None:
+            _record_failure(span, exc)
         span.end()
+
+
+def _record_failure(span: Span, exc: BaseException) -> None:
+    """Status ERROR and an ``exception`` event (OTel exception conventions)."""
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
 
 def traceparent(envelope: Envelope[Event]) -> tuple[str, str]:
