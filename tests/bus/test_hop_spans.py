@@ -13,7 +13,7 @@ import pytest
 from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import (
@@ -301,4 +301,19 @@ def test_a_hop_span_reads_like_the_sdks_own() -> None:
     )
     assert process.resource is provider.resource and process.end_time is not None
     other.end()
+    provider.shutdown()
+
+
+def test_a_batch_span_processor_exports_every_hop_span() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=7))
+    bus = EventBus(tracer_provider=provider)
+    bus.subscribe(TaskStarted, lambda e: None, recipient="p")
+    with provider.get_tracer("test").start_as_current_span("request"):
+        for i in range(50):
+            bus.publish(TaskStarted(agent="p", task_id=str(i)))
+    assert provider.force_flush(5_000)
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    assert names == ["process task.started"] * 50 + ["publish task.started"] * 50 + ["request"]
     provider.shutdown()
