@@ -70,15 +70,20 @@ child_context: Callable[[SpanContext, int], SpanContext] = _api_child_context
 """The sampled, local span context of a new span of ``parent``'s trace with that span id."""
 link: Callable[[SpanContext], Link] = Link
 """A link to a span context, without attributes."""
+INDEXABLE = False
+"""Whether a ``SpanContext`` reads as ``(trace_id, span_id, is_remote, trace_flags,
+trace_state, is_valid)`` by index, which skips a property call per field."""
 
 
 def _use_direct_paths() -> None:
     """Switch each shortcut on if it gives what the API gives."""
-    global attach, child_context, current, current_span, detach, link, with_span  # noqa: PLW0603
+    global attach, child_context, current, current_span, detach, link, with_span, INDEXABLE  # noqa: PLW0603
     state = TraceState([("k", "v")])
     parent = SpanContext(1, 2, False, _SAMPLED, state)
     if _tuple_child_context(parent, 3) == _api_child_context(parent, 3):
         child_context = _tuple_child_context
+        remote = SpanContext(1, 2, True, TraceFlags(0), state)
+        INDEXABLE = (remote[2], remote[3], remote[5]) == (True, 0, True)
     if vars(_new_link(parent)) == vars(Link(parent)):
         link = _new_link
     try:

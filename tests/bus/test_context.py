@@ -28,6 +28,19 @@ def test_the_direct_paths_are_in_use_with_the_default_runtime_context() -> None:
     assert _context.attach is not otel_context.attach
     assert _context.current is not otel_context.get_current
     assert _context.link is not Link
+    assert _context.INDEXABLE
+
+
+def test_a_span_context_reads_by_index_as_by_property() -> None:
+    for ctx in (a_span_context(), a_span_context(flags=0), trace.INVALID_SPAN_CONTEXT):
+        assert (ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], ctx[5]) == (
+            ctx.trace_id,
+            ctx.span_id,
+            ctx.is_remote,
+            ctx.trace_flags,
+            ctx.trace_state,
+            ctx.is_valid,
+        )
 
 
 def test_attach_current_and_detach_are_the_apis() -> None:
