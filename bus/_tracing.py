@@ -63,13 +63,15 @@ class BusTracer:
 
     def _child(self, parent: SpanContext) -> int:
         """How a child span of ``parent`` is made: ``HOP``, ``DROPPED`` or ``SDK``."""
-        if not parent.is_valid:
+        if _context.INDEXABLE:  # the tuple's fields by index: no property calls
+            valid, remote, sampled = parent[5], parent[2], parent[3] & TraceFlags.SAMPLED
+        else:  # pragma: no cover - another API version
+            valid, remote, sampled = parent.is_valid, parent.is_remote, parent.trace_flags.sampled
+        if not valid:
             return SDK
-        remote = parent.is_remote
-        if parent.trace_flags & TraceFlags.SAMPLED:
+        if sampled:
             return SDK if remote or self._hops is None else HOP
-        drop = self._drop_remote if remote else self._drop_local
-        return DROPPED if drop else SDK
+        return DROPPED if (self._drop_remote if remote else self._drop_local) else SDK
 
     def start_publish(
         self, event: Event, recipient: str | None, routed: bool
@@ -86,28 +88,18 @@ class BusTracer:
         context = _context.current()
         current = _context.current_span(context)
         parent = current.get_span_context()
-        if type(current) is NonRecordingSpan and _context.INDEXABLE:
-            # The common dropped hop, its flags read from the tuple: valid, not sampled,
-            # and the sampler drops such children (a NonRecordingSpan never records).
-            drop = self._drop_remote if parent[2] else self._drop_local
-            if drop and parent[5] and not parent[3] & TraceFlags.SAMPLED:
-                envelope = Envelope(event, parent, context)
-                envelope._process = DROPPED
-                return envelope, None
-        if not parent.is_valid:
+        child = self._child(parent)
+        if child is DROPPED and (type(current) is NonRecordingSpan or not current.is_recording()):
+            envelope = Envelope(event, parent, context)
+            envelope._process = DROPPED
+            return envelope, None
+        if child is SDK and not parent.is_valid:  # outside any trace
             if not event.starts_trace:
                 return Envelope(event), None
             if not routed:
                 return Envelope(event, None, context), None
-            child = SDK  # a root
-        else:
-            if not routed:
-                return Envelope(event, parent, context), None
-            child = self._child(parent)
-            if child is DROPPED and not current.is_recording():
-                envelope = Envelope(event, parent, context)
-                envelope._process = DROPPED
-                return envelope, None
+        elif not routed:
+            return Envelope(event, parent, context), None
         attributes: dict[str, AttributeValue] = {
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.type": "send",
