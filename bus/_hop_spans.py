@@ -27,8 +27,10 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace import Event as SpanEvent
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import TracerProvider as SdkProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.util import types
@@ -88,9 +90,6 @@ class HopSpans:
         It qualifies if it is an enabled SDK provider whose sampler is ``ParentBased``
         and samples the local children of sampled parents (the SDK's default).
         """
-        from opentelemetry.sdk.trace import TracerProvider as SdkProvider  # noqa: PLC0415
-        from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased  # noqa: PLC0415
-
         if not isinstance(provider, SdkProvider) or getattr(provider, "_disabled", False):
             return None
         sampler = provider.sampler

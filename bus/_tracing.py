@@ -40,7 +40,7 @@ class BusTracer:
       dropping the children of unsampled parents, a hop whose parent is not sampled
       creates no span at all: the publisher's context is made current again around the
       handler. The outcome is the sampler's own (nothing recorded, same trace id and
-      flags) for about 1 us instead of about 10 us for two non-recording SDK spans.
+      flags) for about 0.7 us instead of about 10 us for two non-recording SDK spans.
     * A hop whose parent is sampled and local is a :class:`HopSpan` when the provider
       qualifies (:meth:`HopSpans.for_provider`): the same finished span reaches the span
       processors for about a third of an SDK span's cost.
@@ -58,8 +58,10 @@ class BusTracer:
         sampler = getattr(provider, "sampler", None)
         # ParentBased's delegates for unsampled parents: ALWAYS_OFF unless configured.
         parent_based = isinstance(sampler, ParentBased)
-        self._drop_local = parent_based and sampler._local_parent_not_sampled is ALWAYS_OFF  # type: ignore[union-attr]
-        self._drop_remote = parent_based and sampler._remote_parent_not_sampled is ALWAYS_OFF  # type: ignore[union-attr]
+        local = getattr(sampler, "_local_parent_not_sampled", None)
+        remote = getattr(sampler, "_remote_parent_not_sampled", None)
+        self._drop_local = parent_based and local is ALWAYS_OFF
+        self._drop_remote = parent_based and remote is ALWAYS_OFF
 
     def _child(self, parent: SpanContext) -> int:
         """How a child span of ``parent`` is made: ``HOP``, ``DROPPED`` or ``SDK``."""
