@@ -16,8 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import NonRecordingSpan
 
-from . import _context
-from ._envelope import DROPPED, Envelope
+from ._envelope import Envelope
 from ._errors import BusClosedError, ConfigurationError
 from ._event import DeadLetter, Event
 from ._sink import EventSink
@@ -386,13 +385,6 @@ class EventBus:
         tracer = self._tracer
         if tracer is None:
             return handler(envelope.event)
-        context = envelope.context
-        if envelope._process is DROPPED and context is not None:
-            token = _context.attach(context)
-            try:
-                return handler(envelope.event)
-            finally:
-                _context.detach(token)
         return tracer.handle(envelope, subscriber, handler)
 
     @contextlib.contextmanager

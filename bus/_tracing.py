@@ -128,14 +128,23 @@ class BusTracer:
     ) -> R:
         """Run ``handler(envelope.event)`` inside its ``process`` span (see :class:`ProcessScope`).
 
-        The same as a ``with ProcessScope(...)`` block, with a hop span made inline (no
-        scope object). :meth:`EventBus.handle` runs dropped hops itself.
+        The same as a ``with ProcessScope(...)`` block, with the two common cases inline
+        (no scope object): a hop the sampler dropped only makes the publisher's context
+        current around the call, and a hop span is made and ended here.
         """
-        if envelope._process is not HOP:
+        process = envelope._process
+        context = envelope.context
+        if process is DROPPED and context is not None:
+            token = _context.attach(context)
+            try:
+                return handler(envelope.event)
+            finally:
+                _context.detach(token)
+        if process is not HOP:
             with ProcessScope(self, envelope, subscriber):
                 return handler(envelope.event)
         span = self._start_process(envelope, subscriber, envelope.span_context, HOP)
-        token = _context.attach(_context.with_span(envelope.context, span))
+        token = _context.attach(_context.with_span(context, span))
         try:
             return handler(envelope.event)
         except BaseException as exc:
