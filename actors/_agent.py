@@ -16,7 +16,12 @@ from memory import IdempotencyStore, MemoryStore, Record, Scope
 from ._actor import Actor
 from ._child_spec import ChildSpec, RestartPolicy
 from ._errors import ConfigurationError, TaskError
-from ._idempotency import DEFAULT_IDEMPOTENCY, canonical_json, idempotency_key, run_side_effect
+from ._idempotency import (
+    canonical_json,
+    default_idempotency_store,
+    idempotency_key,
+    run_side_effect,
+)
 
 __all__ = ["Agent", "HandoffTo", "TaskContext", "workflow_namespace"]
 
@@ -82,7 +87,7 @@ class TaskContext:
             msg = f"Task {self.task_id!r} has no IdempotencyStore for side effect {name!r}."
             raise ConfigurationError(msg)
         key = idempotency_key(self.workflow_id, self.task_id, name, canonical_json(arguments))
-        return run_side_effect(self.idempotency, key, lambda: call(key), timeout)
+        return run_side_effect(self.idempotency, key, lambda: call(key), timeout, self.workflow_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +126,9 @@ class Agent(Actor):
         memory: Where :meth:`remember` and :meth:`recall` keep facts (namespace: the
             agent's name); ``None`` for an agent that remembers nothing.
         idempotency: Where side effects' results are kept (:meth:`TaskContext.run_once`,
-            tools marked :func:`side_effect`); a process-wide in-memory store by default,
-            a :class:`memory.SQLiteIdempotencyStore` for workflows that must resume.
+            tools marked :func:`side_effect`); by default an in-memory store shared by
+            the agents on ``bus`` (one per team), a
+            :class:`memory.SQLiteIdempotencyStore` for workflows that must resume.
 
     Example:
         >>> class Echo(Agent):
@@ -145,7 +151,7 @@ class Agent(Actor):
         self._bus = bus
         self.memory = memory
         self.idempotency: IdempotencyStore = (
-            idempotency if idempotency is not None else DEFAULT_IDEMPOTENCY
+            idempotency if idempotency is not None else default_idempotency_store(bus)
         )
         bus.subscribe(TaskStarted, name, recipient=name)
 

@@ -4,30 +4,59 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
 from collections.abc import Callable
 
 from pydantic import JsonValue
 
+from bus import EventBus
 from memory import IdempotencyStore, InMemoryIdempotencyStore, SideEffectBusyError
 
 from ._errors import TaskError
 
-__all__ = ["DEFAULT_IDEMPOTENCY", "canonical_json", "idempotency_key", "run_side_effect"]
+__all__ = ["canonical_json", "default_idempotency_store", "idempotency_key", "run_side_effect"]
 
-DEFAULT_IDEMPOTENCY = InMemoryIdempotencyStore()
-"""Process-wide store for agents given none: it outlives restarts, not the process."""
+_DEFAULT_STORES: weakref.WeakKeyDictionary[EventBus, InMemoryIdempotencyStore] = (
+    weakref.WeakKeyDictionary()
+)
+_DEFAULT_STORES_LOCK = threading.Lock()
+
+
+def default_idempotency_store(bus: EventBus) -> InMemoryIdempotencyStore:
+    """The in-memory store of agents on ``bus`` that were given none.
+
+    One per bus, so one per :class:`actors.Team` (a team's agents and orchestrator share
+    one bus, and two teams cannot share one): two teams that reuse a workflow id never
+    deduplicate each other's side effects. It outlives agent restarts, not the bus.
+    """
+    with _DEFAULT_STORES_LOCK:
+        store = _DEFAULT_STORES.get(bus)
+        if store is None:
+            store = _DEFAULT_STORES[bus] = InMemoryIdempotencyStore()
+        return store
 
 
 def idempotency_key(workflow_id: str, task_id: str, tool: str, arguments: str) -> str:
-    """The key of one tool call: workflow, task, tool and a digest of its arguments.
+    """The key of one tool call: a SHA-256 digest (64 hex digits) of all four parts.
 
-    The same call in a retried attempt, after the agent restarted, or in a workflow
-    resumed by another process has the same key; ``arguments`` should be canonical JSON
-    (sorted keys, no spaces), as :meth:`actors.Tool.invoke` makes it. The stores in
-    :mod:`memory` keep results by this key (:class:`memory.IdempotencyStore`).
+    The parts are encoded together as a JSON array before hashing, an unambiguous
+    encoding, so distinct ``(workflow_id, task_id, tool, arguments)`` never share a key,
+    whatever characters the ids hold (``/``, quotes, any unicode, empty strings). The
+    same call in a retried attempt, after the agent restarted, or in a workflow resumed
+    by another process has the same key; ``arguments`` should be canonical JSON (see
+    :func:`canonical_json`), as :meth:`actors.Tool.invoke` makes it. The stores in
+    :mod:`memory` keep results by this key (:class:`memory.IdempotencyStore`); it is
+    short and plain enough to pass on to a service that deduplicates by key.
+
+    Example:
+        >>> idempotency_key("w/1", "t", "pay", "{}") == idempotency_key("w", "1/t", "pay", "{}")
+        False
+        >>> len(idempotency_key("w", "t", "pay", "{}"))
+        64
     """
-    digest = hashlib.sha256(arguments.encode()).hexdigest()[:32]
-    return f"{workflow_id}/{task_id}/{tool}/{digest}"
+    parts = json.dumps([workflow_id, task_id, tool, arguments], separators=(",", ":"))
+    return hashlib.sha256(parts.encode("ascii")).hexdigest()
 
 
 def canonical_json(value: JsonValue) -> str:
@@ -36,10 +65,14 @@ def canonical_json(value: JsonValue) -> str:
 
 
 def run_side_effect(
-    store: IdempotencyStore, key: str, call: Callable[[], str], timeout: float
+    store: IdempotencyStore,
+    key: str,
+    call: Callable[[], str],
+    timeout: float,
+    workflow_id: str,
 ) -> str:
     """``store.run_once``, with a busy key reported as a retryable :class:`TaskError`."""
     try:
-        return store.run_once(key, call, timeout)
+        return store.run_once(key, call, timeout, workflow_id=workflow_id)
     except SideEffectBusyError as exc:
         raise TaskError(str(exc), retryable=True) from exc

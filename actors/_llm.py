@@ -53,7 +53,7 @@ class LLMAgent(Agent):
         max_iterations: Model calls per attempt, at most (default 15).
         idempotency: Where results of side-effecting tools (:func:`side_effect`) are
             kept, so each runs at most once per key across retries and restarts; the
-            process-wide in-memory store by default.
+            in-memory store of the agents on ``bus`` by default.
         memory: Where the agent keeps what it learned: with one, each attempt's prompt
             gets up to ``recall_limit`` facts recalled for the task's description (the
             context slice, not the whole history), and each completed task's result is

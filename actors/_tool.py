@@ -162,7 +162,7 @@ class Tool:
             raise ConfigurationError(msg)
         canonical = canonical_json(args.model_dump(mode="json"))
         key = idempotency_key(task.workflow_id, task.task_id, self.name, canonical)
-        return run_side_effect(store, key, lambda: self._call(kwargs), timeout)
+        return run_side_effect(store, key, lambda: self._call(kwargs), timeout, task.workflow_id)
 
     def _call(self, kwargs: dict[str, Any]) -> str:
         result = self.function(**kwargs)

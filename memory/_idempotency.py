@@ -35,13 +35,22 @@ class IdempotencyStore(Protocol):
     attempt can still be running when its retry starts), and run a key's call once.
     """
 
-    def run_once(self, key: str, call: Callable[[], str], timeout: float = 60.0) -> str:
+    def run_once(
+        self,
+        key: str,
+        call: Callable[[], str],
+        timeout: float = 60.0,
+        *,
+        workflow_id: str = "",
+    ) -> str:
         """Return the result stored for ``key``, or run ``call`` once and store it.
 
         Args:
             key: The idempotency key (see :func:`actors.idempotency_key`).
             call: The side effect; its result (JSON text) is stored.
             timeout: Seconds to wait for another caller running ``key`` right now.
+            workflow_id: The workflow the call belongs to, so the result can be removed
+                with it (:meth:`SQLiteEventLog.retain`); ``""`` for none.
 
         Raises:
             SideEffectBusyError: Another caller is still running ``key`` after
@@ -58,7 +67,14 @@ class _SingleFlight:
         self._lock = threading.Lock()
         self._running: dict[str, threading.Event] = {}
 
-    def run_once(self, key: str, call: Callable[[], str], timeout: float = 60.0) -> str:
+    def run_once(
+        self,
+        key: str,
+        call: Callable[[], str],
+        timeout: float = 60.0,
+        *,
+        workflow_id: str = "",
+    ) -> str:
         """See :meth:`IdempotencyStore.run_once`."""
         while True:
             with self._lock:
@@ -73,7 +89,7 @@ class _SingleFlight:
                 msg = f"Side effect {key!r} is still running in another attempt after {timeout} s."
                 raise SideEffectBusyError(msg)
         try:
-            self._begin(key)
+            self._begin(key, workflow_id)
             result = call()
         except BaseException:
             with self._lock:
@@ -90,7 +106,7 @@ class _SingleFlight:
     def _lookup(self, key: str) -> str | None:
         raise NotImplementedError  # pragma: no cover
 
-    def _begin(self, key: str) -> None:
+    def _begin(self, key: str, workflow_id: str) -> None:
         """Record that ``key``'s call is about to run (called outside the lock)."""
 
     def _store(self, key: str, result: str) -> None:
@@ -143,8 +159,8 @@ class SQLiteIdempotencyStore(_SingleFlight):
     :attr:`in_doubt`), so an effect that must never repeat should check the key itself
     (e.g. pass it on as the payment provider's idempotency key).
 
-    Rows live until :meth:`SQLiteEventLog.retain` removes their workflow (the key's first
-    ``/``-separated part) or :meth:`forget` removes them.
+    Rows live until :meth:`SQLiteEventLog.retain` removes their workflow (the
+    ``workflow_id`` given to :meth:`run_once`) or :meth:`forget` removes them.
 
     Args:
         path: The database file, usually the one the event log and the store use.
@@ -190,10 +206,10 @@ class SQLiteIdempotencyStore(_SingleFlight):
         with self._db_lock, transaction(self._db, self.path) as db:
             db.execute(sql, args)
 
-    def _begin(self, key: str) -> None:
+    def _begin(self, key: str, workflow_id: str) -> None:
         self._write(
             "INSERT OR REPLACE INTO effects VALUES (?, ?, 'pending', NULL, ?)",
-            (key, key.split("/", 1)[0], time.time()),
+            (key, workflow_id, time.time()),
         )
 
     def _store(self, key: str, result: str) -> None:

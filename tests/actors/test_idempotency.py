@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from actors import (
+    Agent,
     ConfigurationError,
     LLMAgent,
     Plan,
@@ -18,14 +22,17 @@ from actors import (
     TaskStatus,
     Team,
     Tool,
+    idempotency_key,
     side_effect,
 )
 from actors.testing import FakeLLMServer, Reply
-from bus import EventBus
+from bus import EventBus, WorkflowFinished, WorkflowStarted
 from memory import (
     IdempotencyStore,
     InMemoryIdempotencyStore,
+    Retention,
     SideEffectBusyError,
+    SQLiteEventLog,
     SQLiteIdempotencyStore,
 )
 
@@ -171,3 +178,88 @@ def test_the_store_is_bounded() -> None:
     for i in range(100):
         store.run_once(str(i), lambda: "x", 1)
     assert len(store) == 10
+
+
+# -- keys are injective; the default store is per team -----------------------------------
+
+_PARTS = st.text(alphabet=st.sampled_from(["/", ":", '"', "\\", "\x00", "a", "é", "\U0001f600"]))
+_CALL = st.tuples(_PARTS, _PARTS, _PARTS, _PARTS)
+
+
+@given(first=_CALL, second=_CALL)
+def test_idempotency_keys_are_injective(
+    first: tuple[str, str, str, str], second: tuple[str, str, str, str]
+) -> None:
+    assert (idempotency_key(*first) == idempotency_key(*second)) == (first == second)
+
+
+@given(call=_CALL, data=st.data())
+def test_calls_whose_ids_join_to_the_same_text_have_different_keys(
+    call: tuple[str, str, str, str], data: st.DataObject
+) -> None:
+    # Split the joined workflow, task and tool at other separators: a different call
+    # that a key made by joining the ids with that separator would confuse with this one.
+    sep = data.draw(st.sampled_from(["/", ":", "\x00"]))
+    joined = sep.join(call[:3])
+    at = [i for i, c in enumerate(joined) if c == sep]
+    i, j = sorted(data.draw(st.lists(st.sampled_from(at), min_size=2, max_size=2, unique=True)))
+    other = (joined[:i], joined[i + 1 : j], joined[j + 1 :], call[3])
+    assert (idempotency_key(*call) == idempotency_key(*other)) == (call == other)
+
+
+def test_workflow_and_task_ids_holding_the_separator_do_not_share_side_effects(
+    store: IdempotencyStore,
+) -> None:
+    paid: list[str] = []
+
+    def pay(key: str) -> str:
+        paid.append(key)
+        return f'"receipt {len(paid)}"'
+
+    first = TaskContext("w/1", "t", 1, "", {}, {}, idempotency=store)
+    second = TaskContext("w", "1/t", 1, "", {}, {}, idempotency=store)
+    assert first.run_once("pay", pay, {"amount": 5}) == '"receipt 1"'
+    assert second.run_once("pay", pay, {"amount": 5}) == '"receipt 2"'
+    assert len(set(paid)) == 2
+
+
+def test_two_teams_reusing_a_workflow_id_do_not_share_side_effects() -> None:
+    runs: list[str] = []
+
+    class Payer(Agent):
+        def handle(self, task: TaskContext) -> object:
+            def pay(_key: str) -> str:
+                runs.append(self.name)
+                return json.dumps(len(runs))
+
+            return json.loads(task.run_once("pay", pay))
+
+    answers = []
+    for _ in range(2):
+        bus = EventBus(tracing=False)
+        with Team([Payer.child_spec("payer", bus)], bus=bus) as team:
+            plan = Plan(tasks=(Task(id="t1", agent="payer"),))
+            answers.append(team.submit(plan, workflow_id="order-42").get(timeout=20).answer)
+        bus.stop()
+    assert runs == ["payer", "payer"]
+    assert answers == [1, 2]
+
+
+def test_retention_removes_the_side_effects_of_the_workflows_it_removes(tmp_path: Path) -> None:
+    path = tmp_path / "memory.db"
+    store = SQLiteIdempotencyStore(path)
+    log = SQLiteEventLog(path)
+    bus = EventBus(tracing=False, event_log=log)
+    try:
+        for workflow_id in ("old/1", "new"):
+            bus.publish(WorkflowStarted(workflow_id=workflow_id, plan={"tasks": []}))
+            key = idempotency_key(workflow_id, "t", "pay", "{}")
+            store.run_once(key, lambda: "done", 1, workflow_id=workflow_id)
+            bus.publish(WorkflowFinished(workflow_id=workflow_id, status="completed", duration=0))
+        log.retain(Retention(max_workflows=1))
+        assert len(store) == 1
+        assert store.forget("new") == 1
+    finally:
+        bus.stop()
+        log.close()
+        store.close()
