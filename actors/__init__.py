@@ -16,6 +16,7 @@ from ._errors import ActorDeadError as ActorDeadError
 from ._errors import ActorError as ActorError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import LLMOutputError as LLMOutputError
+from ._errors import NotJSONError as NotJSONError
 from ._errors import PlanningError as PlanningError
 from ._errors import PlanValidationError as PlanValidationError
 from ._errors import RestartLimitExceeded as RestartLimitExceeded
@@ -64,6 +65,7 @@ __all__ = [
     "HandoffTo",
     "LLMAgent",
     "LLMOutputError",
+    "NotJSONError",
     "Orchestrator",
     "Plan",
     "PlanValidationError",

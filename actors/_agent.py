@@ -7,27 +7,34 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import pydantic
-from pydantic import BaseModel, JsonValue
+from pydantic import JsonValue
 
-from bus import Event, EventBus, Handoff, TaskCompleted, TaskFailed, TaskStarted, TokenUsage
+from bus import (
+    Event,
+    EventBus,
+    EventValidationError,
+    Handoff,
+    TaskCompleted,
+    TaskFailed,
+    TaskStarted,
+    TokenUsage,
+)
 from memory import IdempotencyStore, MemoryStore, Record, Scope
 
 from ._actor import Actor
 from ._child_spec import ChildSpec, RestartPolicy
-from ._errors import ConfigurationError, TaskError
+from ._errors import ConfigurationError, NotJSONError, TaskError
 from ._idempotency import (
     canonical_json,
     default_idempotency_store,
     idempotency_key,
     run_side_effect,
 )
+from ._json_value import to_json_value
 
 __all__ = ["Agent", "HandoffTo", "TaskContext", "workflow_namespace"]
 
 logger = logging.getLogger(__name__)
-
-_JSON: pydantic.TypeAdapter[JsonValue] = pydantic.TypeAdapter(JsonValue)
 
 
 def workflow_namespace(workflow_id: str) -> str:
@@ -271,29 +278,34 @@ class Agent(Actor):
         except TaskError as exc:
             outcome = self._failed(envelope, task, exc, retryable=exc.retryable)
         else:
-            if isinstance(value, HandoffTo):
-                outcome = Handoff(
-                    **envelope,
-                    from_agent=self.name,
-                    to_agent=value.agent,
-                    reason=value.reason,
-                    context=value.context,
-                    usage=task.usage,
+            try:
+                outcome = self._outcome(envelope, task, value)
+            except (NotJSONError, EventValidationError) as exc:
+                error = TaskError(
+                    f"Agent {self.name!r} returned a {type(value).__name__} that cannot "
+                    f"travel as JSON: {exc}"
                 )
-            else:
-                try:
-                    result = _to_json(value)
-                except (pydantic.ValidationError, TypeError) as exc:
-                    error = TaskError(
-                        f"Agent {self.name!r} returned a {type(value).__name__}, "
-                        f"which is not a JSON value: {exc}"
-                    )
-                    outcome = self._failed(envelope, task, error, retryable=False)
-                else:
-                    outcome = TaskCompleted(
-                        **envelope, agent=self.name, result=result, usage=task.usage
-                    )
+                outcome = self._failed(envelope, task, error, retryable=False)
         self._bus.publish(outcome)
+
+    def _outcome(self, envelope: dict[str, Any], task: TaskContext, value: object) -> Event:
+        """The event reporting what ``handle`` returned.
+
+        Raises:
+            NotJSONError: The result is not a JSON value.
+            bus.EventValidationError: The event refuses it (a handoff's context).
+        """
+        if isinstance(value, HandoffTo):
+            return Handoff(
+                **envelope,
+                from_agent=self.name,
+                to_agent=value.agent,
+                reason=value.reason,
+                context=value.context,
+                usage=task.usage,
+            )
+        result = to_json_value(value)
+        return TaskCompleted(**envelope, agent=self.name, result=result, usage=task.usage)
 
     def _failed(
         self, envelope: dict[str, Any], task: TaskContext, exc: Exception, *, retryable: bool
@@ -306,15 +318,3 @@ class Agent(Actor):
             retryable=retryable,
             usage=task.usage,
         )
-
-
-_SCALARS = frozenset((str, int, float, bool, type(None)))
-
-
-def _to_json(value: object) -> JsonValue:
-    if type(value) in _SCALARS:
-        return value  # type: ignore[return-value]  # a JSON scalar: skip validation
-    if isinstance(value, BaseModel):
-        dumped: JsonValue = value.model_dump(mode="json")
-        return dumped
-    return _JSON.validate_python(value, strict=True)

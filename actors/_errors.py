@@ -9,6 +9,7 @@ __all__ = [
     "ActorError",
     "ConfigurationError",
     "LLMOutputError",
+    "NotJSONError",
     "PlanValidationError",
     "PlanningError",
     "RestartLimitExceeded",
@@ -63,6 +64,13 @@ class LLMOutputError(TaskError):
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message, retryable=retryable)
+
+
+class NotJSONError(ActorError, ValueError):
+    """A result is not a JSON value: a set, an object, a NaN or an infinity (JSON has none).
+
+    The message says where in the value and what, never the value itself.
+    """
 
 
 class PlanningError(ActorError):

@@ -16,6 +16,7 @@ from memory import IdempotencyStore
 from ._agent import TaskContext
 from ._errors import ConfigurationError, ToolArgumentsError
 from ._idempotency import canonical_json, idempotency_key, run_side_effect
+from ._json_value import check_finite
 
 __all__ = ["Tool", "side_effect"]
 
@@ -141,6 +142,7 @@ class Tool:
             ToolArgumentsError: The arguments are not JSON or fail the schema; the
                 message restates pydantic's errors, for sending back to the model.
             TaskError: The same side effect is still running in another attempt.
+            NotJSONError: The function returned a NaN or an infinity.
         """
         try:
             args = self.arguments.model_validate_json(arguments or "{}")
@@ -168,6 +170,7 @@ class Tool:
         result = self.function(**kwargs)
         if isinstance(result, str):
             return result
+        check_finite(result)
         if isinstance(result, pydantic.BaseModel):
             return result.model_dump_json()
         try:

@@ -33,7 +33,10 @@ from ._event import TokenUsage as TokenUsage
 from ._event import WorkflowFinished as WorkflowFinished
 from ._event import WorkflowResumed as WorkflowResumed
 from ._event import WorkflowStarted as WorkflowStarted
-from ._event import parse_event as parse_event
+from ._event import event_class as event_class
+from ._parse import EVENT_SCHEMA_VERSION as EVENT_SCHEMA_VERSION
+from ._parse import parse_event as parse_event
+from ._parse import read_stored_event as read_stored_event
 from ._sink import EventSink as EventSink
 from ._subscription import Subscription as Subscription
 from ._tracing import from_wire as from_wire
@@ -41,6 +44,7 @@ from ._tracing import to_wire as to_wire
 from ._tracing import traceparent as traceparent
 
 __all__ = [
+    "EVENT_SCHEMA_VERSION",
     "ActorTerminated",
     "AnyEvent",
     "ApprovalDecided",
@@ -69,8 +73,10 @@ __all__ = [
     "WorkflowFinished",
     "WorkflowResumed",
     "WorkflowStarted",
+    "event_class",
     "from_wire",
     "parse_event",
+    "read_stored_event",
     "to_wire",
     "traceparent",
 ]

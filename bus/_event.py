@@ -10,9 +10,10 @@ event travels in-process (the bus carries the span context beside it, see
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import pydantic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
@@ -39,7 +40,7 @@ __all__ = [
     "WorkflowFinished",
     "WorkflowResumed",
     "WorkflowStarted",
-    "parse_event",
+    "event_class",
 ]
 
 
@@ -57,10 +58,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_TYPES: dict[str, type[Event]] = {}  # event classes by their ``type``, users' included
+_TYPES_LOCK = threading.Lock()
+
+
+def event_class(event_type: str) -> type[Event] | None:
+    """The event class whose ``type`` is ``event_type``, or ``None`` if none was defined.
+
+    Every subclass of :class:`Event` with a ``type`` literal is known here once its
+    module is imported, users' own event types included (so :func:`parse_event` and the
+    event logs read them back). A subclass repeating its parent's ``type`` does not
+    replace the parent.
+    """
+    return _TYPES.get(event_type)
+
+
 class TokenUsage(BaseModel):
     """Tokens spent on model calls (counts, as reported by the model's ``usage``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
@@ -97,7 +113,9 @@ class Event(BaseModel):
         tracestate: W3C ``tracestate`` header, set only out of process.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # JSON has no NaN or infinity: a non-finite number is refused where it enters an
+    # event (pydantic would otherwise serialize it as null, changing it silently).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     recipient_field: ClassVar[str | None] = None
     """Name of the field that addresses the event to one subscriber, if any."""
@@ -119,6 +137,33 @@ class Event(BaseModel):
     attempt: int = Field(default=1, ge=1)
     traceparent: str = ""
     tracestate: str = ""
+
+    if not TYPE_CHECKING:  # type checkers keep pydantic's field-by-field signature
+
+        def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - pydantic's
+            """Build the event from its fields.
+
+            Raises:
+                EventValidationError: A field is missing or invalid (a non-finite number
+                    in a JSON field included); the message and ``field`` name the first.
+            """
+            try:
+                self.__pydantic_validator__.validate_python(data, self_instance=self)
+            except pydantic.ValidationError as exc:
+                # Not chained: pydantic's message holds the input, maybe a model's text.
+                raise EventValidationError.of(exc, type(self).__name__) from None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401
+        """Make an event type known to :func:`event_class` by its ``type`` literal."""
+        super().__pydantic_init_subclass__(**kwargs)
+        tag = cls.model_fields["type"].default
+        if not isinstance(tag, str):
+            return
+        with _TYPES_LOCK:
+            known = _TYPES.get(tag)
+            if known is None or not issubclass(cls, known):
+                _TYPES[tag] = cls
 
     @property
     def recipient(self) -> str | None:
@@ -418,56 +463,3 @@ AnyEvent = Annotated[
     Field(discriminator="type"),
 ]
 """Union of every event type, discriminated on ``type``."""
-
-_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(AnyEvent)
-
-
-def parse_event(data: str | bytes | dict[str, Any]) -> Event:
-    """Parse any event from JSON text or a decoded JSON object.
-
-    Args:
-        data: JSON text/bytes, or a dict as produced by ``event.model_dump(mode="json")``.
-
-    Returns:
-        The event, as an instance of its concrete type.
-
-    Raises:
-        EventValidationError: The JSON does not parse, ``type`` names no known event, or
-            a field is missing or invalid; the message and ``field`` name the first
-            offending field.
-
-    Example:
-        >>> e = parse_event(TaskStarted(agent="legal", task_id="t2").model_dump_json())
-        >>> type(e).__name__, e.agent
-        ('TaskStarted', 'legal')
-    """
-    try:
-        if isinstance(data, dict):
-            event: Event = _ADAPTER.validate_python(data)
-        else:
-            event = _ADAPTER.validate_json(data)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        loc = first["loc"]
-        if first["type"] == "json_invalid":
-            field = ""
-            message = f"Event is not valid JSON: {first['msg']}."
-        elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            field = "type"
-            tag = first.get("input", {})
-            got = tag.get("type") if isinstance(tag, dict) else None
-            message = f"Event field 'type' is {got!r}, which names no known event type."
-        elif len(loc) <= 1 and first["type"] in (
-            "model_attributes_type",
-            "model_type",
-            "dict_type",
-        ):
-            field = ""
-            message = "Event is not a JSON object."
-        else:
-            # loc starts with the union tag ("task.started", ...); drop it.
-            parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
-            field = ".".join(parts)
-            message = f"Event field '{field}' is invalid: {first['msg']}."
-        raise EventValidationError(message, field=field) from exc
-    return event

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import math
 import threading
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from pydantic import BaseModel
 
 from actors import (
     Agent,
@@ -18,7 +21,8 @@ from actors import (
     WorkflowError,
 )
 from actors.testing import EventRecorder
-from bus import ChildCrashed, EventBus, TaskCompleted, TaskFailed, TaskStarted
+from bus import ChildCrashed, EventBus, TaskCompleted, TaskFailed, TaskFinished, TaskStarted
+from memory import SQLiteEventLog
 
 DD_PLAN = Plan(
     tasks=(
@@ -137,7 +141,44 @@ def test_a_non_json_result_fails_the_task_without_retry(bus: EventBus) -> None:
         result = team.run(Plan(tasks=(Task(id="t", agent="a"),)), timeout=10)
     [t] = result.tasks
     assert (t.status, t.attempts) == (TaskStatus.FAILED, 1)
-    assert t.error.startswith("TaskError: Agent 'a' returned a object, which is not a JSON value")
+    assert t.error.startswith("TaskError: Agent 'a' returned a object that cannot travel as JSON")
+
+
+class NonFinite(Agent):
+    def handle(self, task: TaskContext) -> object:
+        value = {"nan": math.nan, "inf": math.inf}[task.description]
+        if task.task_id == "model":
+            return Score(value=value)
+        return {"score": [1.5, value]}
+
+
+class Score(BaseModel):
+    value: float
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf"])
+def test_a_result_holding_a_non_finite_number_fails_the_task_instead_of_changing(
+    kind: str, tmp_path: Path
+) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(tracing=False, event_log=log)
+    try:
+        with Team([NonFinite.child_spec("a", bus)], bus=bus) as team:
+            plan = Plan(
+                tasks=(
+                    Task(id="dict", agent="a", description=kind),
+                    Task(id="model", agent="a", description=kind),
+                )
+            )
+            result = team.submit(plan, workflow_id="wf").get(timeout=10)
+        for t in result.tasks:
+            assert (t.status, t.attempts, t.result) == (TaskStatus.FAILED, 1, None)
+            assert "finite number" in t.error
+        finished = [e for e in log.events("wf") if isinstance(e, TaskFinished)]
+        assert [e.status for e in finished] == ["failed", "failed"]
+    finally:
+        bus.stop()
+        log.close()
 
 
 class Router(Agent):

@@ -1,0 +1,76 @@
+"""Results as JSON values: what an agent or a tool returns, checked before it travels."""
+
+from __future__ import annotations
+
+import math
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from ._errors import NotJSONError
+
+__all__ = ["check_finite", "describe_validation_error", "to_json_value"]
+
+_JSON: pydantic.TypeAdapter[JsonValue] = pydantic.TypeAdapter(
+    JsonValue, config=ConfigDict(allow_inf_nan=False)
+)
+_SCALARS = frozenset((str, int, bool, type(None)))
+
+
+def describe_validation_error(exc: pydantic.ValidationError) -> str:
+    """Pydantic's errors as ``where: what`` phrases, without the input values.
+
+    Errors that reach logs, spans or the event log go through this: the inputs may be
+    a model's output (see README, "Privacy"), while the locations and the kinds of
+    error are the project's own.
+    """
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
+
+
+def to_json_value(value: object) -> JsonValue:
+    """``value`` (a JSON value or a pydantic model) as a JSON value, unchanged.
+
+    Raises:
+        NotJSONError: It is not one (e.g. a set, an object, a NaN or an infinity);
+            the message names where and what, never the value.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value  # type: ignore[return-value]  # a JSON scalar: skip validation
+    if kind is float:
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            msg = "value: a non-finite number (JSON has no NaN or infinity)"
+            raise NotJSONError(msg)
+        return value  # type: ignore[return-value]
+    if isinstance(value, BaseModel):
+        check_finite(value)
+        dumped: JsonValue = value.model_dump(mode="json")
+        return dumped
+    try:
+        return _JSON.validate_python(value, strict=True)
+    except pydantic.ValidationError as exc:
+        raise NotJSONError(describe_validation_error(exc)) from None
+
+
+def check_finite(value: object) -> None:
+    """Refuse a value (or pydantic model) holding NaN or an infinity, which JSON cannot hold.
+
+    Raises:
+        NotJSONError: It holds one.
+    """
+    if _has_non_finite(value.model_dump() if isinstance(value, BaseModel) else value):
+        msg = f"{type(value).__name__}: a non-finite number (JSON has no NaN or infinity)"
+        raise NotJSONError(msg)
+
+
+def _has_non_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_non_finite(v) for v in value)
+    return False
