@@ -184,37 +184,54 @@ class Orchestrator(Actor):
 
     def on_message(self, message: Any) -> Any:  # noqa: ANN401
         """Accept submitted plans, timeouts, due retries and cancellations."""
-        if isinstance(message, Submit):
-            self._start_workflow(message)
-            return None
-        if isinstance(message, Resume):
-            self._resume_workflow(message)
+        if isinstance(message, Submit | Resume):
+            try:
+                if isinstance(message, Submit):
+                    self._start_workflow(message)
+                else:
+                    self._resume_workflow(message)
+            except Exception as exc:  # contained to that workflow
+                self._contain(message.workflow_id, message.future, exc)
             return None
         if isinstance(message, AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut):
             wf = self._workflows.get(message.workflow_id)
             if wf is None:
                 return None
-            # No span is current in a timer's message: continue the workflow's trace.
-            with self._in_workflow(wf):
-                if isinstance(message, Cancel):
-                    self._cancel(wf, message.reason)
-                elif isinstance(message, ApprovalTimedOut):
-                    run = wf.tasks[message.task_id]
-                    if run.status is TaskStatus.PENDING and run.approval == "requested":
-                        run.error = f"approval: none within {message.timeout:g} s"
-                        self._close(wf, run, TaskStatus.FAILED)
-                        self._cancel_dependents(wf, run.task.id)
-                else:
-                    self._on_timer(wf, message)
-                self._settle(wf)
+            try:
+                # No span is current in a timer's message: continue the workflow's trace.
+                with self._in_workflow(wf):
+                    self._on_workflow_message(wf, message)
+                    self._settle(wf)
+            except Exception as exc:  # contained to that workflow
+                self._contain(wf.id, wf.future, exc)
             return None
         return super().on_message(message)
+
+    def _on_workflow_message(
+        self, wf: Workflow, message: AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut
+    ) -> None:
+        if isinstance(message, Cancel):
+            self._cancel(wf, message.reason)
+        elif isinstance(message, ApprovalTimedOut):
+            run = wf.tasks[message.task_id]
+            if run.status is TaskStatus.PENDING and run.approval == "requested":
+                run.error = f"approval: none within {message.timeout:g} s"
+                self._close(wf, run, TaskStatus.FAILED)
+                self._cancel_dependents(wf, run.task.id)
+        else:
+            self._on_timer(wf, message)
 
     def on_event(self, event: Event) -> None:
         """Route an outcome event to its workflow's task."""
         wf = self._workflows.get(event.workflow_id)
         if wf is None:
             return
+        try:
+            self._on_workflow_event(wf, event)
+        except Exception as exc:  # contained to that workflow
+            self._contain(wf.id, wf.future, exc)
+
+    def _on_workflow_event(self, wf: Workflow, event: Event) -> None:
         run = wf.tasks.get(event.task_id)
         if run is None:
             return
@@ -272,7 +289,13 @@ class Orchestrator(Actor):
     def _start_workflow(self, msg: Submit) -> None:
         try:
             msg.plan.check(self._router.names)
-        except PlanValidationError as exc:
+            if msg.workflow_id in self._workflows:
+                text = (
+                    f"Workflow {msg.workflow_id!r} is already running in orchestrator "
+                    f"{self.name!r}; give the new one another workflow_id."
+                )
+                raise WorkflowError(text)
+        except (PlanValidationError, WorkflowError) as exc:
             msg.future.set_exception((type(exc), exc, exc.__traceback__))
             return
         span = msg.span
@@ -431,10 +454,13 @@ class Orchestrator(Actor):
                 wf = self._workflows.get(workflow_id)
                 if wf is None or wf.tasks[task_id].status is not TaskStatus.PENDING:
                     continue  # cancelled or ended meanwhile
-                with self._in_workflow(wf):  # its cause: not the event that made room
-                    self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
-                if wf.open_tasks == 0 and wf.id in self._workflows:
-                    self._finish(wf)  # e.g. the start hit max_steps and cancelled the rest
+                try:
+                    with self._in_workflow(wf):  # its cause: not the event that made room
+                        self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
+                    if wf.open_tasks == 0 and wf.id in self._workflows:
+                        self._finish(wf)  # e.g. the start hit max_steps: the rest cancelled
+                except Exception as exc:  # contained to that workflow
+                    self._contain(wf.id, wf.future, exc)
             if not waiting:
                 del self._waiting[target]
 
@@ -694,6 +720,48 @@ class Orchestrator(Actor):
         if wf.owns_span:
             wf.span.end()
         wf.future.set(result)
+
+    def _contain(
+        self, workflow_id: str, future: pykka.Future[WorkflowResult], exc: Exception
+    ) -> None:
+        """End the workflow whose handling raised ``exc``; the others go on.
+
+        Its unfinished tasks fail (each still ends exactly once), and its future fails
+        with a :class:`WorkflowError` whose ``__cause__`` is ``exc``.
+        """
+        logger.error(
+            "Orchestrator %r: workflow %s failed on an error in its handling; other "
+            "workflows go on",
+            self.name,
+            workflow_id,
+            exc_info=exc,
+        )
+        msg = (
+            f"Workflow {workflow_id!r} failed: the orchestrator could not handle its data "
+            f"({type(exc).__name__}); other workflows go on."
+        )
+        wf = self._workflows.pop(workflow_id, None)
+        if wf is not None and wf.future is future:
+            cause = f"orchestrator error: {type(exc).__name__}"
+            with contextlib.suppress(Exception):  # the same fault may strike again
+                for run in wf.tasks.values():
+                    if run.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+                        run.error = cause
+                        self._close(wf, run, TaskStatus.FAILED)
+                self._record(
+                    WorkflowFinished,
+                    workflow_id=wf.id,
+                    status="failed",
+                    duration=time.monotonic() - wf.submitted_mono,
+                )
+            wf.span.set_status(trace.StatusCode.ERROR, msg)
+            if wf.owns_span:
+                wf.span.end()
+        elif wf is not None:
+            self._workflows[workflow_id] = wf  # another submission's: not this one's
+        error = WorkflowError(msg)
+        error.__cause__ = exc
+        future.set_exception((WorkflowError, error, None))
 
     def _abandon(self, how: str) -> None:
         for wf in list(self._workflows.values()):

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, cast
 
-from bus import Envelope, Event, WorkflowFinished, WorkflowStarted, parse_event, traceparent
+from bus import (
+    EVENT_SCHEMA_VERSION,
+    Envelope,
+    Event,
+    EventValidationError,
+    WorkflowFinished,
+    WorkflowStarted,
+    read_stored_event,
+    traceparent,
+)
 
 from ._database import connect, transaction
 from ._errors import MemoryStoreError
@@ -24,7 +35,22 @@ logger = logging.getLogger(__name__)
 
 _MAX_BATCH = 2_000
 _WRITE_ATTEMPTS = 5
+_EXIT_FLUSH_TIMEOUT = 10.0
 _Status = Literal["running", "completed", "failed", "cancelled"]
+
+_OPEN: weakref.WeakSet[SQLiteEventLog] = weakref.WeakSet()
+_OPEN_LOCK = threading.Lock()
+
+
+def _flush_open_logs() -> None:
+    """At interpreter exit: write what open logs still hold (their writers are daemons)."""
+    with _OPEN_LOCK:
+        logs = list(_OPEN)
+    for log in logs:
+        try:
+            log.flush(_EXIT_FLUSH_TIMEOUT)
+        except MemoryStoreError:
+            logger.exception("Event log %s: events not written at exit", log.path)
 
 
 class SQLiteEventLog:
@@ -42,7 +68,15 @@ class SQLiteEventLog:
     its effect is there.
 
     A write that fails (disk full, I/O error) is retried 5 times over about 3 s, then
-    logged at ERROR with the number of events lost, and counted in :attr:`lost`.
+    logged at ERROR with the number of events lost, and counted in :attr:`lost`. A log
+    that is still open when the interpreter exits is flushed then (``atexit``, at most
+    10 s), so a program that forgets :meth:`close` loses nothing it published.
+
+    **Versions.** Each event is stored with :data:`bus.EVENT_SCHEMA_VERSION`; reading
+    accepts every older version and newer ones as far as this release knows them (see
+    :func:`bus.read_stored_event`). A record this release cannot read — an event type
+    whose class is not imported, or a damaged record — is skipped by :meth:`events`,
+    counted in :attr:`skipped` and logged at WARNING once per event type.
 
     Args:
         path: The database file (created if missing).
@@ -75,6 +109,8 @@ class SQLiteEventLog:
         self.retention = retention
         self.retain_every = retain_every
         self.lost = 0
+        self.skipped = 0
+        self._skipped_types: set[str] = set()
         self._clock = clock
         self._writer_db = connect(self.path)
         self._writer_lock = threading.Lock()
@@ -91,6 +127,11 @@ class SQLiteEventLog:
             target=self._write_loop, name=f"event-log {self.path}", daemon=True
         )
         self._thread.start()
+        with _OPEN_LOCK:
+            if not _OPEN:
+                atexit.unregister(_flush_open_logs)  # registered once, not per log
+                atexit.register(_flush_open_logs)
+            _OPEN.add(self)
 
     # -- writing ---------------------------------------------------------------------
 
@@ -170,7 +211,7 @@ class SQLiteEventLog:
             at = event.time.timestamp()
             parent, state = traceparent(envelope)
             quoted = json.dumps(state) if state else '""'
-            entry = f'[{event.model_dump_json()},"{parent}",{quoted}]'
+            entry = f'[{event.model_dump_json()},"{parent}",{quoted},{EVENT_SCHEMA_VERSION}]'
             workflow_id = event.workflow_id
             if not workflow_id:
                 loose.append(("", at, 1, f"[{entry}]"))
@@ -242,13 +283,34 @@ class SQLiteEventLog:
         )
         events = []
         for (data,) in rows:
-            for fields, parent, state in json.loads(str(data)):
+            for entry in json.loads(str(data)):
+                # [event, traceparent, tracestate] (version 0) or [..., version]
+                fields, parent, state = entry[0], entry[1], entry[2]
                 if task_id is not None and fields.get("task_id") != task_id:
                     continue
                 if parent:
                     fields["traceparent"], fields["tracestate"] = parent, state
-                events.append(parse_event(fields))
+                version = entry[3] if len(entry) > 3 else 0
+                try:
+                    events.append(read_stored_event(fields, version))
+                except EventValidationError as exc:
+                    self._skip(str(fields.get("type")), version, exc)
         return events
+
+    def _skip(self, event_type: str, version: int, exc: EventValidationError) -> None:
+        self.skipped += 1
+        if event_type in self._skipped_types:
+            return
+        self._skipped_types.add(event_type)
+        logger.warning(
+            "Event log %s: skipping records of type %r (schema version %d) that this "
+            "release cannot read (%s); import the module defining the event type to "
+            "read them",
+            self.path,
+            event_type,
+            version,
+            exc,
+        )
 
     def workflows(self) -> list[WorkflowInfo]:
         """See :meth:`EventLog.workflows`."""
@@ -353,6 +415,8 @@ class SQLiteEventLog:
                 return
             self._closed = True
             self._queue.put(None)
+        with _OPEN_LOCK:
+            _OPEN.discard(self)
         self._thread.join()
         with self._writer_lock, self._reader_lock:
             self._writer_db.close()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from actors import Actor
 from bus import Event, EventBus
+from memory import SQLiteEventLog
 
 
 class Collector(Actor):
@@ -82,3 +85,31 @@ def run_example(
             check=False,
             cwd=cwd or scratch,
         )
+
+
+V0_LOG = ROOT / "tests" / "memory" / "fixtures" / "event_log_v0.json"
+"""An event log written by actorchestra 0.1.0 (event schema version 0): workflow
+``wf-v0`` (tasks t1 -> t2 on agent ``a``) cut short with t1 completed and t2 in flight."""
+
+
+def seed_event_log(path: Path, rows: Sequence[tuple[str, list[list[object]]]] = ()) -> None:
+    """Create the event log file ``path`` holding the v0 fixture, then ``rows``.
+
+    Each row is ``(workflow id, entries)``, an entry being what the log stores per
+    event: ``[event fields, traceparent, tracestate]`` (version 0) or that plus the
+    schema version.
+    """
+    SQLiteEventLog(path).close()  # the file, with this release's tables
+    fixture = json.loads(V0_LOG.read_text())
+    db = sqlite3.connect(path)
+    with db:
+        db.executemany(
+            "INSERT INTO events (workflow_id, time, count, data) VALUES (?, ?, ?, ?)",
+            [tuple(r) for r in fixture["events"]],
+        )
+        db.executemany("INSERT INTO workflows VALUES (?, ?, ?, ?, ?)", fixture["workflows"])
+        db.executemany(
+            "INSERT INTO events (workflow_id, time, count, data) VALUES (?, 0, ?, ?)",
+            [(wid, len(entries), json.dumps(entries)) for wid, entries in rows],
+        )
+    db.close()

@@ -3,9 +3,14 @@ integration), and short-term notes that end with their workflow."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 import threading
+from pathlib import Path
 from typing import ClassVar
 
+import pykka
 import pytest
 
 from actors import (
@@ -16,12 +21,13 @@ from actors import (
     TaskContext,
     Team,
     WorkflowError,
+    WorkflowResult,
     workflow_namespace,
 )
 from actors.testing import check_protocol
-from bus import EventBus, WorkflowResumed
-from memory import InMemoryEventLog, InMemoryStore, Scope
-from tests.helpers import wait_until
+from bus import EventBus, WorkflowResumed, WorkflowStarted
+from memory import InMemoryEventLog, InMemoryStore, Scope, SQLiteEventLog
+from tests.helpers import seed_event_log, wait_until
 
 CHAIN = Plan(
     tasks=(
@@ -139,3 +145,100 @@ def test_short_term_notes_are_shared_in_a_workflow_and_discarded_at_its_end() ->
         assert team.submit(plan, workflow_id="wf").get(timeout=10).ok
     assert NoteTaker.seen == [[], ["a"]]  # the second task read the first one's note
     assert [(r.key, r.scope) for r in store.records("workflow:wf")] == [("kept", Scope.LONG_TERM)]
+
+
+# -- one workflow's bad records never reach the others ----------------------------------
+
+
+class Step(Agent):
+    """Runs v0's tasks; a task named ``hold`` waits for ``release`` first."""
+
+    runs: ClassVar[list[str]] = []
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def handle(self, task: TaskContext) -> object:
+        self.runs.append(task.task_id)
+        if task.task_id == "hold" and not self.release.wait(10):
+            raise RuntimeError("never released")
+        return {"task": task.task_id, "inputs": task.inputs, "ratio": 0.25}
+
+
+def _resume_beside_a_running_workflow(
+    path: Path,
+) -> tuple[pykka.Future[WorkflowResult], WorkflowResult, SQLiteEventLog]:
+    """Resume ``wf-v0`` from ``path`` while workflow ``other`` runs; both futures' outcomes."""
+    Step.runs, Step.release = [], threading.Event()
+    log = SQLiteEventLog(path)
+    bus = EventBus(tracing=False, event_log=log)
+    try:
+        with Team([Step.child_spec("a", bus)], bus=bus, max_in_flight=None) as team:
+            other = team.submit(Plan(tasks=(Task(id="hold", agent="a"),)), workflow_id="other")
+            assert wait_until(lambda: "hold" in Step.runs)
+            resumed = team.resume("wf-v0")
+            with contextlib.suppress(Exception):
+                resumed.get(timeout=10)
+            Step.release.set()
+            return resumed, other.get(timeout=10), log
+    finally:
+        bus.stop()
+        log.close()
+
+
+def test_a_record_this_release_cannot_read_is_skipped_and_the_resume_goes_on(
+    tmp_path: Path,
+) -> None:
+    unknown = {"type": "acme.price_changed", "workflow_id": "wf-v0", "price": 3}
+    seed_event_log(tmp_path / "log.db", [("wf-v0", [[unknown, "", "", 1]])])
+    resumed, other, log = _resume_beside_a_running_workflow(tmp_path / "log.db")
+    result = resumed.get(timeout=0)
+    assert result.ok
+    assert [t.result for t in result.tasks] == [
+        {"task": "t1", "inputs": {}, "ratio": 0.25},
+        {
+            "task": "t2",
+            "inputs": {"t1": {"task": "t1", "inputs": {}, "ratio": 0.25}},
+            "ratio": 0.25,
+        },
+    ]
+    assert "t1" not in Step.runs  # recorded by 0.1.0, not run again
+    assert log.skipped >= 1
+    assert other.ok
+
+
+def test_a_workflow_whose_records_cannot_be_rebuilt_fails_its_resume_only(
+    tmp_path: Path,
+) -> None:
+    broken = WorkflowStarted(workflow_id="wf-v0", plan={"tasks": "not a list"})
+    seed_event_log(tmp_path / "log.db", [])
+    db = sqlite3.connect(tmp_path / "log.db")
+    with db:  # the only WorkflowStarted of wf-v0: a plan no release can read
+        db.execute("DELETE FROM events WHERE workflow_id = 'wf-v0'")
+        db.execute(
+            "INSERT INTO events (workflow_id, time, count, data) VALUES ('wf-v0', 0, 1, ?)",
+            (json.dumps([[broken.model_dump(mode="json"), "", "", 1]]),),
+        )
+    db.close()
+    resumed, other, _ = _resume_beside_a_running_workflow(tmp_path / "log.db")
+    with pytest.raises(
+        WorkflowError,
+        match=r"^Workflow 'wf-v0' failed: the orchestrator could not handle its data "
+        r"\(ValidationError\); other workflows go on\.$",
+    ):
+        resumed.get(timeout=0)
+    assert other.ok
+
+
+def test_a_workflow_id_already_running_is_refused(counting: type[Counting]) -> None:
+    bus = EventBus(tracing=False)
+    with Team([counting.child_spec("w", bus)], bus=bus) as team:
+        first = team.submit(CHAIN, workflow_id="same")
+        assert wait_until(lambda: ("b", 1) in counting.runs)
+        with pytest.raises(
+            WorkflowError,
+            match=r"^Workflow 'same' is already running in orchestrator 'orchestrator'; "
+            r"give the new one another workflow_id\.$",
+        ):
+            team.submit(CHAIN, workflow_id="same").get(timeout=5)
+        counting.release.set()
+        assert first.get(timeout=10).ok
+    bus.stop()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -16,11 +20,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bus import (
+    EVENT_SCHEMA_VERSION,
     ChildStarted,
     Envelope,
     Event,
     EventBus,
     TaskCompleted,
+    TaskFinished,
     TaskStarted,
     WorkflowFinished,
     WorkflowStarted,
@@ -34,6 +40,7 @@ from memory import (
     SQLiteEventLog,
     SQLiteStore,
 )
+from tests.helpers import ROOT, seed_event_log
 
 PLAN = {"tasks": [{"id": "t1", "agent": "a"}]}
 
@@ -293,3 +300,83 @@ def test_a_batch_that_cannot_be_written_is_counted_and_the_writer_goes_on(
     assert log.lost == 1
     assert "lost 1 events" in caplog.text
     log.close()
+
+
+# -- versions: logs outlive the code that wrote them ------------------------------------
+
+
+def test_every_stored_event_carries_the_schema_version(tmp_path: Path) -> None:
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(tracing=False, event_log=log)
+    bus.publish(TaskCompleted(workflow_id="w", task_id="t", agent="a"))
+    log.close()
+    db = sqlite3.connect(tmp_path / "log.db")
+    [(data,)] = db.execute("SELECT data FROM events WHERE workflow_id = 'w'").fetchall()
+    db.close()
+    [entry] = json.loads(data)
+    assert entry[3] == EVENT_SCHEMA_VERSION == 1
+
+
+def test_a_log_written_by_the_previous_schema_reads_back(tmp_path: Path) -> None:
+    seed_event_log(tmp_path / "log.db")
+    log = SQLiteEventLog(tmp_path / "log.db")
+    try:
+        events = log.events("wf-v0")
+        assert [(e.type, e.task_id) for e in events] == [
+            ("workflow.started", ""),
+            ("task.started", "t1"),
+            ("task.completed", "t1"),
+            ("task.finished", "t1"),
+            ("task.started", "t2"),
+        ]
+        finished = events[3]
+        assert isinstance(finished, TaskFinished)
+        assert finished.result == {"task": "t1", "inputs": {}, "ratio": 0.25}
+        assert log.skipped == 0
+    finally:
+        log.close()
+
+
+def test_records_of_a_newer_schema_read_as_far_as_this_release_knows_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    newer = TaskCompleted(workflow_id="w", task_id="t", agent="a", result=1).model_dump(mode="json")
+    newer["confidence"] = 0.9  # a field added by a later release
+    newer["usage"]["cached_input_tokens"] = 5  # in a nested model too
+    unknown = {"type": "acme.price_changed", "workflow_id": "w", "price": 3}
+    seed_event_log(
+        tmp_path / "log.db",
+        [("w", [[newer, "", "", 2], [unknown, "", "", 2], [unknown, "", "", 1]])],
+    )
+    log = SQLiteEventLog(tmp_path / "log.db")
+    try:
+        with caplog.at_level(logging.WARNING, logger="memory"):
+            [completed] = log.events("w")
+            log.events("w")
+        assert isinstance(completed, TaskCompleted)
+        assert (completed.result, completed.usage.input_tokens) == (1, 0)
+        assert log.skipped == 4  # two unknown records, read twice
+        [warning] = [r for r in caplog.records if "acme.price_changed" in r.getMessage()]
+        assert "cannot read" in warning.getMessage()
+    finally:
+        log.close()
+
+
+def test_a_log_left_open_is_flushed_when_the_interpreter_exits(tmp_path: Path) -> None:
+    # A long commit interval: without the flush at exit nothing would be written.
+    code = (
+        "import sys\n"
+        "from bus import EventBus, TaskCompleted\n"
+        "from memory import SQLiteEventLog\n"
+        "log = SQLiteEventLog(sys.argv[1], commit_interval=5.0)\n"
+        "bus = EventBus(tracing=False, event_log=log)\n"
+        "for i in range(100):\n"
+        "    bus.publish(TaskCompleted(workflow_id='w', task_id=str(i), agent='a'))\n"
+    )
+    path = tmp_path / "log.db"
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60, cwd=ROOT)
+    log = SQLiteEventLog(path)
+    try:
+        assert [e.task_id for e in log.events("w")] == [str(i) for i in range(100)]
+    finally:
+        log.close()
