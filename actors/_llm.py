@@ -18,6 +18,7 @@ from memory import IdempotencyStore, MemoryStore, Record
 from ._agent import Agent, TaskContext
 from ._chat import capture_message_content, chat
 from ._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
+from ._json_value import describe_validation_error
 from ._metrics import Instruments
 from ._tool import Tool
 
@@ -176,7 +177,12 @@ class LLMAgent(Agent):
             try:
                 return self.output_type.model_validate_json(text)
             except pydantic.ValidationError as exc:
-                last_problem = f"its answer failed the {self.output_type.__name__} schema: {exc}"
+                # What reaches telemetry names fields and kinds of error, never the
+                # model's text; the model itself is shown its whole error below.
+                last_problem = (
+                    f"its answer failed the {self.output_type.__name__} schema: "
+                    f"{describe_validation_error(exc)}"
+                )
                 messages.append({"role": "assistant", "content": text})
                 messages.append(
                     {

@@ -15,6 +15,7 @@ from bus import TokenUsage
 
 from ._chat import chat
 from ._errors import PlanningError, PlanValidationError
+from ._json_value import describe_validation_error
 from ._llm import response_format
 from ._metrics import Instruments
 from ._plan import Plan
@@ -105,16 +106,20 @@ class Planner:
                     plan = Plan.model_validate_json(text)
                     plan.check(self.agents)
                 except (pydantic.ValidationError, PlanValidationError) as exc:
-                    problem = str(exc)
+                    # Telemetry gets fields and kinds of error, never the model's text
+                    # (pydantic's message quotes it); the model is shown everything.
+                    problem = (
+                        describe_validation_error(exc)
+                        if isinstance(exc, pydantic.ValidationError)
+                        else str(exc)
+                    )
                     logger.info("Plan attempt %d rejected: %s", attempt, problem)
                     span.add_event("plan_rejected", {"attempt": attempt})
                     messages.append({"role": "assistant", "content": text})
                     messages.append(
                         {
                             "role": "user",
-                            "content": (
-                                f"That plan is invalid: {problem}\nReply with a corrected plan."
-                            ),
+                            "content": f"That plan is invalid: {exc}\nReply with a corrected plan.",
                         }
                     )
                     continue
