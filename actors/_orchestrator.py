@@ -269,7 +269,7 @@ class Orchestrator(Actor):
         elif (
             isinstance(event, DeadLetter)
             and event.event.get("type") == "task.started"
-            and event.event.get("agent") == run.agent
+            and event.subscriber == event.event.get("agent") == run.agent
         ):
             self._failed(wf, run, f"task undeliverable: {event.reason}", True)
         self._settle(wf)

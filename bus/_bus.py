@@ -322,9 +322,12 @@ class EventBus:
     def publish(self, event: Event) -> None:
         """Deliver ``event`` to every matching subscriber.
 
-        Runs in the caller's thread: the event log (if any) appends it first, then actor
-        subscribers get an :class:`Envelope` by
-        ``tell`` (non-blocking), callable subscribers are called in turn. With tracing
+        Runs in the caller's thread: the event log (if any) appends it first, then
+        callable subscribers are called in turn, then actor subscribers get an
+        :class:`Envelope` by ``tell`` (non-blocking). So an event is logged, and seen by
+        every callable (e.g. :class:`actors.testing.EventRecorder`), before any actor
+        can react to it: a recording keeps causes before their effects, whichever
+        threads publish them. With tracing
         on, this is one ``publish <type>`` PRODUCER span, the child of the current span
         (outside any trace, events whose ``starts_trace`` is false get no span, a
         broadcast event no one subscribes to gets none: nothing hops, and neither does
@@ -407,11 +410,14 @@ class EventBus:
     def _route(self, key: tuple[type[Event], str | None]) -> tuple[Subscription, ...]:
         event_type, recipient = key
         with self._lock:
-            subs = tuple(
+            matching = [
                 s
                 for s in self._subscriptions.values()
                 if s.matches_type(event_type) and s.recipient in (None, recipient)
-            )
+            ]
+            # Callables first (stable sort: each kind in subscription order): what one
+            # records of an event then comes before anything an actor does about it.
+            subs = tuple(sorted(matching, key=lambda s: isinstance(s.subscriber, str)))
             self._routes[key] = subs
         return subs
 

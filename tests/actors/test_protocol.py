@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
-from actors import Plan, Task
-from actors.testing import ProtocolViolation, check_protocol
-from bus import Event, TaskCompleted, TaskFinished, TaskStarted, WorkflowFinished, WorkflowStarted
+from actors import Agent, Plan, Task, TaskContext, Team
+from actors.testing import EventRecorder, ProtocolViolation, check_protocol
+from bus import (
+    Event,
+    EventBus,
+    TaskCompleted,
+    TaskFinished,
+    TaskStarted,
+    WorkflowFinished,
+    WorkflowStarted,
+)
 
 PLAN = Plan(
     tasks=(
@@ -121,3 +130,29 @@ def test_each_violation_is_caught_and_named(events: list[Event], task: str, mess
     with pytest.raises(ProtocolViolation, match=f"^{re.escape(message)}$") as caught:
         check_protocol(events)
     assert (caught.value.workflow_id, caught.value.task_id) == ("w1", task)
+
+
+class _Echo(Agent):
+    def handle(self, task: TaskContext) -> object:
+        return task.task_id
+
+
+def test_a_recording_keeps_an_outcome_before_what_it_caused(bus: EventBus) -> None:
+    # The agent's thread publishes TaskCompleted; the orchestrator's publishes the
+    # TaskFinished it causes. A slow observer holds the agent's thread inside publish:
+    # had the orchestrator been told first, it would finish the task before the
+    # recorder saw the outcome, and a correct run would look like a violation.
+    finished_seen = threading.Event()
+
+    def slow_observer(event: TaskCompleted) -> None:
+        finished_seen.wait(1.0)
+
+    with Team([_Echo.child_spec("x", bus)], bus=bus) as team:
+        bus.subscribe(TaskCompleted, slow_observer)
+        recorder = EventRecorder(bus)
+        bus.subscribe(TaskFinished, lambda _event: finished_seen.set())
+        result = team.run(Plan(tasks=(Task(id="a", agent="x"),)), timeout=10)
+    assert result.ok
+    check_protocol(recorder.events)
+    kinds = [type(e) for e in recorder.events if e.task_id == "a"]
+    assert kinds.index(TaskCompleted) < kinds.index(TaskFinished)
