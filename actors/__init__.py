@@ -9,6 +9,7 @@ from ._agent import HandoffTo as HandoffTo
 from ._agent import TaskContext as TaskContext
 from ._agent import workflow_namespace as workflow_namespace
 from ._backoff import Backoff as Backoff
+from ._chat import DEFAULT_MODEL_RETRIES as DEFAULT_MODEL_RETRIES
 from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import RestartPolicy as RestartPolicy
 from ._dynamic import DynamicSupervisor as DynamicSupervisor
@@ -49,6 +50,7 @@ from ._tool import side_effect as side_effect
 from ._workflow import workflow_span as workflow_span
 
 __all__ = [
+    "DEFAULT_MODEL_RETRIES",
     "Actor",
     "ActorDeadError",
     "ActorError",

@@ -13,9 +13,20 @@ from opentelemetry.trace import SpanKind
 
 from bus import TokenUsage
 
-from ._errors import TaskError
+from ._errors import ConfigurationError, TaskError
 
-__all__ = ["capture_message_content", "chat"]
+__all__ = ["DEFAULT_MODEL_RETRIES", "capture_message_content", "chat", "with_retries"]
+
+DEFAULT_MODEL_RETRIES = 1
+"""Retries of one model call by the ``openai`` client, unless an agent or planner says.
+
+The client retries a call that failed on a connection error, a timeout, 408, 409, 429
+or 5xx, waiting as the server's ``Retry-After`` says (else an exponential backoff of
+about 0.5 to 8 s). The orchestrator retries the whole attempt on top of that, so the
+HTTP requests behind one model call of a task are at most
+``(1 + max_retries) * Task.max_attempts``: 2 x 3 = 6 with the defaults (the openai
+client's own default of 2 would make it 9).
+"""
 
 _RETRYABLE = (
     openai.APIConnectionError,  # includes APITimeoutError
@@ -32,6 +43,22 @@ def capture_message_content() -> bool:
     """
     value = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "")
     return value.strip().lower() == "true"
+
+
+def with_retries(client: openai.OpenAI, max_retries: int | None) -> openai.OpenAI:
+    """``client`` retrying each call at most ``max_retries`` times (``None``: as it is).
+
+    Uses the client's public ``with_options``, so the caller's client is not changed.
+
+    Raises:
+        ConfigurationError: ``max_retries`` is negative.
+    """
+    if max_retries is None:
+        return client
+    if max_retries < 0:
+        msg = f"max_retries must be >= 0 or None, got {max_retries}."
+        raise ConfigurationError(msg)
+    return client.with_options(max_retries=max_retries)
 
 
 def chat(
@@ -53,7 +80,8 @@ def chat(
     ``gen_ai.input.messages`` and ``gen_ai.output.messages`` hold them as JSON). Token
     counts also go to ``token_usage`` (the ``gen_ai.client.token.usage`` histogram),
     when given. The ``openai`` client retries transport errors, 429
-    and 5xx itself (``max_retries``, honouring ``Retry-After``).
+    and 5xx itself (``max_retries``, honouring ``Retry-After``; see
+    :data:`DEFAULT_MODEL_RETRIES` for how that multiplies with task attempts).
 
     Returns:
         The first choice's message and the call's token usage.

@@ -16,7 +16,7 @@ from bus import EventBus
 from memory import IdempotencyStore, MemoryStore, Record
 
 from ._agent import Agent, TaskContext
-from ._chat import capture_message_content, chat
+from ._chat import DEFAULT_MODEL_RETRIES, capture_message_content, chat, with_retries
 from ._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
 from ._json_value import describe_validation_error
 from ._metrics import Instruments
@@ -60,9 +60,14 @@ class LLMAgent(Agent):
             context slice, not the whole history), and each completed task's result is
             remembered as a fact for later workflows.
         recall_limit: Facts recalled into one prompt, at most.
+        max_retries: Retries of each model call by the client (on connection errors,
+            timeouts, 429 and 5xx), on top of the orchestrator's task attempts: at most
+            ``(1 + max_retries) * max_attempts`` requests per model call of a task (see
+            :data:`actors.DEFAULT_MODEL_RETRIES`, 1); ``None`` keeps the client's own.
 
     Raises:
-        ConfigurationError: ``max_iterations`` < 1, or two tools share a name.
+        ConfigurationError: ``max_iterations`` < 1, ``max_retries`` < 0, or two tools
+            share a name.
     """
 
     def __init__(
@@ -79,13 +84,14 @@ class LLMAgent(Agent):
         idempotency: IdempotencyStore | None = None,
         memory: MemoryStore | None = None,
         recall_limit: int = 5,
+        max_retries: int | None = DEFAULT_MODEL_RETRIES,
     ) -> None:
         super().__init__(name=name, bus=bus, memory=memory, idempotency=idempotency)
         self.recall_limit = recall_limit
         if max_iterations < 1:
             msg = f"LLMAgent {name!r} needs max_iterations >= 1, got {max_iterations}."
             raise ConfigurationError(msg)
-        self.client = client
+        self.client = with_retries(client, max_retries)
         self.model = model
         self.system_prompt = system_prompt
         self.output_type = output_type

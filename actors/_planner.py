@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind
 
 from bus import TokenUsage
 
-from ._chat import chat
+from ._chat import DEFAULT_MODEL_RETRIES, chat, with_retries
 from ._errors import PlanningError, PlanValidationError
 from ._json_value import describe_validation_error
 from ._llm import response_format
@@ -45,8 +45,14 @@ class Planner:
         model: Model name.
         agents: Declared agents: name → what it does (shown to the model).
         max_attempts: Model calls at most (≥ 1).
+        max_retries: Retries of each model call by the client, as for
+            :class:`LLMAgent` (:data:`actors.DEFAULT_MODEL_RETRIES`, 1); ``None`` keeps
+            the client's own.
         tracer_provider: For the ``plan`` span; ``None`` uses the global provider.
         meter_provider: For the token usage metric; ``None`` uses the global provider.
+
+    Raises:
+        ConfigurationError: ``max_retries`` < 0.
     """
 
     def __init__(
@@ -56,10 +62,11 @@ class Planner:
         agents: Mapping[str, str],
         *,
         max_attempts: int = 3,
+        max_retries: int | None = DEFAULT_MODEL_RETRIES,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
-        self.client = client
+        self.client = with_retries(client, max_retries)
         self.model = model
         self.agents = dict(agents)
         self.max_attempts = max(1, max_attempts)

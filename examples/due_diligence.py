@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         if os.environ.get("OPENAI_BASE_URL"):
             try:
-                client = openai.OpenAI(max_retries=2, timeout=args.timeout)
+                client = openai.OpenAI(timeout=args.timeout)  # retries: the agents set them
             except openai.OpenAIError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2

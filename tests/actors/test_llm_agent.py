@@ -7,7 +7,19 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from actors import LLMAgent, Plan, Task, TaskContext, TaskStatus, Team, Tool
+from actors import (
+    DEFAULT_MODEL_RETRIES,
+    ConfigurationError,
+    LLMAgent,
+    Plan,
+    Planner,
+    Task,
+    TaskContext,
+    TaskError,
+    TaskStatus,
+    Team,
+    Tool,
+)
 from actors.testing import FakeLLMServer, Reply
 from bus import EventBus
 from memory import InMemoryStore
@@ -168,3 +180,30 @@ def test_an_agent_with_memory_recalls_what_an_earlier_workflow_learned(bus: Even
     ]
     [kept, *_] = store.search("analyst", "Acme")
     assert kept.value == {"result": "still high", "workflow_id": "second"}
+
+
+def test_requests_per_model_call_are_bounded_by_the_agent_not_the_clients_default(
+    bus: EventBus,
+) -> None:
+    requests: list[str] = []
+
+    def doomed(request: dict[str, Any]) -> Reply:
+        requests.append(str(request["model"]))
+        return Reply.error(500)
+
+    with FakeLLMServer(doomed) as server:
+        client = server.client(max_retries=2)  # the openai client's own default
+        spec = LLMAgent.child_spec("calc", bus, client=client, model="m")
+        with Team([spec], bus=bus, retry_backoff=None) as team:
+            result = team.run(Plan(tasks=(Task(id="t1", agent="calc"),)), timeout=60)
+        [task] = result.tasks
+        assert (task.status, task.attempts) == (TaskStatus.FAILED, 3)
+        assert len(requests) == (1 + DEFAULT_MODEL_RETRIES) * 3 == 6
+        requests.clear()
+        planner = Planner(client, "m", {"calc": "adds"}, max_retries=0)
+        with pytest.raises(TaskError, match=r"^Model call for agent 'planner' failed"):
+            planner.plan("add")
+        assert len(requests) == 1
+    assert client.max_retries == 2  # the caller's client is left as it was
+    with pytest.raises(ConfigurationError, match=r"^max_retries must be >= 0 or None, got -1\.$"):
+        Planner(client, "m", {}, max_retries=-1)
