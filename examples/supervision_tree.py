@@ -136,6 +136,9 @@ def main() -> int:
             if not wait_settled(log, since, target, replaced):
                 print(f"{target} did not settle after {fault!r}", file=sys.stderr)
                 return 1
+            # A barrier: each supervisor answers once it has handled the exits before
+            # this question, so every restart of this step (and its event) is done.
+            Supervisor.tree(root)
         lines = [
             describe(e)
             for e in log.events

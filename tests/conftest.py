@@ -13,6 +13,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from bus import EventBus
 
+PAID_LLM_ENV = ("REAL_OPENAI_BASE_URL", "REAL_OPENAI_API_KEY")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip ``paid_llm`` tests unless a real endpoint is configured (never fall back)."""
+    missing = [name for name in PAID_LLM_ENV if not os.environ.get(name)]
+    if not missing:
+        return
+    skip = pytest.mark.skip(reason=f"paid_llm: set {' and '.join(missing)} to run it")
+    for item in items:
+        if item.get_closest_marker("paid_llm") is not None:
+            item.add_marker(skip)
+
 
 @pytest.fixture(autouse=True)
 def _stop_all_actors() -> Iterator[None]:

@@ -31,3 +31,17 @@ def test_due_diligence_prints_the_task_table_and_span_tree() -> None:
     assert "# Due diligence: Northwind" in proc.stdout
     assert re.search(r"^invoke_workflow due_diligence \(", proc.stdout, re.MULTILINE)
     assert re.search(r"^ +chat offline-scripted \(", proc.stdout, re.MULTILINE)
+
+
+def test_supervision_tree_prints_every_restart_in_order() -> None:
+    proc = run_example(example=ROOT / "examples" / "supervision_tree.py")
+    assert proc.returncode == 0, proc.stderr
+    restart_log = proc.stdout.split("Restart log\n", 1)[1].split("\n\nFinal tree", 1)[0]
+    lines = restart_log.splitlines()
+    # Each step's restarts end before the next fault: the janitor's crash comes after
+    # the db crash's whole rest_for_one restart, and the escalation's restart is last.
+    assert lines.index(
+        "   root: janitor crashed (ConnectionError: janitor lost its connection)"
+    ) == (lines.index("  tools: restarted cache (restart #2)") + 1)
+    assert lines[-1] == "   root: restarted tools (restart #1)"
+    assert "    cache [alive, permanent, restarts=0]" in proc.stdout

@@ -94,11 +94,12 @@ def test_help_lists_the_options() -> None:
 
 @pytest.mark.paid_llm
 def test_example_against_a_real_endpoint() -> None:  # pragma: no cover - needs a paid endpoint
-    env = clean_env(
-        OPENAI_BASE_URL=os.environ.get("REAL_OPENAI_BASE_URL", ""),
-        OPENAI_API_KEY=os.environ.get("REAL_OPENAI_API_KEY", ""),
-    )
-    assert run_example(env=env).returncode == 0
+    base_url = os.environ["REAL_OPENAI_BASE_URL"]  # tests/conftest.py skips without it
+    env = clean_env(OPENAI_BASE_URL=base_url, OPENAI_API_KEY=os.environ["REAL_OPENAI_API_KEY"])
+    model = os.environ.get("REAL_OPENAI_MODEL", "gpt-4o-mini")
+    proc = run_example("--model", model, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"model: {model} at {base_url.rstrip('/')}" in proc.stdout
 
 
 def test_a_second_run_recalls_what_the_first_learned(tmp_path: Path) -> None:
