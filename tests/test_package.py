@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,31 @@ def test_mypy_strict_is_clean() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout
+
+
+def test_the_suite_does_not_depend_on_how_it_is_launched() -> None:
+    # As from an unactivated venv: no tool on PATH but the system's, no real endpoint.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REAL_OPENAI_", "OPENAI_"))}
+    env["PATH"] = os.defpath
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "tests/test_package.py::test_ruff_is_clean",
+            "tests/integration/test_due_diligence.py::test_example_against_a_real_endpoint",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed, 1 skipped" in proc.stdout, proc.stdout
+    assert "paid_llm: set REAL_OPENAI_BASE_URL and REAL_OPENAI_API_KEY to run it" in proc.stdout
