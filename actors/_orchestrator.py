@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic
 import pykka
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -38,6 +39,7 @@ from ._actor import Actor
 from ._agent import workflow_namespace
 from ._backoff import Backoff
 from ._errors import ConfigurationError, PlanValidationError, WorkflowError
+from ._json_value import describe_validation_error
 from ._metrics import Instruments
 from ._plan import Plan
 from ._rebuild import Rebuilt, rebuild
@@ -729,12 +731,21 @@ class Orchestrator(Actor):
         Its unfinished tasks fail (each still ends exactly once), and its future fails
         with a :class:`WorkflowError` whose ``__cause__`` is ``exc``.
         """
+        # pydantic's messages quote their input (maybe a model's text): log and chain
+        # what was wrong where, not the value (see README, "Privacy").
+        invalid = isinstance(exc, pydantic.ValidationError)
+        what = (
+            describe_validation_error(exc)
+            if isinstance(exc, pydantic.ValidationError)
+            else type(exc).__name__
+        )
         logger.error(
-            "Orchestrator %r: workflow %s failed on an error in its handling; other "
+            "Orchestrator %r: workflow %s failed on an error in its handling (%s); other "
             "workflows go on",
             self.name,
             workflow_id,
-            exc_info=exc,
+            what,
+            exc_info=None if invalid else exc,
         )
         msg = (
             f"Workflow {workflow_id!r} failed: the orchestrator could not handle its data "
@@ -760,7 +771,7 @@ class Orchestrator(Actor):
         elif wf is not None:
             self._workflows[workflow_id] = wf  # another submission's: not this one's
         error = WorkflowError(msg)
-        error.__cause__ = exc
+        error.__cause__ = None if invalid else exc
         future.set_exception((WorkflowError, error, None))
 
     def _abandon(self, how: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -206,9 +207,11 @@ def test_a_record_this_release_cannot_read_is_skipped_and_the_resume_goes_on(
 
 
 def test_a_workflow_whose_records_cannot_be_rebuilt_fails_its_resume_only(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broken = WorkflowStarted(workflow_id="wf-v0", plan={"tasks": "not a list"})
+    secret = "Jane Roe's medical records"  # task text a model wrote: never logged
+    task = {"id": "t1", "agent": "a", "description": secret, "priority": "urgent"}
+    broken = WorkflowStarted(workflow_id="wf-v0", plan={"tasks": [task]})
     seed_event_log(tmp_path / "log.db", [])
     db = sqlite3.connect(tmp_path / "log.db")
     with db:  # the only WorkflowStarted of wf-v0: a plan no release can read
@@ -226,6 +229,9 @@ def test_a_workflow_whose_records_cannot_be_rebuilt_fails_its_resume_only(
     ):
         resumed.get(timeout=0)
     assert other.ok
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "tasks.0.priority: Input should be a valid integer" in error.getMessage()
+    assert not [r for r in caplog.records if secret in r.getMessage() + str(r.exc_info)]
 
 
 def test_a_workflow_id_already_running_is_refused(counting: type[Counting]) -> None:
