@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pydantic
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from ._errors import NotJSONError
@@ -47,7 +48,10 @@ def to_json_value(value: object) -> JsonValue:
         return value  # type: ignore[return-value]
     if isinstance(value, BaseModel):
         check_finite(value)
-        dumped: JsonValue = value.model_dump(mode="json")
+        try:
+            dumped: JsonValue = value.model_dump(mode="json")
+        except pydantic_core.PydanticSerializationError as exc:
+            raise NotJSONError(f"{kind.__name__}: {exc}") from None
         return dumped
     try:
         return _JSON.validate_python(value, strict=True)
