@@ -16,6 +16,7 @@ FLOOR = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*>=\s*([^,
 
 
 def main() -> int:
+    """Print one `name==floor` line per runtime dependency; 1 if one has no floor."""
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     for requirement in project["project"]["dependencies"]:
         match = FLOOR.match(requirement)
