@@ -182,7 +182,11 @@ def test_the_store_is_bounded() -> None:
 
 # -- keys are injective; the default store is per team -----------------------------------
 
-_PARTS = st.text(alphabet=st.sampled_from(["/", ":", '"', "\\", "\x00", "a", "é", "\U0001f600"]))
+# Separators, quotes, escapes, NUL and non-ASCII often (so near-collisions are tried),
+# and any text at all; empty strings included.
+_PARTS = st.text(
+    alphabet=st.sampled_from(["/", ":", '"', "\\", "\x00", "a", "é", "\U0001f600"])
+) | st.text(st.characters(codec="utf-8"))
 _CALL = st.tuples(_PARTS, _PARTS, _PARTS, _PARTS)
 
 
