@@ -17,7 +17,10 @@ E = TypeVar("E", bound=Event)
 class EventRecorder:
     """Records events published on a bus, in the order the bus delivered them.
 
-    It subscribes as a callable, so it records in the publisher's thread: no extra hop.
+    It subscribes as a callable, so it records in the publisher's thread (no extra hop)
+    and before any actor is told of the event (see :meth:`bus.EventBus.publish`): an
+    event is always recorded before the events it caused, whichever threads publish
+    them, which :func:`check_protocol` relies on.
 
     Args:
         bus: The bus to record.
