@@ -9,6 +9,7 @@ from ._agent import HandoffTo as HandoffTo
 from ._agent import TaskContext as TaskContext
 from ._agent import workflow_namespace as workflow_namespace
 from ._backoff import Backoff as Backoff
+from ._cancellation import Cancellation as Cancellation
 from ._chat import DEFAULT_MODEL_RETRIES as DEFAULT_MODEL_RETRIES
 from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import RestartPolicy as RestartPolicy
@@ -21,6 +22,7 @@ from ._errors import NotJSONError as NotJSONError
 from ._errors import PlanningError as PlanningError
 from ._errors import PlanValidationError as PlanValidationError
 from ._errors import RestartLimitExceeded as RestartLimitExceeded
+from ._errors import TaskCancelled as TaskCancelled
 from ._errors import TaskError as TaskError
 from ._errors import ToolArgumentsError as ToolArgumentsError
 from ._errors import WorkflowError as WorkflowError
@@ -58,6 +60,7 @@ __all__ = [
     "Agent",
     "AgentRouter",
     "Backoff",
+    "Cancellation",
     "ChildInfo",
     "ChildSpec",
     "CircuitBreaker",
@@ -80,6 +83,7 @@ __all__ = [
     "RestartStrategy",
     "Supervisor",
     "Task",
+    "TaskCancelled",
     "TaskContext",
     "TaskError",
     "TaskResult",

@@ -13,7 +13,7 @@ import pykka
 from pykka import messages as pykka_messages
 from pykka._actor import ActorInbox  # the mailbox Protocol (private in Pykka)
 
-from bus import ActorTerminated, BusClosedError, Envelope, Event, EventBus
+from bus import ActorTerminated, BusClosedError, Envelope, Event, EventBus, Subscription
 
 from ._errors import ConfigurationError
 from ._link import ActorExit, current_link
@@ -66,6 +66,16 @@ class Actor(pykka.ThreadingActor):
         self._in_flight: Envelope[Event] | None = None
         self._exit_reason: BaseException | None = None
         self._leftovers: list[Any] = []
+        self._owned: list[Subscription] = []
+
+    def own(self, subscription: Subscription) -> Subscription:
+        """Remove ``subscription`` from the bus when this actor's thread ends; returns it.
+
+        For callable subscriptions bound to this actor's methods (they would otherwise
+        outlive it).
+        """
+        self._owned.append(subscription)
+        return subscription
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.name!r} ({self.actor_urn})"
@@ -185,6 +195,8 @@ class Actor(pykka.ThreadingActor):
 
     def _report_exit(self) -> None:
         if self.bus is not None:
+            for subscription in self._owned:
+                self.bus.unsubscribe(subscription)
             reason = self._exit_reason
             with contextlib.suppress(BusClosedError):
                 self.bus.publish(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import JsonValue
 
 from bus import (
+    CancelRequested,
     Event,
     EventBus,
     EventValidationError,
@@ -22,6 +25,7 @@ from bus import (
 from memory import IdempotencyStore, MemoryStore, Record, Scope
 
 from ._actor import Actor
+from ._cancellation import Cancellation
 from ._child_spec import ChildSpec, RestartPolicy
 from ._errors import ConfigurationError, NotJSONError, TaskError
 from ._idempotency import (
@@ -55,6 +59,9 @@ class TaskContext:
         context: Extra context (e.g. handed over by another agent).
         usage: Tokens spent so far in this attempt; add with :meth:`add_usage`.
         idempotency: Where :meth:`run_once` keeps side effects' results (the agent's).
+        cancellation: Set when the attempt should stop (timed out, its workflow
+            cancelled, the team stopping): check it between steps, wait on it instead of
+            sleeping (see :class:`Cancellation`).
     """
 
     workflow_id: str
@@ -65,6 +72,7 @@ class TaskContext:
     context: dict[str, JsonValue]
     usage: TokenUsage = field(default_factory=TokenUsage)
     idempotency: IdempotencyStore | None = None
+    cancellation: Cancellation = field(default_factory=Cancellation)
 
     def add_usage(self, usage: TokenUsage) -> None:
         """Add tokens spent by a model call to this attempt's total."""
@@ -161,6 +169,9 @@ class Agent(Actor):
             idempotency if idempotency is not None else default_idempotency_store(bus)
         )
         bus.subscribe(TaskStarted, name, recipient=name)
+        # Cancellation bypasses the mailbox, which is busy with the attempt to cancel.
+        self._attempt: tuple[tuple[str, str, int], Cancellation] | None = None
+        self.own(bus.subscribe(CancelRequested, self._cancel_requested, recipient=name))
 
     def remember(self, key: str, value: JsonValue) -> Record:
         """Keep a long-term fact under this agent's name, for later workflows.
@@ -255,7 +266,25 @@ class Agent(Actor):
         if isinstance(event, TaskStarted):
             self._run(event)
 
+    def _cancel_requested(self, event: CancelRequested) -> None:
+        """Cancel the attempt named by ``event`` if it is running here (publisher's thread)."""
+        attempt = self._attempt
+        if attempt is not None and attempt[0] == (event.workflow_id, event.task_id, event.attempt):
+            attempt[1].cancel(event.reason or "cancelled")
+
     def _run(self, started: TaskStarted) -> None:
+        deadline = None
+        if started.timeout is not None:
+            elapsed = (datetime.now(UTC) - started.time).total_seconds()
+            deadline = time.monotonic() + started.timeout - max(0.0, elapsed)
+        cancellation = Cancellation(deadline)
+        self._attempt = ((started.workflow_id, started.task_id, started.attempt), cancellation)
+        try:
+            self._run_attempt(started, cancellation)
+        finally:
+            self._attempt = None
+
+    def _run_attempt(self, started: TaskStarted, cancellation: Cancellation) -> None:
         task = TaskContext(
             workflow_id=started.workflow_id,
             task_id=started.task_id,
@@ -264,6 +293,7 @@ class Agent(Actor):
             inputs=dict(started.inputs),
             context=dict(started.context),
             idempotency=self.idempotency,
+            cancellation=cancellation,
         )
         envelope = {
             "source": self.name,

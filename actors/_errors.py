@@ -13,6 +13,7 @@ __all__ = [
     "PlanValidationError",
     "PlanningError",
     "RestartLimitExceeded",
+    "TaskCancelled",
     "TaskError",
     "ToolArgumentsError",
     "WorkflowError",
@@ -53,6 +54,18 @@ class TaskError(ActorError):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class TaskCancelled(TaskError):  # noqa: N818 - a condition, as trio's Cancelled
+    """The attempt was cancelled (a timeout, a cancelled workflow, a shutdown).
+
+    Raised by :meth:`actors.Cancellation.raise_if_cancelled` and the LLM agent's loop;
+    reported as a retryable ``TaskFailed`` (the orchestrator, which cancelled it, has
+    moved on and counts it as a late reply).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
 
 
 class ToolArgumentsError(TaskError):

@@ -20,6 +20,7 @@ from opentelemetry import trace
 from bus import (
     ApprovalDecided,
     ApprovalRequested,
+    CancelRequested,
     ChildCrashed,
     DeadLetter,
     Event,
@@ -156,6 +157,9 @@ class Orchestrator(Actor):
         # Ready tasks waiting for an agent with capacity, by target (agent or capability):
         # heaps of (-priority, arrival, workflow id, task id).
         self._waiting: dict[str, list[tuple[int, int, str, str]]] = {}
+        # Attempts given up on (timed out, cancelled) that may still run on their agent,
+        # by (workflow, task, attempt): the agent takes no new work until they return.
+        self._stuck: dict[tuple[str, str, int], str] = {}
         self._arrivals = itertools.count()
         if event_log is None and isinstance(bus.event_log, EventLog):
             event_log = bus.event_log
@@ -225,6 +229,8 @@ class Orchestrator(Actor):
 
     def on_event(self, event: Event) -> None:
         """Route an outcome event to its workflow's task."""
+        if self._stuck and self._returned(event) and self._waiting:
+            self._drain()  # an agent is free again: its waiting work goes first
         wf = self._workflows.get(event.workflow_id)
         if wf is None:
             return
@@ -441,7 +447,7 @@ class Orchestrator(Actor):
             if run.task.needs_approval and run.approval != "approved":
                 self._request_approval(wf, run)
                 continue
-            if limit is not None and not self._router.has_capacity(run.target, limit):
+            if not self._router.has_capacity(run.target, limit):
                 waiting = self._waiting.setdefault(run.target, [])
                 heapq.heappush(waiting, (priority, next(self._arrivals), wf.id, task_id))
                 continue
@@ -449,16 +455,21 @@ class Orchestrator(Actor):
 
     def _drain(self) -> None:
         """Send waiting tasks to agents that have room again (see ``max_in_flight``)."""
-        limit = self.max_in_flight or 0
+        limit = self.max_in_flight
         for target, waiting in list(self._waiting.items()):
             while waiting and self._router.has_capacity(target, limit):
                 _, _, workflow_id, task_id = heapq.heappop(waiting)
                 wf = self._workflows.get(workflow_id)
-                if wf is None or wf.tasks[task_id].status is not TaskStatus.PENDING:
+                run = wf.tasks[task_id] if wf is not None else None
+                if wf is None or run is None:
+                    continue  # ended meanwhile
+                retry = run.status is TaskStatus.RUNNING and run.retry_pending
+                if run.status is not TaskStatus.PENDING and not retry:
                     continue  # cancelled or ended meanwhile
+                run.retry_pending = False
                 try:
                     with self._in_workflow(wf):  # its cause: not the event that made room
-                        self._start_attempt(wf, wf.tasks[task_id], new_attempt=True)
+                        self._start_attempt(wf, run, new_attempt=not retry)
                     if wf.open_tasks == 0 and wf.id in self._workflows:
                         self._finish(wf)  # e.g. the start hit max_steps: the rest cancelled
                 except Exception as exc:  # contained to that workflow
@@ -510,12 +521,57 @@ class Orchestrator(Actor):
             return  # the attempt ended meanwhile
         if isinstance(msg, RetryDue):
             if run.retry_pending:
-                run.retry_pending = False
-                self._start_attempt(wf, run, new_attempt=False)
+                self._retry(wf, run)
         elif not run.retry_pending and msg.dispatch == run.dispatches:
             run.timer = None
+            self._give_up(wf, run, "timeout")
             error = f"timeout: attempt {msg.attempt} gave no outcome within {msg.timeout:g} s"
             self._failed(wf, run, error, retryable=True)
+
+    def _retry(self, wf: Workflow, run: TaskRun) -> None:
+        """Send a due retry, or let it wait (in order) for an agent free of stuck work."""
+        if not self._router.has_capacity(run.target, self.max_in_flight):
+            waiting = self._waiting.setdefault(run.target, [])
+            entry = (-run.task.priority, next(self._arrivals), wf.id, run.task.id)
+            heapq.heappush(waiting, entry)
+            return
+        run.retry_pending = False
+        self._start_attempt(wf, run, new_attempt=False)
+
+    def _give_up(self, wf: Workflow, run: TaskRun, reason: str) -> None:
+        """Stop waiting for the attempt in flight; ask its agent to cancel it.
+
+        Its agent takes no new work until the attempt comes back (see ``_returned``).
+        """
+        agent = run.on_agent
+        if agent is None:
+            return
+        run.on_agent = None
+        self._router.given_up(agent)
+        self._stuck[(wf.id, run.task.id, run.attempts)] = agent
+        self._bus.publish(
+            CancelRequested(
+                source=self.name,
+                workflow_id=wf.id,
+                task_id=run.task.id,
+                attempt=run.attempts,
+                agent=agent,
+                reason=reason,
+            )
+        )
+
+    def _returned(self, event: Event) -> bool:
+        """Free the agent of a given-up attempt that ``event`` shows has ended."""
+        if isinstance(event, DeadLetter):
+            if event.event.get("type") != "task.started":
+                return False
+        elif not isinstance(event, TaskCompleted | TaskFailed | Handoff | ChildCrashed):
+            return False
+        agent = self._stuck.pop((event.workflow_id, event.task_id, event.attempt), None)
+        if agent is None:
+            return False
+        self._router.returned(agent)
+        return True
 
     def _set_timer(self, run: TaskRun, delay: float | None, message: object = None) -> None:
         """Replace the task's timer: tell ``message`` to self in ``delay`` s (``None``: none)."""
@@ -574,6 +630,7 @@ class Orchestrator(Actor):
                 inputs=inputs,
                 context=run.context or {},
                 handoff_depth=run.handoff_depth,
+                timeout=timeout,
             )
         )
 
@@ -609,11 +666,11 @@ class Orchestrator(Actor):
                     "error.type": error.split(":", 1)[0],
                 },
             )
-            if self.retry_backoff is None:
-                self._start_attempt(wf, run, new_attempt=True)
-                return
             run.attempts += 1  # outcomes of the failed attempt are late from now on
             run.retry_pending = True
+            if self.retry_backoff is None:
+                self._retry(wf, run)
+                return
             delay = self.retry_backoff.delay(run.attempts - 1, self._rng)
             self._set_timer(run, delay, RetryDue(wf.id, run.task.id, run.attempts))
             return
@@ -675,6 +732,8 @@ class Orchestrator(Actor):
                 self._close(wf, run, TaskStatus.CANCELLED)
 
     def _close(self, wf: Workflow, run: TaskRun, status: TaskStatus) -> None:
+        if status is not TaskStatus.COMPLETED:
+            self._give_up(wf, run, run.error or status.value)  # an attempt still out there
         self._attempt_over(run, ok=None)
         self._set_timer(run, None)
         run.retry_pending = False

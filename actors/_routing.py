@@ -43,6 +43,7 @@ class CircuitBreaker:
 @dataclass(slots=True)
 class _Health:
     in_flight: int = 0
+    stuck: int = 0  # attempts given up on (timed out, cancelled) and not yet returned
     consecutive_failures: int = 0
     opened_at: float | None = None
     probing: bool = False
@@ -110,17 +111,19 @@ class AgentRouter:
         """Attempts running on ``agent`` now."""
         return self._health[agent].in_flight
 
-    def has_capacity(self, target: str, limit: int) -> bool:
-        """Whether an agent that could take ``target``'s next attempt has fewer than ``limit``.
+    def has_capacity(self, target: str, limit: int | None) -> bool:
+        """Whether an agent that could take ``target``'s next attempt is free enough.
 
-        The candidates are those of :meth:`choose`: the agents with capability ``target``,
-        or agent ``target`` and its fallbacks.
+        Free enough: fewer than ``limit`` attempts in flight (``None``: any number), and
+        no attempt given up on that has not come back (a retry must not queue behind
+        an attempt known to be stuck). The candidates are those of :meth:`choose`: the
+        agents with capability ``target``, or agent ``target`` and its fallbacks.
         """
         health = self._health.get(target)
-        if health is not None and health.in_flight < limit:
+        if health is not None and _free(health, limit):
             return True
         candidates = self._by_capability.get(target) or self._fallbacks.get(target, ())
-        return any(self._health[a].in_flight < limit for a in candidates)
+        return any(_free(self._health[a], limit) for a in candidates)
 
     def is_open(self, agent: str) -> bool:
         """Whether ``agent``'s circuit is open (not counting a due probe)."""
@@ -162,6 +165,23 @@ class AgentRouter:
         """An attempt was sent to ``agent``."""
         self._health[agent].in_flight += 1
 
+    def given_up(self, agent: str) -> None:
+        """An attempt on ``agent`` was given up on: a failure for the breaker.
+
+        It may still be running there, so ``agent`` takes no more work until
+        :meth:`returned`.
+        """
+        health = self._health[agent]
+        health.stuck += 1
+        self.finished(agent, ok=False)
+        health.in_flight += 1  # it still occupies the agent
+
+    def returned(self, agent: str) -> None:
+        """An attempt given up on came back from ``agent`` (or ``agent`` restarted)."""
+        health = self._health[agent]
+        health.stuck = max(0, health.stuck - 1)
+        health.in_flight = max(0, health.in_flight - 1)
+
     def finished(self, agent: str, *, ok: bool | None) -> None:
         """An attempt on ``agent`` ended: succeeded, failed, or neither (``None``)."""
         health = self._health[agent]
@@ -185,3 +205,7 @@ class AgentRouter:
             and not health.probing
             and self._clock() - opened >= self.breaker.reset_after
         )
+
+
+def _free(health: _Health, limit: int | None) -> bool:
+    return health.stuck == 0 and (limit is None or health.in_flight < limit)

@@ -18,6 +18,7 @@ from ._event import ActorTerminated as ActorTerminated
 from ._event import AnyEvent as AnyEvent
 from ._event import ApprovalDecided as ApprovalDecided
 from ._event import ApprovalRequested as ApprovalRequested
+from ._event import CancelRequested as CancelRequested
 from ._event import ChildCrashed as ChildCrashed
 from ._event import ChildRestarted as ChildRestarted
 from ._event import ChildStarted as ChildStarted
@@ -52,6 +53,7 @@ __all__ = [
     "BusClosedError",
     "BusError",
     "BusStatistics",
+    "CancelRequested",
     "ChildCrashed",
     "ChildRestarted",
     "ChildStarted",

@@ -25,6 +25,7 @@ __all__ = [
     "AnyEvent",
     "ApprovalDecided",
     "ApprovalRequested",
+    "CancelRequested",
     "ChildCrashed",
     "ChildRestarted",
     "ChildStarted",
@@ -181,6 +182,9 @@ class TaskStarted(Event):
         inputs: Results of the task's dependencies, by task id.
         context: Extra context, e.g. the slice handed over by a :class:`Handoff`.
         handoff_depth: How many handoffs led to this start (0 for none).
+        timeout: Seconds the attempt may run, counted from ``time``; ``None`` for no
+            limit. Past it the orchestrator gives up on the attempt, and the agent's
+            :class:`actors.Cancellation` for it is cancelled.
     """
 
     recipient_field: ClassVar[str | None] = "agent"
@@ -191,6 +195,28 @@ class TaskStarted(Event):
     inputs: dict[str, JsonValue] = Field(default_factory=dict)
     context: dict[str, JsonValue] = Field(default_factory=dict)
     handoff_depth: int = Field(default=0, ge=0)
+    timeout: float | None = Field(default=None, gt=0)
+
+
+class CancelRequested(Event):
+    """The orchestrator asks ``agent`` to stop an attempt (addressed to ``agent``).
+
+    Agents take it with a callable subscription, in the publisher's thread, not through
+    their mailbox (busy with the attempt): the attempt's :class:`actors.Cancellation`
+    is cancelled at once. Nobody taking it (the agent is gone) is not a dead letter.
+
+    Fields:
+        agent: The agent running the attempt (``workflow_id``, ``task_id`` and
+            ``attempt`` name it).
+        reason: Why: ``timeout``, ``cancelled: <why>`` or ``shutdown``.
+    """
+
+    recipient_field: ClassVar[str | None] = "agent"
+    dead_letter_if_unrouted: ClassVar[bool] = False
+
+    type: Literal["task.cancel_requested"] = "task.cancel_requested"
+    agent: str = Field(min_length=1)
+    reason: str = ""
 
 
 class TaskCompleted(Event):
@@ -445,6 +471,7 @@ class WorkflowFinished(Event):
 
 AnyEvent = Annotated[
     TaskStarted
+    | CancelRequested
     | ApprovalRequested
     | ApprovalDecided
     | WorkflowStarted

@@ -11,7 +11,7 @@ import pytest
 from actors import Agent, Backoff, Plan, Task, TaskContext, TaskError, TaskStatus, Team
 from actors._scheduler import Scheduler
 from actors.testing import EventRecorder
-from bus import EventBus, TaskCompleted, TaskStarted
+from bus import CancelRequested, Event, EventBus, TaskCompleted, TaskStarted
 
 
 class Hangs(Agent):
@@ -47,16 +47,22 @@ def test_a_hung_attempt_times_out_is_retried_and_its_late_reply_is_counted(
     bus: EventBus,
 ) -> None:
     Hangs.release.clear()
-    rec = EventRecorder(bus, TaskStarted)
+    rec = EventRecorder(bus)
     team = Team([Hangs.child_spec("slow", bus)], bus=bus, retry_backoff=None)
     with team:
         plan = Plan(tasks=(Task(id="t", agent="slow", timeout=0.2, max_attempts=2),))
         future = team.submit(plan)
-        # Attempt 2 queues behind the hung attempt 1 in the agent's mailbox; releasing
-        # attempt 1 lets its late reply arrive first, then attempt 2 completes.
-        assert rec.wait_for(lambda ev: len(ev) == 2)
+        # Attempt 1 times out: the agent is asked to cancel it, and attempt 2 is not
+        # queued behind it while it still runs (this agent ignores cancellation) ...
+        assert rec.wait_for(lambda ev: any(isinstance(e, CancelRequested) for e in ev))
+        assert not rec.wait_for(lambda ev: len(_of(ev, TaskStarted)) == 2, timeout=0.5)
+        # ... but sent when attempt 1's late reply shows the agent is free again.
         Hangs.release.set()
         result = future.get(timeout=10)
+    [cancel] = rec.of_type(CancelRequested)
+    assert (cancel.agent, cancel.attempt, cancel.reason) == ("slow", 1, "timeout")
+    kinds = [type(e) for e in rec.events if isinstance(e, TaskStarted | TaskCompleted)]
+    assert kinds == [TaskStarted, TaskCompleted, TaskStarted, TaskCompleted]
     [t] = result.tasks
     assert (t.status, t.attempts, t.result) == (TaskStatus.COMPLETED, 2, "attempt 2")
     assert t.late_replies == 1
@@ -185,3 +191,7 @@ def test_ready_tasks_wait_in_the_orchestrator_and_their_timeout_starts_when_sent
             in_flight -= 1
         peak = max(peak, in_flight)
     assert peak == 2
+
+
+def _of(events: list[Event], kind: type[Event]) -> list[Event]:
+    return [e for e in events if isinstance(e, kind)]
