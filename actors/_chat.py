@@ -13,7 +13,8 @@ from opentelemetry.trace import SpanKind
 
 from bus import TokenUsage
 
-from ._errors import ConfigurationError, TaskError
+from ._cancellation import Cancellation, call_cancellable
+from ._errors import ConfigurationError, TaskCancelled, TaskError
 
 __all__ = ["DEFAULT_MODEL_RETRIES", "capture_message_content", "chat", "with_retries"]
 
@@ -69,6 +70,7 @@ def chat(
     messages: list[dict[str, Any]],
     agent: str,
     token_usage: metrics.Histogram | None = None,
+    cancellation: Cancellation | None = None,
     **kwargs: Any,  # noqa: ANN401 - passed to chat.completions.create
 ) -> tuple[ChatCompletionMessage, TokenUsage]:
     """Call ``client.chat.completions.create`` inside a GenAI ``chat {model}`` CLIENT span.
@@ -83,10 +85,16 @@ def chat(
     and 5xx itself (``max_retries``, honouring ``Retry-After``; see
     :data:`DEFAULT_MODEL_RETRIES` for how that multiplies with task attempts).
 
+    With ``cancellation``, the call is not made once it is cancelled, it may take at
+    most the attempt's remaining time (the client's timeout for this request), and the
+    caller stops waiting for it the moment the attempt is cancelled (the request is
+    abandoned; it ends at that timeout).
+
     Returns:
         The first choice's message and the call's token usage.
 
     Raises:
+        TaskCancelled: ``cancellation`` was cancelled before or during the call.
         TaskError: The call failed after the client's retries; ``retryable`` is true
             for connection errors, timeouts, 429 and 5xx, false otherwise (e.g. 400,
             401), and the cause is in ``__cause__``.
@@ -106,9 +114,23 @@ def chat(
         if capture:
             span.set_attribute("gen_ai.input.messages", json.dumps(messages, default=str))
         try:
-            response = client.chat.completions.create(
-                model=model, messages=cast("Any", messages), **kwargs
-            )
+            if cancellation is None:
+                response = client.chat.completions.create(
+                    model=model, messages=cast("Any", messages), **kwargs
+                )
+            else:
+                remaining = cancellation.remaining()
+                bounded = client if remaining is None else client.with_options(timeout=remaining)
+                response = call_cancellable(
+                    lambda: bounded.chat.completions.create(
+                        model=model, messages=cast("Any", messages), **kwargs
+                    ),
+                    cancellation,
+                    f"chat {agent}",
+                )
+        except TaskCancelled:
+            span.set_attribute("error.type", "cancelled")
+            raise
         except openai.OpenAIError as exc:
             span.set_attribute("error.type", type(exc).__name__)
             retryable = isinstance(exc, _RETRYABLE)

@@ -7,7 +7,6 @@ import json
 import logging
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -124,6 +123,7 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
+        self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._clients: list[openai.OpenAI] = []
 
@@ -155,6 +155,7 @@ class FakeLLMServer:
 
     def stop(self) -> None:
         """Stop serving, close the socket and the clients made by :meth:`client`."""
+        self._stopped.set()
         for client in self._clients:
             client.close()
         self._clients.clear()
@@ -245,7 +246,7 @@ class FakeLLMServer:
                     self._send(HTTPStatus.INTERNAL_SERVER_ERROR, _error(f"responder: {exc}"))
                     return
                 if reply.delay > 0:
-                    time.sleep(min(reply.delay, 30.0))
+                    server._stopped.wait(min(reply.delay, 30.0))  # cut short by stop()
                 if reply.drop:
                     self.close_connection = True
                     with contextlib.suppress(OSError):

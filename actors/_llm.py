@@ -111,6 +111,8 @@ class LLMAgent(Agent):
 
         Raises:
             TaskError: A model call failed (retryable for transport errors).
+            TaskCancelled: The attempt was cancelled (checked before every model call
+                and tool call; a model call in flight is abandoned at once).
             LLMOutputError: No valid final answer within ``max_iterations``.
         """
         with self._tracer.start_as_current_span(
@@ -164,12 +166,14 @@ class LLMAgent(Agent):
                 messages=messages,
                 agent=self.name,
                 token_usage=self._instruments.token_usage,
+                cancellation=task.cancellation,
                 **kwargs,
             )
             task.add_usage(usage)
             if message.tool_calls:
                 messages.append(message.model_dump(mode="json", exclude_none=True))
                 for call in message.tool_calls:
+                    task.cancellation.raise_if_cancelled()
                     if call.type != "function":
                         content = f"error: tool call type {call.type!r} is not supported"
                     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from opentelemetry.trace import SpanKind
 
 from bus import TokenUsage
 
+from ._cancellation import Cancellation
 from ._chat import DEFAULT_MODEL_RETRIES, chat, with_retries
 from ._errors import PlanningError, PlanValidationError
 from ._json_value import describe_validation_error
@@ -74,8 +76,22 @@ class Planner:
         self._tracer = trace.get_tracer("actorchestra.planner", tracer_provider=tracer_provider)
         self._token_usage = Instruments.of(meter_provider).token_usage
 
-    def plan(self, request: str) -> Plan:
+    def plan(
+        self,
+        request: str,
+        *,
+        timeout: float | None = None,
+        cancellation: Cancellation | None = None,
+    ) -> Plan:
         """Plan ``request``.
+
+        Args:
+            request: What the team should do, in words.
+            timeout: Seconds planning may take in all (model calls included); ``None``
+                for no limit but the client's per-request timeout.
+            cancellation: Stops planning when cancelled (checked before every model
+                call; a call in flight is abandoned at once); one with ``timeout`` as
+                its deadline by default.
 
         Returns:
             A plan that passed :meth:`Plan.check` against the agents. Tokens spent are
@@ -85,7 +101,11 @@ class Planner:
             PlanningError: No valid plan within ``max_attempts`` calls; the message
                 gives the last validation error.
             TaskError: A model call failed (see :func:`chat`).
+            TaskCancelled: ``timeout`` passed or ``cancellation`` was cancelled.
         """
+        if cancellation is None:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            cancellation = Cancellation(deadline)
         agents = "\n".join(f"- {name}: {desc or name}" for name, desc in self.agents.items())
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT.format(agents=agents)},
@@ -105,6 +125,7 @@ class Planner:
                     messages=messages,
                     agent="planner",
                     token_usage=self._token_usage,
+                    cancellation=cancellation,
                     response_format=response_format(Plan),
                 )
                 self.usage = self.usage + usage
