@@ -156,7 +156,7 @@ class Orchestrator(Actor):
         self.max_in_flight = max_in_flight
         # Ready tasks waiting for an agent with capacity, by target (agent or capability):
         # heaps of (-priority, arrival, workflow id, task id).
-        self._waiting: dict[str, list[tuple[int, int, str, str]]] = {}
+        self._waiting: dict[str, list[tuple[int, int, Workflow, str]]] = {}
         # Attempts given up on (timed out, cancelled) that may still run on their agent,
         # by (workflow, task, attempt): the agent takes no new work until they return.
         self._stuck: dict[tuple[str, str, int], str] = {}
@@ -197,7 +197,7 @@ class Orchestrator(Actor):
                 else:
                     self._resume_workflow(message)
             except Exception as exc:  # contained to that workflow
-                self._contain(message.workflow_id, message.future, exc)
+                self._contain(exc, message=message)
             return None
         if isinstance(message, AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut):
             wf = self._workflows.get(message.workflow_id)
@@ -209,7 +209,7 @@ class Orchestrator(Actor):
                     self._on_workflow_message(wf, message)
                     self._settle(wf)
             except Exception as exc:  # contained to that workflow
-                self._contain(wf.id, wf.future, exc)
+                self._contain(exc, wf=wf)
             return None
         return super().on_message(message)
 
@@ -237,7 +237,7 @@ class Orchestrator(Actor):
         try:
             self._on_workflow_event(wf, event)
         except Exception as exc:  # contained to that workflow
-            self._contain(wf.id, wf.future, exc)
+            self._contain(exc, wf=wf)
 
     def _on_workflow_event(self, wf: Workflow, event: Event) -> None:
         run = wf.tasks.get(event.task_id)
@@ -449,7 +449,7 @@ class Orchestrator(Actor):
                 continue
             if not self._router.has_capacity(run.target, limit):
                 waiting = self._waiting.setdefault(run.target, [])
-                heapq.heappush(waiting, (priority, next(self._arrivals), wf.id, task_id))
+                heapq.heappush(waiting, (priority, next(self._arrivals), wf, task_id))
                 continue
             self._start_attempt(wf, run, new_attempt=True)
 
@@ -458,11 +458,11 @@ class Orchestrator(Actor):
         limit = self.max_in_flight
         for target, waiting in list(self._waiting.items()):
             while waiting and self._router.has_capacity(target, limit):
-                _, _, workflow_id, task_id = heapq.heappop(waiting)
-                wf = self._workflows.get(workflow_id)
-                run = wf.tasks[task_id] if wf is not None else None
-                if wf is None or run is None:
+                # The workflow itself, not its id: an id may be reused once it ended.
+                _, _, wf, task_id = heapq.heappop(waiting)
+                if self._workflows.get(wf.id) is not wf:
                     continue  # ended meanwhile
+                run = wf.tasks[task_id]
                 retry = run.status is TaskStatus.RUNNING and run.retry_pending
                 if run.status is not TaskStatus.PENDING and not retry:
                     continue  # cancelled or ended meanwhile
@@ -473,7 +473,7 @@ class Orchestrator(Actor):
                     if wf.open_tasks == 0 and wf.id in self._workflows:
                         self._finish(wf)  # e.g. the start hit max_steps: the rest cancelled
                 except Exception as exc:  # contained to that workflow
-                    self._contain(wf.id, wf.future, exc)
+                    self._contain(exc, wf=wf)
             if not waiting:
                 del self._waiting[target]
 
@@ -532,7 +532,7 @@ class Orchestrator(Actor):
         """Send a due retry, or let it wait (in order) for an agent free of stuck work."""
         if not self._router.has_capacity(run.target, self.max_in_flight):
             waiting = self._waiting.setdefault(run.target, [])
-            entry = (-run.task.priority, next(self._arrivals), wf.id, run.task.id)
+            entry = (-run.task.priority, next(self._arrivals), wf, run.task.id)
             heapq.heappush(waiting, entry)
             return
         run.retry_pending = False
@@ -783,55 +783,58 @@ class Orchestrator(Actor):
         wf.future.set(result)
 
     def _contain(
-        self, workflow_id: str, future: pykka.Future[WorkflowResult], exc: Exception
+        self, exc: Exception, *, wf: Workflow | None = None, message: Submit | Resume | None = None
     ) -> None:
-        """End the workflow whose handling raised ``exc``; the others go on.
+        """End the workflow whose handling raised ``exc`` (``wf``, or ``message``'s).
 
-        Its unfinished tasks fail (each still ends exactly once), and its future fails
-        with a :class:`WorkflowError` whose ``__cause__`` is ``exc``.
+        The other workflows go on. Its unfinished tasks fail (each still ends exactly
+        once), and its future fails with a :class:`WorkflowError` whose ``__cause__`` is
+        ``exc`` (none for a pydantic error: its message quotes model output). A
+        workflow that had already ended is left as it ended; the fault is logged.
         """
-        # pydantic's messages quote their input (maybe a model's text): log and chain
-        # what was wrong where, not the value (see README, "Privacy").
         invalid = isinstance(exc, pydantic.ValidationError)
-        what = (
-            describe_validation_error(exc)
-            if isinstance(exc, pydantic.ValidationError)
-            else type(exc).__name__
-        )
+        what = describe_validation_error(exc) if isinstance(exc, pydantic.ValidationError) else ""
+        workflow_id = wf.id if wf is not None else message.workflow_id if message else "?"
         logger.error(
-            "Orchestrator %r: workflow %s failed on an error in its handling (%s); other "
-            "workflows go on",
+            "Orchestrator %r: workflow %s failed on an error in its handling (%s%s); "
+            "other workflows go on",
             self.name,
             workflow_id,
-            what,
+            type(exc).__name__,
+            f": {what}" if what else "",
             exc_info=None if invalid else exc,
         )
         msg = (
             f"Workflow {workflow_id!r} failed: the orchestrator could not handle its data "
             f"({type(exc).__name__}); other workflows go on."
         )
-        wf = self._workflows.pop(workflow_id, None)
-        if wf is not None and wf.future is future:
-            cause = f"orchestrator error: {type(exc).__name__}"
-            with contextlib.suppress(Exception):  # the same fault may strike again
-                for run in wf.tasks.values():
-                    if run.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
-                        run.error = cause
-                        self._close(wf, run, TaskStatus.FAILED)
-                self._record(
-                    WorkflowFinished,
-                    workflow_id=wf.id,
-                    status="failed",
-                    duration=time.monotonic() - wf.submitted_mono,
-                )
-            wf.span.set_status(trace.StatusCode.ERROR, msg)
-            if wf.owns_span:
-                wf.span.end()
-        elif wf is not None:
-            self._workflows[workflow_id] = wf  # another submission's: not this one's
         error = WorkflowError(msg)
         error.__cause__ = None if invalid else exc
-        future.set_exception((WorkflowError, error, None))
+        if wf is None and message is not None:
+            registered = self._workflows.get(message.workflow_id)
+            if registered is None or registered.future is not message.future:
+                message.future.set_exception((WorkflowError, error, None))
+                return  # failed before it was registered
+            wf = registered
+        if wf is None or self._workflows.get(wf.id) is not wf:
+            return
+        del self._workflows[wf.id]
+        cause = f"orchestrator error: {type(exc).__name__}"
+        with contextlib.suppress(Exception):  # the same fault may strike again
+            for run in wf.tasks.values():
+                if run.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+                    run.error = cause
+                    self._close(wf, run, TaskStatus.FAILED)
+            self._record(
+                WorkflowFinished,
+                workflow_id=wf.id,
+                status="failed",
+                duration=time.monotonic() - wf.submitted_mono,
+            )
+        wf.span.set_status(trace.StatusCode.ERROR, msg)
+        if wf.owns_span:
+            wf.span.end()
+        wf.future.set_exception((WorkflowError, error, None))
 
     def _abandon(self, how: str) -> None:
         for wf in list(self._workflows.values()):

@@ -20,13 +20,14 @@ from actors import (
     Supervisor,
     Task,
     TaskContext,
+    TaskStatus,
     Team,
     WorkflowError,
     WorkflowResult,
     workflow_namespace,
 )
-from actors.testing import check_protocol
-from bus import EventBus, WorkflowResumed, WorkflowStarted
+from actors.testing import EventRecorder, check_protocol
+from bus import EventBus, TaskFinished, WorkflowResumed, WorkflowStarted
 from memory import InMemoryEventLog, InMemoryStore, Scope, SQLiteEventLog
 from tests.helpers import seed_event_log, wait_until
 
@@ -248,3 +249,36 @@ def test_a_workflow_id_already_running_is_refused(counting: type[Counting]) -> N
         counting.release.set()
         assert first.get(timeout=10).ok
     bus.stop()
+
+
+class Gate(Agent):
+    """Holds the task named ``hold`` until ``release``; records every run."""
+
+    release: ClassVar[threading.Event] = threading.Event()
+    runs: ClassVar[list[str]] = []
+
+    def handle(self, task: TaskContext) -> object:
+        self.runs.append(f"{task.workflow_id}/{task.task_id}")
+        if task.task_id == "hold":
+            self.release.wait(10)
+        return 1
+
+
+def test_a_reused_workflow_id_never_inherits_the_waiting_work_of_the_old_one() -> None:
+    Gate.release, Gate.runs = threading.Event(), []
+    bus = EventBus(tracing=False)
+    recorder = EventRecorder(bus, TaskFinished)
+    with Team([Gate.child_spec("a", bus)], bus=bus, max_in_flight=1) as team:
+        w0 = team.submit(Plan(tasks=(Task(id="hold", agent="a"),)), workflow_id="w0")
+        assert wait_until(lambda: Gate.runs == ["w0/hold"])
+        old = team.submit(Plan(tasks=(Task(id="t1", agent="a"),)), workflow_id="w1")
+        # t1 waits for the busy agent; cancelling ends it there, and the id is free again.
+        team.cancel("w1")
+        assert old.get(timeout=5).status is TaskStatus.CANCELLED
+        new = team.submit(Plan(tasks=(Task(id="x", agent="a"),)), workflow_id="w1")
+        assert recorder.wait_for(lambda ev: any(e.workflow_id == "w1" for e in ev))
+        Gate.release.set()
+        assert w0.get(timeout=5).ok
+        assert new.get(timeout=5).ok
+    bus.stop()
+    assert Gate.runs == ["w0/hold", "w1/x"]
