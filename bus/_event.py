@@ -13,7 +13,7 @@ import itertools
 import threading
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 import pydantic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
@@ -149,10 +149,40 @@ class Event(BaseModel):
                     in a JSON field included); the message and ``field`` name the first.
             """
             try:
-                self.__pydantic_validator__.validate_python(data, self_instance=self)
+                super().__init__(**data)
             except pydantic.ValidationError as exc:
                 # Not chained: pydantic's message holds the input, maybe a model's text.
                 raise EventValidationError.of(exc, type(self).__name__) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:  # noqa: ANN401 - pydantic's
+        """Pydantic's ``model_validate``, raising :class:`EventValidationError`.
+
+        As the constructor does: never pydantic's error, whose message quotes the input.
+
+        Raises:
+            EventValidationError: ``obj`` is not a valid event of this type.
+        """
+        try:
+            return super().model_validate(obj, **kwargs)
+        except pydantic.ValidationError as exc:
+            raise EventValidationError.of(exc, cls.__name__) from None
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        **kwargs: Any,  # noqa: ANN401 - pydantic's
+    ) -> Self:
+        """Pydantic's ``model_validate_json``, raising :class:`EventValidationError`.
+
+        Raises:
+            EventValidationError: ``json_data`` is not a valid event of this type.
+        """
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except pydantic.ValidationError as exc:
+            raise EventValidationError.of(exc, cls.__name__) from None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401

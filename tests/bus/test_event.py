@@ -210,6 +210,15 @@ def test_building_an_event_with_a_bad_field_raises_a_typed_error_without_the_val
     assert "secret model text" not in repr(info.value.errors)
     with pytest.raises(EventValidationError, match=r"^TaskStarted field 'agent' is invalid"):
         TaskStarted(agent="")
+    bad = {"agent": "a", "description": "secret model text", "attempt": 0}
+    for parse in (
+        TaskStarted.model_validate,
+        lambda d: TaskStarted.model_validate_json(json.dumps(d)),
+    ):
+        with pytest.raises(EventValidationError, match=r"^TaskStarted field 'attempt'") as info:
+            parse(bad)
+        assert "secret model text" not in str(info.value)
+        assert info.value.__cause__ is None
 
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
