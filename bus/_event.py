@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 import pydantic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
-from ._errors import EventValidationError
+from ._errors import ConfigurationError, EventValidationError
 
 __all__ = [
     "ActorTerminated",
@@ -193,8 +193,15 @@ class Event(BaseModel):
             return
         with _TYPES_LOCK:
             known = _TYPES.get(tag)
-            if known is None or not issubclass(cls, known):
-                _TYPES[tag] = cls
+            if known is not None and issubclass(cls, known):
+                return  # a subclass repeating its parent's type
+            if known is not None and known.__module__ == __name__:
+                msg = (
+                    f"Event type {tag!r} is {known.__name__}'s; give {cls.__name__} "
+                    "a type of its own (e.g. 'acme.price_changed')."
+                )
+                raise ConfigurationError(msg)
+            _TYPES[tag] = cls  # new, or a user's type defined again (a reloaded module)
 
     @property
     def recipient(self) -> str | None:

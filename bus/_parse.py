@@ -19,10 +19,12 @@ EVENT_SCHEMA_VERSION = 1
 
 The rule, for logs that outlive the code that wrote them: a release reads the events
 of every older version (each version's change is undone by an upgrade step below), and
-reads events of newer versions as far as it knows them — fields it does not know are
-dropped, types it does not know are skipped by the readers (counted and logged). A
-release that changes the meaning of a field, or removes one, raises the version and
-adds the step.
+of newer versions as far as it knows them. Fields a reader does not know are dropped,
+whatever the version, so adding a field (with a default) needs no new version; a
+release that changes the meaning of a field, removes one, or adds a value a reader
+would refuse (a new ``status``) raises the version and adds the step. Readers skip
+events of a type they do not know (counted and logged); one of a known type that still
+cannot be read is an error, never silently skipped.
 
 Versions: ``0`` — events stored before versions were stored (actorchestra 0.1.0);
 ``1`` — the same fields, the version stored beside each event.
@@ -78,18 +80,30 @@ def parse_event(data: str | bytes | dict[str, Any]) -> Event:
 def read_stored_event(fields: dict[str, Any], version: int) -> Event:
     """An event stored under schema ``version``, as this release's model of it.
 
-    Older versions are upgraded step by step; fields of a newer version that this
-    release does not know are dropped (see :data:`EVENT_SCHEMA_VERSION`).
+    Older versions are upgraded step by step; fields this release does not know are
+    dropped (see :data:`EVENT_SCHEMA_VERSION`).
+
+    Args:
+        fields: The stored event, as a JSON object.
+        version: The schema version it was stored with.
+
+    Returns:
+        The event.
 
     Raises:
-        EventValidationError: The event's type is unknown here, or a field is invalid.
+        EventValidationError: The event's type is unknown here (``field`` is
+            ``"type"``), or a field is invalid.
+
+    Example:
+        >>> e = read_stored_event({"type": "task.started", "agent": "a", "mood": 1}, 2)
+        >>> type(e).__name__, e.agent
+        ('TaskStarted', 'a')
     """
-    for step in range(version, EVENT_SCHEMA_VERSION):
+    for step in range(max(0, version), EVENT_SCHEMA_VERSION):
         fields = _UPGRADES[step](fields)
-    if version > EVENT_SCHEMA_VERSION:
-        cls = event_class(str(fields.get("type")))
-        if cls is not None:
-            fields = _known_fields(cls, fields)
+    cls = event_class(str(fields.get("type")))
+    if cls is not None:
+        fields = _known_fields(cls, fields)
     return parse_event(fields)
 
 

@@ -12,7 +12,7 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from bus import (
     EVENT_SCHEMA_VERSION,
@@ -21,6 +21,7 @@ from bus import (
     EventValidationError,
     WorkflowFinished,
     WorkflowStarted,
+    event_class,
     read_stored_event,
     traceparent,
 )
@@ -42,6 +43,7 @@ _OPEN: weakref.WeakSet[SQLiteEventLog] = weakref.WeakSet()
 _OPEN_LOCK = threading.Lock()
 
 
+@atexit.register
 def _flush_open_logs() -> None:
     """At interpreter exit: write what open logs still hold (their writers are daemons)."""
     with _OPEN_LOCK:
@@ -49,7 +51,7 @@ def _flush_open_logs() -> None:
     for log in logs:
         try:
             log.flush(_EXIT_FLUSH_TIMEOUT)
-        except MemoryStoreError:
+        except Exception:  # one log's failure must not stop the others' flush
             logger.exception("Event log %s: events not written at exit", log.path)
 
 
@@ -76,7 +78,9 @@ class SQLiteEventLog:
     accepts every older version and newer ones as far as this release knows them (see
     :func:`bus.read_stored_event`). A record this release cannot read — an event type
     whose class is not imported, or a damaged record — is skipped by :meth:`events`,
-    counted in :attr:`skipped` and logged at WARNING once per event type.
+    counted in :attr:`skipped` (once per read) and logged at WARNING once per event
+    type; one of a known type that cannot be read raises :class:`MemoryStoreError`
+    instead (skipping a ``TaskFinished`` would make a resume run that task again).
 
     Args:
         path: The database file (created if missing).
@@ -111,6 +115,7 @@ class SQLiteEventLog:
         self.lost = 0
         self.skipped = 0
         self._skipped_types: set[str] = set()
+        self._skip_lock = threading.Lock()
         self._clock = clock
         self._writer_db = connect(self.path)
         self._writer_lock = threading.Lock()
@@ -128,9 +133,6 @@ class SQLiteEventLog:
         )
         self._thread.start()
         with _OPEN_LOCK:
-            if not _OPEN:
-                atexit.unregister(_flush_open_logs)  # registered once, not per log
-                atexit.register(_flush_open_logs)
             _OPEN.add(self)
 
     # -- writing ---------------------------------------------------------------------
@@ -283,32 +285,60 @@ class SQLiteEventLog:
         )
         events = []
         for (data,) in rows:
-            for entry in json.loads(str(data)):
-                # [event, traceparent, tracestate] (version 0) or [..., version]
-                fields, parent, state = entry[0], entry[1], entry[2]
-                if task_id is not None and fields.get("task_id") != task_id:
-                    continue
-                if parent:
-                    fields["traceparent"], fields["tracestate"] = parent, state
-                version = entry[3] if len(entry) > 3 else 0
-                try:
-                    events.append(read_stored_event(fields, version))
-                except EventValidationError as exc:
-                    self._skip(str(fields.get("type")), version, exc)
+            try:
+                entries = json.loads(str(data))
+            except ValueError as exc:
+                self._skip("", -1, exc)  # a damaged row
+                continue
+            for entry in entries:
+                event = self._read_entry(entry, task_id)
+                if event is not None:
+                    events.append(event)
         return events
 
-    def _skip(self, event_type: str, version: int, exc: EventValidationError) -> None:
-        self.skipped += 1
-        if event_type in self._skipped_types:
-            return
-        self._skipped_types.add(event_type)
+    def _read_entry(self, entry: Any, task_id: str | None) -> Event | None:  # noqa: ANN401 - JSON
+        """One stored ``[event, traceparent, tracestate(, version)]``; ``None`` to skip.
+
+        Raises:
+            MemoryStoreError: It is of a known event type and still cannot be read
+                (skipping it could make a resume repeat finished work).
+        """
+        try:
+            # [event, traceparent, tracestate] (version 0) or [..., version]
+            fields, parent, state = entry[0], entry[1], entry[2]
+            version = int(entry[3]) if len(entry) > 3 else 0
+            event_type = str(fields.get("type"))
+        except (TypeError, KeyError, IndexError, ValueError, AttributeError) as exc:
+            self._skip("", -1, exc)  # a damaged entry
+            return None
+        if task_id is not None and fields.get("task_id") != task_id:
+            return None
+        if parent:
+            fields["traceparent"], fields["tracestate"] = parent, state
+        try:
+            return read_stored_event(fields, version)
+        except EventValidationError as exc:
+            if event_class(event_type) is not None:
+                msg = (
+                    f"Event log {self.path!r} holds a {event_type} event (schema version "
+                    f"{version}) that this release cannot read: {exc}"
+                )
+                raise MemoryStoreError(msg) from None
+            self._skip(event_type, version, exc)
+            return None
+
+    def _skip(self, event_type: str, version: int, exc: Exception) -> None:
+        with self._skip_lock:
+            self.skipped += 1
+            if event_type in self._skipped_types:
+                return
+            self._skipped_types.add(event_type)
         logger.warning(
-            "Event log %s: skipping records of type %r (schema version %d) that this "
-            "release cannot read (%s); import the module defining the event type to "
-            "read them",
+            "Event log %s: skipping records %s that this release cannot read (%s: %s); "
+            "import the module defining an event type to read its records",
             self.path,
-            event_type,
-            version,
+            f"of type {event_type!r} (schema version {version})" if event_type else "damaged",
+            type(exc).__name__,
             exc,
         )
 

@@ -92,7 +92,7 @@ V0_LOG = ROOT / "tests" / "memory" / "fixtures" / "event_log_v0.json"
 ``wf-v0`` (tasks t1 -> t2 on agent ``a``) cut short with t1 completed and t2 in flight."""
 
 
-def seed_event_log(path: Path, rows: Sequence[tuple[str, list[list[object]]]] = ()) -> None:
+def seed_event_log(path: Path, rows: Sequence[tuple[str, list[object]]] = ()) -> None:
     """Create the event log file ``path`` holding the v0 fixture, then ``rows``.
 
     Each row is ``(workflow id, entries)``, an entry being what the log stores per

@@ -11,6 +11,7 @@ import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -30,6 +31,9 @@ from bus import (
     TaskStarted,
     WorkflowFinished,
     WorkflowStarted,
+)
+from bus import (
+    ConfigurationError as BusConfigurationError,
 )
 from memory import (
     ConfigurationError,
@@ -380,3 +384,43 @@ def test_a_log_left_open_is_flushed_when_the_interpreter_exits(tmp_path: Path) -
         assert [e.task_id for e in log.events("w")] == [str(i) for i in range(100)]
     finally:
         log.close()
+
+
+def test_a_field_added_without_a_new_version_is_dropped_and_damage_is_skipped(
+    tmp_path: Path,
+) -> None:
+    added = TaskCompleted(workflow_id="w", task_id="t", agent="a").model_dump(mode="json")
+    added["confidence"] = 0.9  # a later release's field, same schema version
+    seed_event_log(tmp_path / "log.db", [("w", [[added, "", "", 1], "not an entry", [{}]])])
+    log = SQLiteEventLog(tmp_path / "log.db")
+    try:
+        [completed] = log.events("w")
+        assert isinstance(completed, TaskCompleted)
+        assert log.skipped == 2
+    finally:
+        log.close()
+
+
+def test_a_known_event_that_cannot_be_read_is_an_error_not_a_skip(tmp_path: Path) -> None:
+    finished = {"type": "task.finished", "workflow_id": "w", "status": "paused", "attempts": 1}
+    seed_event_log(tmp_path / "log.db", [("w", [[finished, "", "", 2]])])
+    log = SQLiteEventLog(tmp_path / "log.db")
+    try:
+        with pytest.raises(
+            MemoryStoreError,
+            match=r"holds a task\.finished event \(schema version 2\) that this release "
+            r"cannot read: TaskFinished field 'status' is invalid",
+        ):
+            log.events("w")
+    finally:
+        log.close()
+
+
+def test_a_users_event_type_cannot_take_a_built_in_ones_name() -> None:
+    with pytest.raises(
+        BusConfigurationError,
+        match=r"^Event type 'task\.started' is TaskStarted's; give Mine a type of its own",
+    ):
+
+        class Mine(Event):
+            type: Literal["task.started"] = "task.started"
