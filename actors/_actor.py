@@ -14,6 +14,7 @@ from pykka import messages as pykka_messages
 from pykka._actor import ActorInbox  # the mailbox Protocol (private in Pykka)
 
 from bus import ActorTerminated, BusClosedError, Envelope, Event, EventBus, Subscription
+from bus._errors import error_text
 
 from ._errors import ConfigurationError
 from ._link import ActorExit, current_link
@@ -205,7 +206,7 @@ class Actor(pykka.ThreadingActor):
                         actor=self.name,
                         abnormal=reason is not None,
                         error_type="" if reason is None else type(reason).__name__,
-                        message="" if reason is None else str(reason),
+                        message="" if reason is None else error_text(reason),
                     )
                 )
         exit_ = ActorExit(

@@ -46,6 +46,27 @@ def capture_message_content() -> bool:
     return value.strip().lower() == "true"
 
 
+def _bounded(client: openai.OpenAI, seconds: float) -> openai.OpenAI:
+    """``client`` whose request timeouts are at most ``seconds`` (each kept if shorter)."""
+    own = client.timeout
+    if isinstance(own, int | float):
+        return client.with_options(timeout=min(float(own), seconds))
+    if isinstance(own, openai.Timeout):
+        parts = (own.connect, own.read, own.write, own.pool)
+        connect, read, write, pool = (seconds if p is None else min(p, seconds) for p in parts)
+        timeout = openai.Timeout(connect=connect, read=read, write=write, pool=pool)
+        return client.with_options(timeout=timeout)
+    return client.with_options(timeout=seconds)
+
+
+def _describe(exc: openai.OpenAIError) -> str:
+    """The error by kind, HTTP status and error code: never the body (it may echo input)."""
+    if isinstance(exc, openai.APIStatusError):
+        code = f", code {exc.code!r}" if getattr(exc, "code", None) else ""
+        return f"{type(exc).__name__} (HTTP {exc.status_code}{code})"
+    return type(exc).__name__
+
+
 def with_retries(client: openai.OpenAI, max_retries: int | None) -> openai.OpenAI:
     """``client`` retrying each call at most ``max_retries`` times (``None``: as it is).
 
@@ -97,7 +118,9 @@ def chat(
         TaskCancelled: ``cancellation`` was cancelled before or during the call.
         TaskError: The call failed after the client's retries; ``retryable`` is true
             for connection errors, timeouts, 429 and 5xx, false otherwise (e.g. 400,
-            401), and the cause is in ``__cause__``.
+            401). The message names the error's kind, HTTP status and code, never its
+            body (which may echo the prompt); the error is not chained, for the same
+            reason.
     """
     with tracer.start_as_current_span(
         f"chat {model}",
@@ -120,7 +143,7 @@ def chat(
                 )
             else:
                 remaining = cancellation.remaining()
-                bounded = client if remaining is None else client.with_options(timeout=remaining)
+                bounded = client if remaining is None else _bounded(client, remaining)
                 response = call_cancellable(
                     lambda: bounded.chat.completions.create(
                         model=model, messages=cast("Any", messages), **kwargs
@@ -134,8 +157,9 @@ def chat(
         except openai.OpenAIError as exc:
             span.set_attribute("error.type", type(exc).__name__)
             retryable = isinstance(exc, _RETRYABLE)
-            msg = f"Model call for agent {agent!r} failed: {type(exc).__name__}: {exc}"
-            raise TaskError(msg, retryable=retryable) from exc
+            msg = f"Model call for agent {agent!r} failed: {_describe(exc)}"
+            # Not chained: an error body may echo the request (prompt text).
+            raise TaskError(msg, retryable=retryable) from None
         usage = TokenUsage()
         if response.usage is not None:
             usage = TokenUsage(

@@ -33,11 +33,14 @@ class PlanValidationError(ConfigurationError, ValueError):
 
     Attributes:
         task_id: The offending task (``""`` if the problem is the plan as a whole).
+        rule: The rule broken, in words that quote nothing from the plan (a plan a
+            model wrote is model text): what telemetry may say of the error.
     """
 
-    def __init__(self, message: str, *, task_id: str = "") -> None:
+    def __init__(self, message: str, *, task_id: str = "", rule: str = "") -> None:
         super().__init__(message)
         self.task_id = task_id
+        self.rule = rule
 
 
 class TaskError(ActorError):

@@ -8,6 +8,8 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from bus._errors import describe_validation_error
+
 from ._errors import NotJSONError
 
 __all__ = ["check_finite", "describe_validation_error", "to_json_value"]
@@ -16,19 +18,6 @@ _JSON: pydantic.TypeAdapter[JsonValue] = pydantic.TypeAdapter(
     JsonValue, config=ConfigDict(allow_inf_nan=False)
 )
 _SCALARS = frozenset((str, int, bool, type(None)))
-
-
-def describe_validation_error(exc: pydantic.ValidationError) -> str:
-    """Pydantic's errors as ``where: what`` phrases, without the input values.
-
-    Errors that reach logs, spans or the event log go through this: the inputs may be
-    a model's output (see README, "Privacy"), while the locations and the kinds of
-    error are the project's own.
-    """
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
-        for e in exc.errors(include_input=False, include_url=False)
-    )
 
 
 def to_json_value(value: object) -> JsonValue:
@@ -65,7 +54,12 @@ def check_finite(value: object) -> None:
     Raises:
         NotJSONError: It holds one.
     """
-    if _has_non_finite(value.model_dump() if isinstance(value, BaseModel) else value):
+    try:
+        found = _has_non_finite(value)
+    except RecursionError:
+        msg = f"{type(value).__name__}: it contains itself (JSON values are trees)"
+        raise NotJSONError(msg) from None
+    if found:
         msg = f"{type(value).__name__}: a non-finite number (JSON has no NaN or infinity)"
         raise NotJSONError(msg)
 
@@ -73,6 +67,8 @@ def check_finite(value: object) -> None:
 def _has_non_finite(value: object) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
+    if isinstance(value, BaseModel):
+        return _has_non_finite(value.model_dump())
     if isinstance(value, dict):
         return any(_has_non_finite(v) for v in value.values())
     if isinstance(value, list | tuple | set | frozenset):

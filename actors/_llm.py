@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, JsonValue
 
 from bus import EventBus
+from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
 
 from ._agent import Agent, TaskContext
@@ -232,9 +233,9 @@ class LLMAgent(Agent):
                 span.set_attribute("error.type", type(exc).__name__)
                 return f"error: {exc}"
             except Exception as exc:  # the tool's own failure: tell the model
-                span.record_exception(exc)
+                record_failure(span, exc)
                 span.set_attribute("error.type", type(exc).__name__)
-                logger.info("Tool %r of agent %r raised %r", name, self.name, exc)
+                logger.info("Tool %r of agent %r raised %s", name, self.name, type(exc).__name__)
                 return f"error: tool {name!r} raised {type(exc).__name__}: {exc}"
             if capture:
                 span.set_attribute("gen_ai.tool.call.result", result)

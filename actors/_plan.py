@@ -73,7 +73,7 @@ class Plan(BaseModel):
         for task in self.tasks:
             if task.id in seen:
                 msg = f"Task {task.id!r} appears twice in the plan; give each task a unique id."
-                raise PlanValidationError(msg, task_id=task.id)
+                raise PlanValidationError(msg, task_id=task.id, rule="task ids must be unique")
             seen.add(task.id)
         for task in self.tasks:
             if task.agent not in agents:
@@ -81,14 +81,17 @@ class Plan(BaseModel):
                     f"Task {task.id!r} names unknown agent {task.agent!r}; "
                     f"declared agents are {sorted(agents)}."
                 )
-                raise PlanValidationError(msg, task_id=task.id)
+                rule = "every task names a declared agent"
+                raise PlanValidationError(msg, task_id=task.id, rule=rule)
             for dep in task.depends_on:
                 if dep not in seen:
                     msg = f"Task {task.id!r} depends on unknown task {dep!r}."
-                    raise PlanValidationError(msg, task_id=task.id)
+                    rule = "dependencies name earlier tasks of the plan"
+                    raise PlanValidationError(msg, task_id=task.id, rule=rule)
                 if dep == task.id:
                     msg = f"Task {task.id!r} depends on itself; remove it from its depends_on."
-                    raise PlanValidationError(msg, task_id=task.id)
+                    rule = "no task depends on itself"
+                    raise PlanValidationError(msg, task_id=task.id, rule=rule)
         cycle = self._find_cycle()
         if cycle:
             path = " -> ".join([*cycle, cycle[0]])
@@ -97,7 +100,7 @@ class Plan(BaseModel):
                 "depending on the next); "
                 "a plan must be acyclic."
             )
-            raise PlanValidationError(msg, task_id=cycle[0])
+            raise PlanValidationError(msg, task_id=cycle[0], rule="a plan must be acyclic")
         self._checked_for = known
 
     def topological_order(self) -> Iterator[Task]:

@@ -139,7 +139,7 @@ class Planner:
                     problem = (
                         describe_validation_error(exc)
                         if isinstance(exc, pydantic.ValidationError)
-                        else str(exc)
+                        else f"the plan breaks a rule: {exc.rule}"  # its ids are model text
                     )
                     logger.info("Plan attempt %d rejected: %s", attempt, problem)
                     span.add_event("plan_rejected", {"attempt": attempt})

@@ -16,6 +16,8 @@ import pykka
 from opentelemetry import trace
 
 from bus import ChildCrashed, ChildRestarted, ChildStarted, EventBus, SupervisorEscalated
+from bus._errors import error_text
+from bus._tracing import record_failure
 
 from ._actor import Actor
 from ._child_spec import ChildSpec, RestartPolicy
@@ -379,9 +381,11 @@ class Supervisor(Actor):
             ) as span,
         ):
             reason = exit_.reason
-            span.record_exception(reason)
-            span.set_status(trace.StatusCode.ERROR, f"{type(reason).__name__}: {reason}")
-            logger.info("Child %r of %r crashed: %r", child_id, self.name, reason)
+            record_failure(span, reason)
+            text = error_text(reason)  # never a pydantic error's quoted input
+            logger.info(
+                "Child %r of %r crashed: %s: %s", child_id, self.name, type(reason).__name__, text
+            )
             in_flight = exit_.in_flight.event if exit_.in_flight is not None else None
             self._bus.publish(
                 ChildCrashed(
@@ -389,7 +393,7 @@ class Supervisor(Actor):
                     supervisor=self.name,
                     child=child_id,
                     error_type=type(reason).__name__,
-                    message=str(reason),
+                    message=text,
                     workflow_id=in_flight.workflow_id if in_flight else "",
                     task_id=in_flight.task_id if in_flight else "",
                     causation_id=in_flight.id if in_flight else "",
@@ -453,14 +457,15 @@ class Supervisor(Actor):
         try:
             self._start_child(child_id)
         except Exception as exc:  # a crash on start is a crash: count it, retry
-            logger.info("Child %r of %r failed to restart: %r", child_id, self.name, exc)
+            text = error_text(exc)
+            logger.info("Child %r of %r failed to restart: %s", child_id, self.name, text)
             self._bus.publish(
                 ChildCrashed(
                     source=self.name,
                     supervisor=self.name,
                     child=child_id,
                     error_type=type(exc).__name__,
-                    message=str(exc),
+                    message=text,
                 )
             )
             if not self._intensity.add_restart():

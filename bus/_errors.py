@@ -11,7 +11,103 @@ __all__ = [
     "BusError",
     "ConfigurationError",
     "EventValidationError",
+    "describe_validation_error",
+    "error_text",
 ]
+
+
+# Kinds of pydantic error whose message never quotes the input: theirs is shown; for
+# any other kind (a union tag, a user's validator, ...) only the kind is.
+_SAFE_MESSAGES = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "finite_number",
+        "json_invalid",
+        "json_type",
+        "int_parsing",
+        "int_type",
+        "int_from_float",
+        "float_parsing",
+        "float_type",
+        "bool_parsing",
+        "bool_type",
+        "string_type",
+        "bytes_type",
+        "list_type",
+        "tuple_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+        "none_required",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "too_short",
+        "too_long",
+        "string_too_short",
+        "string_too_long",
+        "literal_error",
+        "enum",
+        "timezone_aware",
+        "datetime_parsing",
+        "datetime_type",
+        "frozen_instance",
+    }
+)
+
+
+def describe_validation_error(exc: pydantic.ValidationError, *, skip: int = 0) -> str:
+    """Pydantic's errors as ``where: what`` phrases that never quote the input.
+
+    Errors that may reach logs, spans or the event log go through this, since the input
+    may be a model's output (README, "Privacy"). ``where`` keeps list indices and
+    names that look like field names (other parts, e.g. dict keys, show as ``*``);
+    ``what`` is pydantic's message for kinds of error that never quote the input, else
+    the kind (e.g. ``value_error``).
+
+    Args:
+        exc: What pydantic raised.
+        skip: Leading parts of each location to leave out (e.g. a union's tag).
+
+    Returns:
+        The phrases, joined with ``"; "``.
+
+    Example:
+        >>> import pydantic
+        >>> try:
+        ...     pydantic.TypeAdapter(dict[str, int]).validate_python({"Jane Roe": "x"})
+        ... except pydantic.ValidationError as exc:
+        ...     describe_validation_error(exc)
+        '*: Input should be a valid integer, unable to parse string as an integer'
+    """
+    return "; ".join(f"{where}: {what}" for where, what in _phrases(exc, skip))
+
+
+def error_text(exc: BaseException) -> str:
+    """What may be said of ``exc`` in telemetry: its message, unless that quotes input.
+
+    A pydantic error (whose message quotes the input, maybe a model's text) is told by
+    :func:`describe_validation_error`; any other exception by ``str(exc)``.
+    """
+    if isinstance(exc, pydantic.ValidationError):
+        return describe_validation_error(exc)
+    return str(exc)
+
+
+def _phrases(exc: pydantic.ValidationError, skip: int) -> list[tuple[str, str]]:
+    phrases = []
+    for error in exc.errors(include_url=False):
+        parts = [
+            str(p) if isinstance(p, int) or (p.isidentifier() and len(p) <= 64) else "*"
+            for p in error["loc"][skip:]
+        ]
+        kind = error["type"]
+        phrases.append(
+            (".".join(parts) or "value", error["msg"] if kind in _SAFE_MESSAGES else kind)
+        )
+    return phrases
 
 
 class BusError(Exception):
@@ -48,6 +144,9 @@ class EventValidationError(BusError, ValueError):
     def of(cls, exc: pydantic.ValidationError, event_type: str | None) -> EventValidationError:
         """The error for pydantic's ``exc``, raised validating an event.
 
+        Returns:
+            The error (the one an event's constructor raised, if pydantic wrapped it).
+
         Args:
             exc: What pydantic raised.
             event_type: The class being built (its errors' locations start at the
@@ -69,11 +168,10 @@ class EventValidationError(BusError, ValueError):
             return cls(message, field="type", errors=errors)
         if len(loc) <= 1 and kind in ("model_attributes_type", "model_type", "dict_type"):
             return cls("Event is not a JSON object.", field="", errors=errors)
-        if event_type is None and len(loc) > 1:
-            loc = loc[1:]  # drop the union tag ("task.started", ...)
-        field = ".".join(str(p) for p in loc)
+        skip = 1 if event_type is None and len(loc) > 1 else 0  # the union's tag
+        field, what = _phrases(exc, skip)[0]
         where = f"{event_type} field" if event_type else "Event field"
-        message = f"{where} '{field}' is invalid: {first['msg']}."
+        message = f"{where} '{field}' is invalid: {what}."
         return cls(message, field=field, errors=errors)
 
 

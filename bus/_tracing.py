@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+import pydantic
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
@@ -19,10 +20,18 @@ from opentelemetry.util.types import AttributeValue
 
 from . import _context
 from ._envelope import DROPPED, HOP, SDK, Envelope
+from ._errors import error_text
 from ._event import Event
 from ._hop_spans import HopSpans
 
-__all__ = ["BusTracer", "ProcessScope", "from_wire", "to_wire", "traceparent"]
+__all__ = [
+    "BusTracer",
+    "ProcessScope",
+    "from_wire",
+    "record_failure",
+    "to_wire",
+    "traceparent",
+]
 
 MESSAGING_SYSTEM = "actorchestra"
 R = TypeVar("R")
@@ -148,7 +157,7 @@ class BusTracer:
         try:
             return handler(envelope.event)
         except BaseException as exc:
-            _record_failure(span, exc)
+            record_failure(span, exc)
             raise
         finally:
             _context.detach(token)
@@ -234,15 +243,25 @@ class ProcessScope:
         if span is None:
             return
         if exc is not None:
-            _record_failure(span, exc)
+            record_failure(span, exc)
         span.end()
 
 
-def _record_failure(span: Span, exc: BaseException) -> None:
-    """Status ERROR and an ``exception`` event (OTel exception conventions)."""
-    if span.is_recording():
+def record_failure(span: Span, exc: BaseException) -> None:
+    """Status ERROR and an ``exception`` event (OTel exception conventions).
+
+    A pydantic error quotes its input (maybe a model's text) in its message and its
+    traceback: it is recorded by kind and location only, without the stack trace.
+    """
+    if not span.is_recording():
+        return
+    text = error_text(exc)
+    if isinstance(exc, pydantic.ValidationError):
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        span.add_event("exception", {"exception.type": kind, "exception.message": text})
+    else:
         span.record_exception(exc)
-        span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {text}"))
 
 
 def traceparent(envelope: Envelope[Event]) -> tuple[str, str]:

@@ -142,10 +142,12 @@ def test_server_errors_fail_the_attempt_as_retryable_with_the_cause(bus: EventBu
     with FakeLLMServer(broken) as server:
         task = run_one(bus, server)
     assert task.status is TaskStatus.FAILED
-    assert task.error.startswith(
-        "TaskError: Model call for agent 'calc' failed: InternalServerError:"
+    # By kind and HTTP status: an error body may echo the prompt, so it is not told.
+    assert (
+        task.error
+        == "TaskError: Model call for agent 'calc' failed: InternalServerError (HTTP 500)"
     )
-    assert "model melted" in task.error
+    assert "model melted" not in task.error
 
 
 def test_tool_definitions_are_checked() -> None:

@@ -47,7 +47,8 @@ def test_planner_gives_up_with_a_clear_error() -> None:
         planner = Planner(server.client(), "m", AGENTS, max_attempts=2)
         with pytest.raises(
             PlanningError,
-            match=r"^The model gave no valid plan in 2 attempts; last error: Task 'a' is on a dependency cycle",
+            match=r"^The model gave no valid plan in 2 attempts; last error: the plan breaks a "
+            r"rule: a plan must be acyclic$",
         ):
             planner.plan("x")
     assert len(server.requests) == 2

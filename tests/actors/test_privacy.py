@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError, field_validator
 
 from actors import LLMAgent, Plan, Planner, PlanningError, Task, TaskStatus, Team
 from actors.testing import FakeLLMServer, Reply
 from bus import EventBus
+from bus._errors import describe_validation_error
 from memory import SQLiteEventLog
 
 SECRET = "Patient Jane Roe, SSN 078-05-1120"
@@ -118,3 +120,25 @@ def test_a_plan_failing_its_schema_leaves_no_model_text_in_telemetry(
         ):
             planner.plan("assess the risk")
     _assert_nowhere(spans, our_logs)
+
+
+def test_validation_errors_are_described_without_the_input() -> None:
+    class Reading(BaseModel):
+        scores: dict[str, int]
+        kind: Literal["a", "b"]
+
+        @field_validator("kind", mode="before")
+        @classmethod
+        def _loud(cls, value: object) -> object:
+            if value == SECRET:
+                raise ValueError(f"bad value {value}")
+            return value
+
+    with pytest.raises(ValidationError) as info:
+        Reading.model_validate({"scores": {SECRET: "x"}, "kind": SECRET})
+    text = describe_validation_error(info.value)
+    assert SECRET not in text
+    assert text == (
+        "scores.*: Input should be a valid integer, unable to parse string as an integer; "
+        "kind: value_error"
+    )
