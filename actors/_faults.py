@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ from ._errors import ConfigurationError, TaskError
 
 __all__ = ["Faults", "FaultyAgent"]
 
-KINDS = ("raise", "crash", "hang", "slow", "wrong_output", "crash_after")
+KINDS = ("raise", "crash", "hang", "slow", "wrong_output", "crash_after", "stuck")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,11 @@ class Faults:
         raise_: The handler raises a retryable ``TaskError`` (a ``TaskFailed`` event).
         crash: The handler raises ``RuntimeError``: the agent crashes and is restarted.
         hang: The attempt blocks for ``hang_seconds`` (past the orchestrator's timeout),
-            or until :meth:`FaultyAgent.release_all`, then answers late.
+            or until :meth:`FaultyAgent.release_all`, then answers late; it stops at
+            once when the attempt is cancelled, as a well-behaved agent does (a hung
+            model call of an :class:`LLMAgent` behaves so).
+        stuck: Like ``hang``, but ignoring cancellation (a handler that never checks
+            :class:`actors.Cancellation`): its agent takes no new work until it ends.
         slow: The attempt takes ``slow_seconds`` more, then answers.
         wrong_output: The handler returns a value that is not JSON (a ``TaskFailed``
             that is not retryable).
@@ -49,6 +54,7 @@ class Faults:
     slow: float = 0.0
     wrong_output: float = 0.0
     crash_after: float = 0.0
+    stuck: float = 0.0
     hang_seconds: float = 30.0
     slow_seconds: float = 0.01
     seed: int = 0
@@ -68,6 +74,7 @@ class Faults:
             self.slow,
             self.wrong_output,
             self.crash_after,
+            self.stuck,
         )
 
     def draw(self, workflow_id: str, task_id: str, attempt: int) -> str | None:
@@ -141,6 +148,11 @@ class FaultyAgent(Agent):
             msg = f"injected crash in {task.task_id} attempt {task.attempt}"
             raise RuntimeError(msg)
         if fault == "hang":
+            deadline = time.monotonic() + self._faults.hang_seconds
+            while not self._release.is_set() and time.monotonic() < deadline:
+                if task.cancellation.wait(0.05):
+                    task.cancellation.raise_if_cancelled()
+        elif fault == "stuck":
             self._release.wait(self._faults.hang_seconds)
         elif fault == "slow":
             self._release.wait(self._faults.slow_seconds)

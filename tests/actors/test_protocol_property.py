@@ -1,8 +1,10 @@
-"""No task lost: random DAGs, agent pools and fault schedules, checked with check_protocol."""
+"""No task lost: random DAGs, agent pools, fault schedules and cancellations, checked with
+check_protocol; nothing left running after each example."""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -29,7 +31,7 @@ from actors.testing import (
     check_protocol,
     plans,
 )
-from bus import ChildCrashed, EventBus, TaskFinished, TaskStarted
+from bus import CancelRequested, ChildCrashed, EventBus, TaskFinished, TaskStarted
 from memory import InMemoryIdempotencyStore
 
 TIMEOUT = 0.2  # seconds per attempt
@@ -75,7 +77,7 @@ def llm_responder(request: dict[str, Any]) -> Reply:
     return Reply.calls(("record", {}))
 
 
-Scenario = tuple[list[str], Plan, Faults, dict[str, float] | None]
+Scenario = tuple[list[str], Plan, Faults, dict[str, float] | None, float | None]
 
 
 @st.composite
@@ -95,11 +97,14 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         slow=draw(p),
         wrong_output=draw(st.floats(0, 0.05)),
         crash_after=draw(p),
-        hang_seconds=5.0,
+        stuck=draw(st.floats(0, 0.01)),
+        hang_seconds=0.5,
         slow_seconds=0.005,
         seed=draw(st.integers(0, 2**32)),
     )
-    return agents, plan, faults, llm_faults
+    # The caller cancels the workflow this many seconds in, or never.
+    cancel_after = draw(st.none() | st.floats(0.0, 0.3))
+    return agents, plan, faults, llm_faults, cancel_after
 
 
 @settings(
@@ -109,7 +114,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 )
 @given(scenario=scenarios())
 def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) -> None:
-    agents, plan, faults, llm_faults = scenario
+    agents, plan, faults, llm_faults, cancel_after = scenario
+    threads_before = threading.active_count()
     bus = EventBus(tracing=False)
     rec = EventRecorder(bus)
     FaultyAgent.reset()
@@ -124,14 +130,14 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
             probabilities=llm_faults,
             seed=faults.seed,
             retry_after=0.01,
-            slow_seconds=0.3,
+            slow_seconds=0.3,  # a hung model call: past the attempt's timeout
         )
         server = FakeLLMServer(responder).start()
         specs.append(
             LLMAgent.child_spec(
                 "llm",
                 bus,
-                client=server.client(max_retries=1, timeout=0.1),
+                client=server.client(max_retries=1, timeout=5.0),
                 model="m",
                 tools=[effects.tool],
                 idempotency=effects.store,
@@ -146,13 +152,23 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
         max_restarts=10_000,  # crashes are injected on purpose: never escalate here
     )
     try:
-        result = team.run(plan, timeout=bound)
+        future = team.submit(plan, workflow_id="wf")
+        if cancel_after is not None:
+            canceller = threading.Timer(cancel_after, team.cancel, ("wf", "the caller left"))
+            canceller.start()
+            canceller.join()
+        result = future.get(timeout=bound)
     finally:
         FaultyAgent.release_all()
         team.stop()
         bus.stop()
         if server is not None:
             server.stop()
+    # Nothing left running: abandoned model calls and hung attempts ended too.
+    deadline = time.monotonic() + 10.0
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == threads_before, threading.enumerate()
     events = rec.events
     check_protocol(events)
     finished = {e.task_id: e for e in events if isinstance(e, TaskFinished)}
@@ -164,7 +180,7 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
         )
     starts = [e for e in events if isinstance(e, TaskStarted)]
     assert all(e.attempt <= plan.tasks[int(e.task_id[1:])].max_attempts for e in starts)
-    if not any(faults.probabilities()) and llm_faults is None:
+    if not any(faults.probabilities()) and llm_faults is None and cancel_after is None:
         assert result.ok
     # Idempotency: no side effect ran twice for one key, whatever crashed or was retried.
     assert len(effects.log) == len(set(effects.log))
@@ -177,6 +193,8 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
     ):
         event("an attempt timed out")
     event(f"workflow {result.status.value}")
+    if any(isinstance(e, CancelRequested) for e in events):
+        event("an attempt in flight was cancelled")
     if server is not None:
         event("an LLM agent took part")
         if any(f for _, f in responder.log):

@@ -27,7 +27,7 @@ from actors import (
     workflow_namespace,
 )
 from actors.testing import EventRecorder, check_protocol
-from bus import EventBus, TaskFinished, WorkflowResumed, WorkflowStarted
+from bus import ChildCrashed, EventBus, TaskFinished, WorkflowResumed, WorkflowStarted
 from memory import InMemoryEventLog, InMemoryStore, Scope, SQLiteEventLog
 from tests.helpers import seed_event_log, wait_until
 
@@ -172,18 +172,32 @@ def _resume_beside_a_running_workflow(
     Step.runs, Step.release = [], threading.Event()
     log = SQLiteEventLog(path)
     bus = EventBus(tracing=False, event_log=log)
+    resumes, crashes = EventRecorder(bus, WorkflowResumed), EventRecorder(bus, ChildCrashed)
     try:
         with Team([Step.child_spec("a", bus)], bus=bus, max_in_flight=None) as team:
             other = team.submit(Plan(tasks=(Task(id="hold", agent="a"),)), workflow_id="other")
             assert wait_until(lambda: "hold" in Step.runs)
             resumed = team.resume("wf-v0")
+            # The orchestrator took the resume (rebuilt it, failed it, or crashed on it)
+            # while "other" was still running.
+            assert wait_until(lambda: bool(resumes.events or crashes.events) or _done(resumed))
+            Step.release.set()
             with contextlib.suppress(Exception):
                 resumed.get(timeout=10)
-            Step.release.set()
             return resumed, other.get(timeout=10), log
     finally:
         bus.stop()
         log.close()
+
+
+def _done(future: pykka.Future[WorkflowResult]) -> bool:
+    try:
+        future.get(timeout=0)
+    except pykka.Timeout:
+        return False
+    except Exception:
+        return True
+    return True
 
 
 def test_a_record_this_release_cannot_read_is_skipped_and_the_resume_goes_on(
