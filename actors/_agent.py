@@ -31,7 +31,6 @@ from ._errors import ConfigurationError, NotJSONError, TaskError
 from ._idempotency import (
     canonical_json,
     default_idempotency_store,
-    idempotency_key,
     run_side_effect,
 )
 from ._json_value import to_json_value
@@ -101,8 +100,8 @@ class TaskContext:
         if self.idempotency is None:
             msg = f"Task {self.task_id!r} has no IdempotencyStore for side effect {name!r}."
             raise ConfigurationError(msg)
-        key = idempotency_key(self.workflow_id, self.task_id, name, canonical_json(arguments))
-        return run_side_effect(self.idempotency, key, lambda: call(key), timeout, self.workflow_id)
+        parts = (self.workflow_id, self.task_id, name, canonical_json(arguments))
+        return run_side_effect(self.idempotency, call, timeout, parts)
 
 
 @dataclass(frozen=True, slots=True)

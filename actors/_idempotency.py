@@ -15,7 +15,13 @@ from memory import IdempotencyStore, InMemoryIdempotencyStore, SideEffectBusyErr
 
 from ._errors import TaskError
 
-__all__ = ["canonical_json", "default_idempotency_store", "idempotency_key", "run_side_effect"]
+__all__ = [
+    "canonical_json",
+    "default_idempotency_store",
+    "idempotency_key",
+    "legacy_idempotency_key",
+    "run_side_effect",
+]
 
 _DEFAULT_STORES: weakref.WeakKeyDictionary[EventBus, InMemoryIdempotencyStore] = (
     weakref.WeakKeyDictionary()
@@ -27,8 +33,9 @@ def default_idempotency_store(bus: EventBus) -> InMemoryIdempotencyStore:
     """The in-memory store of agents on ``bus`` that were given none.
 
     One per bus, so one per :class:`actors.Team` (a team's agents and orchestrator share
-    one bus, and two teams cannot share one): two teams that reuse a workflow id never
-    deduplicate each other's side effects. It outlives agent restarts, not the bus.
+    one bus, and two teams cannot run on one at once): two teams that reuse a workflow
+    id never deduplicate each other's side effects (teams run one after another on the
+    same bus do share it). It outlives agent restarts, not the bus.
     """
     with _DEFAULT_STORES_LOCK:
         store = _DEFAULT_STORES.get(bus)
@@ -59,6 +66,16 @@ def idempotency_key(workflow_id: str, task_id: str, tool: str, arguments: str) -
     return hashlib.sha256(parts.encode("ascii")).hexdigest()
 
 
+def legacy_idempotency_key(workflow_id: str, task_id: str, tool: str, arguments: str) -> str:
+    """The key actorchestra 0.1.0 stored this call under (ambiguous: ids were joined).
+
+    Looked up only as an alias of :func:`idempotency_key`'s, so a workflow resumed
+    across the upgrade finds the effects that release recorded and repeats none.
+    """
+    digest = hashlib.sha256(arguments.encode()).hexdigest()[:32]
+    return f"{workflow_id}/{task_id}/{tool}/{digest}"
+
+
 def canonical_json(value: JsonValue) -> str:
     """``value`` as JSON with sorted keys and no spaces: equal values, equal text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -66,13 +83,26 @@ def canonical_json(value: JsonValue) -> str:
 
 def run_side_effect(
     store: IdempotencyStore,
-    key: str,
-    call: Callable[[], str],
+    call: Callable[[str], str],
     timeout: float,
-    workflow_id: str,
+    parts: tuple[str, str, str, str],
 ) -> str:
-    """``store.run_once``, with a busy key reported as a retryable :class:`TaskError`."""
+    """Run ``call(key)`` through ``store``, once per key of the call ``parts``.
+
+    ``parts`` are the workflow, task, tool and canonical arguments; the key
+    :func:`legacy_idempotency_key` made for them is looked up too.
+
+    Raises:
+        TaskError: (retryable) The same call is still running in another attempt.
+    """
+    key = idempotency_key(*parts)
     try:
-        return store.run_once(key, call, timeout, workflow_id=workflow_id)
+        return store.run_once(
+            key,
+            lambda: call(key),
+            timeout,
+            workflow_id=parts[0],
+            aliases=(legacy_idempotency_key(*parts),),
+        )
     except SideEffectBusyError as exc:
         raise TaskError(str(exc), retryable=True) from exc

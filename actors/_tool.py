@@ -15,7 +15,7 @@ from memory import IdempotencyStore
 
 from ._agent import TaskContext
 from ._errors import ConfigurationError, ToolArgumentsError
-from ._idempotency import canonical_json, idempotency_key, run_side_effect
+from ._idempotency import canonical_json, run_side_effect
 from ._json_value import check_finite
 
 __all__ = ["Tool", "side_effect"]
@@ -163,8 +163,8 @@ class Tool:
             msg = f"Tool {self.name!r} has side effects; give it an IdempotencyStore."
             raise ConfigurationError(msg)
         canonical = canonical_json(args.model_dump(mode="json"))
-        key = idempotency_key(task.workflow_id, task.task_id, self.name, canonical)
-        return run_side_effect(store, key, lambda: self._call(kwargs), timeout, task.workflow_id)
+        parts = (task.workflow_id, task.task_id, self.name, canonical)
+        return run_side_effect(store, lambda _key: self._call(kwargs), timeout, parts)
 
     def _call(self, kwargs: dict[str, Any]) -> str:
         result = self.function(**kwargs)

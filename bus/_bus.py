@@ -179,7 +179,8 @@ class EventBus:
             event_type: An :class:`Event` subclass (``Event`` itself for every event).
             subscriber: An actor's name, bound with :meth:`bind` (the actor receives an
                 :class:`Envelope` in its mailbox), or a callable that receives the event
-                in the publisher's thread (it must not block).
+                in the publisher's thread, before any actor is told of it (it must not
+                block: it delays the publisher and every actor's delivery).
             recipient: Only events addressed to this name (e.g. ``TaskStarted.agent``).
             where: Only events for which this returns true; runs in the publisher's
                 thread.

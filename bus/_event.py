@@ -66,10 +66,21 @@ _TYPES_LOCK = threading.Lock()
 def event_class(event_type: str) -> type[Event] | None:
     """The event class whose ``type`` is ``event_type``, or ``None`` if none was defined.
 
+    Args:
+        event_type: An event's ``type``, e.g. ``"task.started"``.
+
+    Returns:
+        The class, or ``None``.
+
     Every subclass of :class:`Event` with a ``type`` literal is known here once its
     module is imported, users' own event types included (so :func:`parse_event` and the
     event logs read them back). A subclass repeating its parent's ``type`` does not
-    replace the parent.
+    replace the parent; defining a user type under a built-in type's name raises
+    :class:`ConfigurationError` at class creation.
+
+    Example:
+        >>> event_class("task.started").__name__
+        'TaskStarted'
     """
     return _TYPES.get(event_type)
 

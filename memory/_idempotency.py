@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -42,6 +42,7 @@ class IdempotencyStore(Protocol):
         timeout: float = 60.0,
         *,
         workflow_id: str = "",
+        aliases: Sequence[str] = (),
     ) -> str:
         """Return the result stored for ``key``, or run ``call`` once and store it.
 
@@ -51,6 +52,9 @@ class IdempotencyStore(Protocol):
             timeout: Seconds to wait for another caller running ``key`` right now.
             workflow_id: The workflow the call belongs to, so the result can be removed
                 with it (:meth:`SQLiteEventLog.retain`); ``""`` for none.
+            aliases: Keys earlier releases stored the same call under: a result found
+                under one is returned, and ``call`` does not run (a workflow resumed
+                across an upgrade repeats no effect).
 
         Raises:
             SideEffectBusyError: Another caller is still running ``key`` after
@@ -74,6 +78,7 @@ class _SingleFlight:
         timeout: float = 60.0,
         *,
         workflow_id: str = "",
+        aliases: Sequence[str] = (),
     ) -> str:
         """See :meth:`IdempotencyStore.run_once`."""
         while True:
@@ -81,6 +86,10 @@ class _SingleFlight:
                 running = self._running.get(key)
                 if running is None:
                     stored = self._lookup(key)
+                    for alias in aliases:
+                        if stored is not None:
+                            break
+                        stored = self._lookup(alias)
                     if stored is not None:
                         return stored
                     running = self._running[key] = threading.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -25,6 +26,7 @@ from actors import (
     idempotency_key,
     side_effect,
 )
+from actors._idempotency import canonical_json
 from actors.testing import FakeLLMServer, Reply
 from bus import EventBus, WorkflowFinished, WorkflowStarted
 from memory import (
@@ -267,3 +269,22 @@ def test_retention_removes_the_side_effects_of_the_workflows_it_removes(tmp_path
         bus.stop()
         log.close()
         store.close()
+
+
+def test_an_effect_recorded_by_the_previous_release_is_not_repeated(tmp_path: Path) -> None:
+    # actorchestra 0.1.0 stored results under "workflow/task/tool/<digest>": a workflow
+    # resumed across the upgrade finds them under that key and runs nothing again.
+    store = SQLiteIdempotencyStore(tmp_path / "effects.db")
+    arguments = canonical_json({"amount": 5})
+    old_key = "wf-v0/t1/pay/" + hashlib.sha256(arguments.encode()).hexdigest()[:32]
+    store.run_once(old_key, lambda: '"receipt from 0.1.0"', 1, workflow_id="wf-v0")
+    paid: list[str] = []
+
+    def pay(key: str) -> str:
+        paid.append(key)
+        return '"receipt"'
+
+    task = TaskContext("wf-v0", "t1", 2, "", {}, {}, idempotency=store)
+    assert task.run_once("pay", pay, {"amount": 5}) == '"receipt from 0.1.0"'
+    assert paid == []
+    store.close()
