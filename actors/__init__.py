@@ -26,6 +26,7 @@ from ._errors import TaskCancelled as TaskCancelled
 from ._errors import TaskError as TaskError
 from ._errors import ToolArgumentsError as ToolArgumentsError
 from ._errors import WorkflowError as WorkflowError
+from ._errors import WorkflowTimeout as WorkflowTimeout
 from ._idempotency import idempotency_key as idempotency_key
 from ._link import ActorExit as ActorExit
 from ._llm import LLMAgent as LLMAgent
@@ -93,6 +94,7 @@ __all__ = [
     "ToolArgumentsError",
     "WorkflowError",
     "WorkflowResult",
+    "WorkflowTimeout",
     "cancel",
     "idempotency_key",
     "resume",

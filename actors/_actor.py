@@ -56,6 +56,12 @@ class Actor(pykka.ThreadingActor):
         ConfigurationError: ``name`` is empty.
     """
 
+    use_daemon_thread = True
+    """Actor threads are daemon threads (Pykka's setting): a program whose main thread
+    ends exits even if an agent's handler ignores cancellation. Stop a team
+    (``with Team(...)``, :meth:`actors.Team.stop`) for a graceful end; work cut short
+    by the process exiting is what :meth:`actors.Team.resume` continues."""
+
     def __init__(self, *, name: str, bus: EventBus | None = None) -> None:
         super().__init__()
         if not name:

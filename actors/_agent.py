@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 from pydantic import JsonValue
 
 from bus import (
+    BusClosedError,
     CancelRequested,
     Event,
     EventBus,
@@ -38,6 +40,8 @@ from ._json_value import to_json_value
 __all__ = ["Agent", "HandoffTo", "TaskContext", "workflow_namespace"]
 
 logger = logging.getLogger(__name__)
+
+_DROPPED_LOCK = threading.Lock()
 
 
 def workflow_namespace(workflow_id: str) -> str:
@@ -152,6 +156,10 @@ class Agent(Actor):
 
     description: ClassVar[str] = ""
     """What the agent can do, in words; the planner shows it to the model."""
+
+    dropped_late: ClassVar[int] = 0
+    """Outcomes of attempts that ended after their bus stopped (abandoned by a shutdown),
+    dropped, in this process; the first one is logged at WARNING."""
 
     def __init__(
         self,
@@ -315,7 +323,19 @@ class Agent(Actor):
                     f"travel as JSON: {exc}"
                 )
                 outcome = self._failed(envelope, task, error, retryable=False)
-        self._bus.publish(outcome)
+        try:
+            self._bus.publish(outcome)
+        except BusClosedError:  # abandoned by a shutdown: its outcome has nowhere to go
+            with _DROPPED_LOCK:
+                Agent.dropped_late += 1
+                first = Agent.dropped_late == 1
+            if first:
+                logger.warning(
+                    "Agent %r finished task %s after its bus stopped; outcomes published "
+                    "after a shutdown are dropped (counted in Agent.dropped_late)",
+                    self.name,
+                    started.task_id,
+                )
 
     def _outcome(self, envelope: dict[str, Any], task: TaskContext, value: object) -> Event:
         """The event reporting what ``handle`` returned.

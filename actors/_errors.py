@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pykka import ActorDeadError
+
+if TYPE_CHECKING:
+    from ._result import WorkflowResult
 
 __all__ = [
     "ActorDeadError",
@@ -17,6 +22,7 @@ __all__ = [
     "TaskError",
     "ToolArgumentsError",
     "WorkflowError",
+    "WorkflowTimeout",
 ]
 
 
@@ -95,6 +101,23 @@ class PlanningError(ActorError):
 
 class WorkflowError(ActorError):
     """A workflow could not run to its end (its orchestrator crashed or stopped)."""
+
+
+class WorkflowTimeout(WorkflowError, TimeoutError):  # noqa: N818 - the condition's name
+    """:meth:`actors.Team.run` gave up waiting; the workflow was cancelled.
+
+    Also a :class:`TimeoutError`, so ``except TimeoutError`` catches it.
+
+    Attributes:
+        workflow_id: The workflow, to look it up in the event log or resume it.
+        partial: What it had done when cancelled (tasks that completed keep their
+            results), or ``None`` if even the cancellation did not finish in time.
+    """
+
+    def __init__(self, message: str, *, workflow_id: str, partial: WorkflowResult | None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.partial = partial
 
 
 class RestartLimitExceeded(ActorError):  # noqa: N818 - OTP's name for the condition

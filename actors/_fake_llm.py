@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -70,6 +71,16 @@ class Reply:
         return cls(tool_calls=tuple(calls))
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (an abandoned, cancelled call) is routine: DEBUG."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            logger.debug("FakeLLMServer: client %s went away (%s)", client_address, exc)
+            return
+        logger.warning("FakeLLMServer: error serving %s", client_address, exc_info=exc)
+
+
 Responder = Callable[[dict[str, Any]], Reply]
 """Turns a decoded Chat Completions request body into the reply; runs in a server thread."""
 
@@ -121,7 +132,7 @@ class FakeLLMServer:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server = _Server(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None

@@ -50,6 +50,7 @@ from ._run_state import (
     ApprovalTimedOut,
     AttemptTimedOut,
     Cancel,
+    CancelAll,
     Resume,
     RetryDue,
     Submit,
@@ -198,6 +199,15 @@ class Orchestrator(Actor):
                     self._resume_workflow(message)
             except Exception as exc:  # contained to that workflow
                 self._contain(exc, message=message)
+            return None
+        if isinstance(message, CancelAll):
+            for running in list(self._workflows.values()):
+                try:
+                    with self._in_workflow(running):
+                        self._cancel(running, message.reason)
+                        self._settle(running)
+                except Exception as exc:  # contained to that workflow
+                    self._contain(exc, wf=running)
             return None
         if isinstance(message, AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut):
             wf = self._workflows.get(message.workflow_id)
@@ -724,6 +734,7 @@ class Orchestrator(Actor):
     def _cancel(self, wf: Workflow, reason: str) -> None:
         """End every unfinished task of ``wf`` as cancelled."""
         wf.cancelled = True
+        wf.cancel_reason = wf.cancel_reason or reason
         wf.ready.clear()
         wf.span.add_event("cancel", {"actorchestra.cancel.reason": reason})
         for run in wf.tasks.values():
@@ -763,9 +774,10 @@ class Orchestrator(Actor):
     def _finish(self, wf: Workflow, *, record: bool = True) -> None:
         del self._workflows[wf.id]
         result = workflow_result(wf)
-        if not result.ok:
+        if not result.ok:  # the span tells why, before it ends
             failed = [r.task_id for r in result.tasks if r.status is not TaskStatus.COMPLETED]
-            wf.span.set_status(trace.StatusCode.ERROR, f"tasks not completed: {failed}")
+            why = f"cancelled: {wf.cancel_reason}; " if wf.cancelled else ""
+            wf.span.set_status(trace.StatusCode.ERROR, f"{why}tasks not completed: {failed}")
         if record:
             self._record(
                 WorkflowFinished,

@@ -21,6 +21,7 @@ __all__ = [
     "ApprovalTimedOut",
     "AttemptTimedOut",
     "Cancel",
+    "CancelAll",
     "Resume",
     "RetryDue",
     "Submit",
@@ -86,6 +87,14 @@ class Workflow:
     ready: list[tuple[int, int, str]] = field(default_factory=list)
     steps: int = 0
     cancelled: bool = False
+    cancel_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """Cancel every running workflow (a team shutting down); answered when done."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,11 @@ class _WhichChildren:
 
 
 @dataclass(frozen=True, slots=True)
+class _StopBy:
+    deadline: float  # time.monotonic(): the whole subtree has stopped (or is abandoned) by then
+
+
+@dataclass(frozen=True, slots=True)
 class _RestartDue:
     child_id: str
 
@@ -158,6 +163,7 @@ class Supervisor(Actor):
         self._children: dict[str, _Child] = {spec.id: _Child(spec) for spec in children}
         self._terminating = _Terminating()
         self._stopping = False
+        self._stop_deadline: float | None = None
         self._timers: dict[str, threading.Timer] = {}
         self._rng = random.Random()
         self._tracer = bus.tracer("actorchestra.supervisor")
@@ -259,6 +265,8 @@ class Supervisor(Actor):
         elif isinstance(message, _RestartDue):
             self._timers.pop(message.child_id, None)
             self._restart_now(message.child_id)
+        elif isinstance(message, _StopBy):
+            self._stop_deadline = message.deadline
         elif isinstance(message, _WhichChildren):
             return tuple(
                 (
@@ -341,24 +349,72 @@ class Supervisor(Actor):
         self._bus.publish(ChildStarted(source=self.name, supervisor=self.name, child=child_id))
 
     def _terminate(self, child_ids: list[str]) -> None:
-        """Stop children in the given order; report any that does not stop in time."""
+        """Stop children in the given order; report those that do not stop in time.
+
+        Each gets its ``shutdown_timeout``, and none more than what is left before the
+        stop deadline (:meth:`stop_within`), which child supervisors are given too.
+        """
+        abandoned: list[str] = []
+        late: list[tuple[str, pykka.ActorRef[Any]]] = []  # told to stop past the deadline
         for child_id in child_ids:
             child = self._children.get(child_id)
             if child is None or child.ref is None:
                 continue
             ref, child.ref = child.ref, None
             self._terminating.add(ref.actor_urn)
+            wait = child.spec.shutdown_timeout
+            deadline = self._stop_deadline
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if issubclass(ref.actor_class, Supervisor):
+                    # It stops its own children by the deadline, then reports back.
+                    wait = max(0.0, wait) + _STOP_SLACK / 2
+                    with contextlib.suppress(pykka.ActorDeadError):
+                        ref.tell(_StopBy(deadline))
             try:
-                ref.stop(block=True, timeout=child.spec.shutdown_timeout)
+                if wait <= 0:  # time is up: the rest are told at once, then waited for
+                    ref.stop(block=False)
+                    late.append((child_id, ref))
+                    continue
+                ref.stop(block=True, timeout=wait)
             except pykka.Timeout:
-                logger.error(
-                    "Child %r of supervisor %r did not stop within %s s; abandoning it",
-                    child_id,
-                    self.name,
-                    child.spec.shutdown_timeout,
-                )
+                abandoned.append(child_id)
             except pykka.ActorDeadError:
                 self._terminating.claim(ref.actor_urn)
+        grace = time.monotonic() + _STOP_SLACK / 2
+        for child_id, ref in late:
+            if not ref.actor_stopped.wait(max(0.0, grace - time.monotonic())):
+                abandoned.append(child_id)
+        if abandoned:
+            # Python threads cannot be killed: they end when their code returns.
+            logger.warning(
+                "Supervisor %r abandoned %s that did not stop in time (they ignore "
+                "cancellation); their late events are dropped",
+                self.name,
+                ", ".join(repr(c) for c in abandoned),
+            )
+
+    @staticmethod
+    def stop_within(ref: pykka.ActorRef[Supervisor], timeout: float) -> bool:
+        """Stop the supervisor at ``ref`` and its whole tree within ``timeout`` seconds.
+
+        Children stop in reverse start order, each within its ``shutdown_timeout`` but
+        all within ``timeout`` in total (not per child, in series). OTP's ``shutdown``
+        ends with ``brutal_kill``; Python threads cannot be killed, so a child still
+        running then is abandoned (one WARNING per supervisor names them).
+
+        Returns:
+            Whether the supervisor stopped in time.
+        """
+        deadline = time.monotonic() + timeout
+        try:
+            ref.tell(_StopBy(deadline))
+            ref.stop(block=True, timeout=timeout + _STOP_SLACK)
+        except pykka.ActorDeadError:
+            return True
+        except pykka.Timeout:
+            return False
+        return True
 
     def _on_child_exited(self, child_id: str, exit_: ActorExit) -> None:
         child = self._children.get(child_id)
@@ -504,6 +560,9 @@ class Supervisor(Actor):
         )
         logger.error(msg) if fatal else logger.info(msg)
         raise RestartLimitExceeded(msg)
+
+
+_STOP_SLACK = 0.5  # seconds past the deadline for stopping supervisors to report back
 
 
 def _stop_budget(children: Sequence[ChildSpec]) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import time
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Self, cast
@@ -15,16 +17,19 @@ from memory import MemoryStore
 
 from ._backoff import Backoff
 from ._child_spec import ChildSpec
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, WorkflowError, WorkflowTimeout
 from ._orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator
 from ._plan import Plan
 from ._result import WorkflowResult
 from ._routing import CircuitBreaker
+from ._run_state import CancelAll
 from ._submit import cancel, resume, submit
 from ._supervisor import ChildInfo, Supervisor
 from ._workflow import workflow_span
 
 __all__ = ["Team"]
+
+_CANCEL_GRACE = 5.0  # seconds Team.run waits for a cancelled workflow's partial result
 
 
 class Team:
@@ -187,21 +192,44 @@ class Team:
         return cast("pykka.ActorRef[Orchestrator]", ref)
 
     def run(
-        self, plan: Plan, *, timeout: float | None = 60.0, name: str = "workflow"
+        self,
+        plan: Plan,
+        *,
+        timeout: float | None = 60.0,
+        name: str = "workflow",
+        workflow_id: str | None = None,
     ) -> WorkflowResult:
         """Run ``plan`` to its end.
 
         Args:
             plan: The plan.
-            timeout: Seconds to wait; ``None`` waits forever.
+            timeout: Seconds to wait; ``None`` waits forever. Past it the workflow is
+                cancelled (attempts in flight are asked to stop, none starts after).
             name: Workflow name, for the span name.
+            workflow_id: Id for the workflow; a new UUID hex by default.
 
         Raises:
             PlanValidationError: The plan is invalid.
-            pykka.Timeout: The workflow did not end within ``timeout``.
+            WorkflowTimeout: The workflow did not end within ``timeout`` (also a
+                ``TimeoutError``); it carries the workflow id and the partial result.
             WorkflowError: The orchestrator stopped or crashed first.
         """
-        return self.submit(plan, name=name).get(timeout=timeout)
+        workflow_id = workflow_id or uuid.uuid4().hex
+        future = self.submit(plan, workflow_id=workflow_id, name=name)
+        try:
+            return future.get(timeout=timeout)
+        except pykka.Timeout:
+            pass
+        self.cancel(workflow_id, f"Team.run gave up after {timeout:g} s")
+        try:
+            partial: WorkflowResult | None = future.get(timeout=_CANCEL_GRACE)
+        except (pykka.Timeout, WorkflowError):
+            partial = None
+        msg = (
+            f"Workflow {workflow_id!r} did not end within {timeout:g} s; it was cancelled "
+            "(see .partial for what it had done)."
+        )
+        raise WorkflowTimeout(msg, workflow_id=workflow_id, partial=partial)
 
     def workflow(self, name: str) -> contextlib.AbstractContextManager[trace.Span]:
         """The ``invoke_workflow {name}`` span around planning and runs (see :func:`workflow_span`).
@@ -217,9 +245,21 @@ class Team:
         return Supervisor.tree(self.supervisor)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the tree in reverse start order (each child within its shutdown timeout)."""
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.supervisor.stop(block=True, timeout=timeout)
+        """Stop the team within ``timeout`` seconds in total.
+
+        Every running workflow is cancelled first (its future resolves as cancelled,
+        its attempts in flight are asked to stop: see :class:`Cancellation`), then the
+        tree stops in reverse start order, each child within its shutdown timeout and
+        all within what is left of ``timeout``. An agent whose handler ignores
+        cancellation and is still running then is abandoned: one WARNING names it, and
+        what it publishes later is dropped (counted in :attr:`Agent.dropped_late`).
+        """
+        deadline = time.monotonic() + timeout
+        orchestrator = self.bus.lookup("orchestrator")
+        if orchestrator is not None:
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                orchestrator.ask(CancelAll("the team is stopping"), timeout=timeout / 2)
+        Supervisor.stop_within(self.supervisor, max(0.0, deadline - time.monotonic()))
         if self._owns_bus:
             self.bus.stop()
 

@@ -9,17 +9,21 @@ from typing import Any
 import pytest
 
 from actors import (
+    Agent,
     LLMAgent,
     Plan,
     Planner,
     Task,
     TaskCancelled,
+    TaskContext,
     TaskStatus,
     Team,
     WorkflowResult,
+    WorkflowTimeout,
 )
 from actors.testing import EventRecorder, FakeLLMServer, Reply
 from bus import CancelRequested, EventBus
+from tests.helpers import wait_until
 
 SLOW = 30.0  # seconds per model call: a loaded or local endpoint
 
@@ -99,3 +103,91 @@ def test_planning_stops_at_its_timeout() -> None:
         with pytest.raises(TaskCancelled, match=r"^attempt cancelled: timeout$"):
             planner.plan("do a", timeout=0.5)
         assert time.monotonic() - started < 3.0
+
+
+def test_run_past_its_timeout_cancels_the_workflow_and_says_which(bus: EventBus) -> None:
+    requests: list[float] = []
+
+    def responder(request: dict[str, Any]) -> Reply:
+        requests.append(time.monotonic())
+        if "slow" in request["messages"][-1]["content"]:
+            return Reply(content="too late", delay=SLOW)
+        return Reply.text("quick")
+
+    with FakeLLMServer(responder) as server:
+        spec = LLMAgent.child_spec("writer", bus, client=server.client(timeout=60), model="m")
+        plan = Plan(
+            tasks=(
+                Task(id="t1", agent="writer", description="quick"),
+                Task(id="t2", agent="writer", description="slow", depends_on=("t1",)),
+                Task(id="t3", agent="writer", description="quick", depends_on=("t2",)),
+            )
+        )
+        with Team([spec], bus=bus) as team:
+            started = time.monotonic()
+            with pytest.raises(WorkflowTimeout) as info:
+                team.run(plan, timeout=2, workflow_id="report-7")
+            gave_up = time.monotonic()
+            time.sleep(1.0)  # no model call of the workflow starts after it gave up
+    error = info.value
+    assert isinstance(error, TimeoutError)
+    assert error.workflow_id == "report-7"
+    assert str(error) == (
+        "Workflow 'report-7' did not end within 2 s; it was cancelled (see .partial for "
+        "what it had done)."
+    )
+    assert error.partial is not None
+    assert [(t.task_id, t.status) for t in error.partial.tasks] == [
+        ("t1", TaskStatus.COMPLETED),
+        ("t2", TaskStatus.CANCELLED),
+        ("t3", TaskStatus.CANCELLED),
+    ]
+    assert error.partial.tasks[0].result == "quick"
+    assert gave_up - started < 2.0 + 2.0
+    assert requests_after(requests, gave_up) == 0
+    assert len(requests) == 2
+
+
+class Stubborn(Agent):
+    """Ignores cancellation: blocks until released (a handler that never checks)."""
+
+    release = threading.Event()
+
+    def handle(self, task: TaskContext) -> object:
+        Stubborn.release.wait(SLOW)
+        return "late"
+
+
+def test_leaving_the_team_returns_within_its_deadline(
+    bus: EventBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    Stubborn.release.clear()
+    requests: list[float] = []
+
+    def slow(_request: dict[str, Any]) -> Reply:
+        requests.append(time.monotonic())
+        return Reply(content="too late", delay=SLOW)
+
+    try:
+        with FakeLLMServer(slow) as server:
+            specs = [
+                Stubborn.child_spec("stubborn", bus),
+                LLMAgent.child_spec("writer", bus, client=server.client(timeout=60), model="m"),
+            ]
+            team = Team(specs, bus=bus)
+            plan = Plan(tasks=(Task(id="a", agent="stubborn"), Task(id="b", agent="writer")))
+            future = team.submit(plan)
+            assert wait_until(lambda: len(requests) == 1)
+            started = time.monotonic()
+            team.stop(timeout=2.0)
+            took = time.monotonic() - started
+            result = future.get(timeout=1)
+    finally:
+        Stubborn.release.set()
+    assert took < 2.0 + 1.0
+    assert {t.status for t in result.tasks} == {TaskStatus.CANCELLED}
+    abandoned = [r for r in caplog.records if "abandoned" in r.getMessage()]
+    assert [r.getMessage() for r in abandoned] == [
+        "Supervisor 'team.agents' abandoned 'stubborn' that did not stop in time (they "
+        "ignore cancellation); their late events are dropped"
+    ]
