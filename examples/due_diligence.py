@@ -21,13 +21,14 @@ import contextlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import openai
 from pydantic import BaseModel, Field, JsonValue
 
-from actors import LLMAgent, Planner, PlanningError, TaskError, Team
+from actors import LLMAgent, Planner, PlanningError, TaskError, Team, WorkflowTimeout
 from actors.telemetry import format_span_tree, setup_telemetry
 from actors.testing import FakeLLMServer, Reply, tool_names
 from bus import EventBus
@@ -175,7 +176,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="model name for a real endpoint (default: $OPENAI_MODEL or gpt-4o-mini)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds the workflow may take (default 120)"
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds planning and the workflow may take in all (default 120)",
     )
     parser.add_argument(
         "--db",
@@ -253,13 +257,21 @@ def main(argv: list[str] | None = None) -> int:
             tracer_provider=provider,
             meter_provider=telemetry.meter_provider,
         )
+        deadline = time.monotonic() + args.timeout  # planning and the workflow, in all
         with team.workflow("due_diligence"):
             try:
-                plan = planner.plan(request)
+                plan = planner.plan(request, timeout=args.timeout)
             except (PlanningError, TaskError) as exc:
                 print(f"error: planning failed: {exc}", file=sys.stderr)
                 return 1
-            result = team.run(plan, timeout=args.timeout, name="due_diligence")
+            try:
+                remaining = max(0.1, deadline - time.monotonic())
+                result = team.run(plan, timeout=remaining, name="due_diligence")
+            except WorkflowTimeout as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                if exc.partial is not None:
+                    print(exc.partial.table(), file=sys.stderr)
+                return 1
         # Export metrics while the team still runs, so gauges (mailbox depth) have values.
         telemetry.meter_provider.force_flush()
     print()

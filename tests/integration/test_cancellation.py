@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,7 +26,7 @@ from actors import (
 )
 from actors.testing import EventRecorder, FakeLLMServer, Reply
 from bus import CancelRequested, EventBus
-from tests.helpers import wait_until
+from tests.helpers import DUE_DILIGENCE, clean_env, run_example, wait_until
 
 SLOW = 30.0  # seconds per model call: a loaded or local endpoint
 
@@ -191,3 +194,36 @@ def test_leaving_the_team_returns_within_its_deadline(
         "Supervisor 'team.agents' abandoned 'stubborn' that did not stop in time (they "
         "ignore cancellation); their late events are dropped"
     ]
+
+
+def _offline_responder() -> Callable[[dict[str, Any]], Reply]:
+    spec = importlib.util.spec_from_file_location("due_diligence_example", DUE_DILIGENCE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    responder: Callable[[dict[str, Any]], Reply] = module.offline_responder
+    return responder
+
+
+def test_the_example_exits_soon_after_its_workflow_times_out() -> None:
+    offline = _offline_responder()
+
+    def slow_agents(request: dict[str, Any]) -> Reply:
+        reply = offline(request)
+        schema = (request.get("response_format") or {}).get("json_schema", {}).get("name")
+        return reply if schema == "Plan" else Reply(content=reply.content, delay=SLOW)
+
+    with FakeLLMServer(slow_agents) as server:
+        env = clean_env(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="offline")
+        started = time.monotonic()
+        proc = run_example("--timeout", "3", env=env)
+        took = time.monotonic() - started
+    assert proc.returncode == 1
+    assert took < 3 + 10
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert re.match(
+        r"^error: Workflow '\w+' did not end within [\d.]+ s; it was cancelled", errors[0]
+    )
+    assert "Traceback" not in proc.stderr
+    assert "Exception in thread" not in proc.stderr
