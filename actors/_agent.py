@@ -324,6 +324,8 @@ class Agent(Actor):
                 )
                 outcome = self._failed(envelope, task, error, retryable=False)
         try:
+            if self._bus.lookup(self.name) is None:  # its supervisor shut down: abandoned
+                raise BusClosedError(self.name)
             self._bus.publish(outcome)
         except BusClosedError:  # abandoned by a shutdown: its outcome has nowhere to go
             with _DROPPED_LOCK:

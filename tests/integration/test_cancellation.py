@@ -171,6 +171,7 @@ def test_leaving_the_team_returns_within_its_deadline(
         requests.append(time.monotonic())
         return Reply(content="too late", delay=SLOW)
 
+    dropped_before = Agent.dropped_late
     try:
         with FakeLLMServer(slow) as server:
             specs = [
@@ -187,6 +188,8 @@ def test_leaving_the_team_returns_within_its_deadline(
             result = future.get(timeout=1)
     finally:
         Stubborn.release.set()
+    # The abandoned agent's late outcome is dropped and counted, not published.
+    assert wait_until(lambda: Agent.dropped_late == dropped_before + 1)
     assert took < 2.0 + 1.0
     assert {t.status for t in result.tasks} == {TaskStatus.CANCELLED}
     abandoned = [r for r in caplog.records if "abandoned" in r.getMessage()]
