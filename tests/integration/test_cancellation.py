@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from actors import (
     Agent,
@@ -230,3 +232,25 @@ def test_the_example_exits_soon_after_its_workflow_times_out() -> None:
     )
     assert "Traceback" not in proc.stderr
     assert "Exception in thread" not in proc.stderr
+
+
+def test_the_workflow_span_says_why_it_ended(
+    tracer_provider: TracerProvider, spans: InMemorySpanExporter
+) -> None:
+    bus = EventBus(tracer_provider=tracer_provider)
+    Stubborn.release.clear()
+    try:
+        with (
+            Team(
+                [Stubborn.child_spec("stubborn", bus)], bus=bus, tracer_provider=tracer_provider
+            ) as team,
+            pytest.raises(WorkflowTimeout),
+        ):
+            team.run(Plan(tasks=(Task(id="a", agent="stubborn"),)), timeout=0.5, name="report")
+    finally:
+        Stubborn.release.set()
+        bus.stop()
+    [span] = [s for s in spans.get_finished_spans() if s.name == "invoke_workflow report"]
+    assert span.status.description == (
+        "cancelled: Team.run gave up after 0.5 s; tasks not completed: ['a']"
+    )
