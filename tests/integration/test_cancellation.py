@@ -239,15 +239,12 @@ def test_the_workflow_span_says_why_it_ended(
 ) -> None:
     bus = EventBus(tracer_provider=tracer_provider)
     Stubborn.release.clear()
+    team = Team([Stubborn.child_spec("stubborn", bus)], bus=bus, tracer_provider=tracer_provider)
     try:
-        with (
-            Team(
-                [Stubborn.child_spec("stubborn", bus)], bus=bus, tracer_provider=tracer_provider
-            ) as team,
-            pytest.raises(WorkflowTimeout),
-        ):
+        with pytest.raises(WorkflowTimeout):
             team.run(Plan(tasks=(Task(id="a", agent="stubborn"),)), timeout=0.5, name="report")
     finally:
+        team.stop(timeout=0.5)
         Stubborn.release.set()
         bus.stop()
     [span] = [s for s in spans.get_finished_spans() if s.name == "invoke_workflow report"]
