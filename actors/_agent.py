@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import JsonValue
@@ -280,11 +279,10 @@ class Agent(Actor):
             attempt[1].cancel(event.reason or "cancelled")
 
     def _run(self, started: TaskStarted) -> None:
-        deadline = None
-        if started.timeout is not None:
-            elapsed = (datetime.now(UTC) - started.time).total_seconds()
-            deadline = time.monotonic() + started.timeout - max(0.0, elapsed)
-        cancellation = Cancellation(deadline)
+        # From when this agent starts it: the orchestrator's clock, from when it sent the
+        # attempt, runs out first and cancels it (CancelRequested); this is the backstop.
+        timeout = started.timeout
+        cancellation = Cancellation(None if timeout is None else time.monotonic() + timeout)
         self._attempt = ((started.workflow_id, started.task_id, started.attempt), cancellation)
         try:
             self._run_attempt(started, cancellation)

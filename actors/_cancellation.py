@@ -24,7 +24,7 @@ class Cancellation:
     the moment it is cancelled. A handler that ignores it is the one thing that can
     delay a timeout's retry or a shutdown (see README, "Cancellation").
 
-    The attempt's deadline (its timeout, counted from when the orchestrator sent it)
+    The attempt's deadline (its timeout, counted from when the agent started it)
     cancels it too, with reason ``"timeout"``: no timer thread, it is checked on use.
 
     Args:
@@ -40,19 +40,20 @@ class Cancellation:
         (True, 'by request')
     """
 
-    __slots__ = ("_callbacks", "_event", "_lock", "deadline", "reason")
+    __slots__ = ("_callbacks", "_cancelled", "_event", "_lock", "deadline", "reason")
 
     def __init__(self, deadline: float | None = None) -> None:
         self.deadline = deadline
         self.reason = ""
-        self._event = threading.Event()
+        self._cancelled = False
         self._lock = threading.Lock()
+        self._event: threading.Event | None = None  # made by the first wait (most never do)
         self._callbacks: list[Callable[[], object]] = []
 
     @property
     def cancelled(self) -> bool:
         """Whether the attempt should stop (cancelled, or past its deadline)."""
-        if self._event.is_set():
+        if self._cancelled:
             return True
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.cancel("timeout")
@@ -61,7 +62,7 @@ class Cancellation:
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (``0.0`` once cancelled); ``None`` for none."""
-        if self._event.is_set():
+        if self._cancelled:
             return 0.0
         if self.deadline is None:
             return None
@@ -70,11 +71,14 @@ class Cancellation:
     def cancel(self, reason: str) -> None:
         """Cancel the attempt (from any thread); the first reason given is kept."""
         with self._lock:
-            if self._event.is_set():
+            if self._cancelled:
                 return
             self.reason = reason
-            self._event.set()
+            self._cancelled = True
+            event = self._event
             callbacks, self._callbacks = self._callbacks, []
+        if event is not None:
+            event.set()
         for callback in callbacks:
             callback()
 
@@ -84,10 +88,16 @@ class Cancellation:
         Returns:
             Whether the attempt is cancelled (``time.sleep`` that wakes up for it).
         """
+        with self._lock:
+            if self._event is None:
+                self._event = threading.Event()
+                if self._cancelled:
+                    self._event.set()
+            event = self._event
         remaining = self.remaining()
         if remaining is not None and (timeout is None or remaining < timeout):
             timeout = remaining
-        self._event.wait(timeout)
+        event.wait(timeout)
         return self.cancelled
 
     def raise_if_cancelled(self) -> None:
@@ -107,7 +117,7 @@ class Cancellation:
             A function that removes the callback.
         """
         with self._lock:
-            if not self._event.is_set():
+            if not self._cancelled:
                 self._callbacks.append(callback)
                 return lambda: self._remove(callback)
         callback()

@@ -230,9 +230,10 @@ class TaskStarted(Event):
         inputs: Results of the task's dependencies, by task id.
         context: Extra context, e.g. the slice handed over by a :class:`Handoff`.
         handoff_depth: How many handoffs led to this start (0 for none).
-        timeout: Seconds the attempt may run, counted from ``time``; ``None`` for no
-            limit. Past it the orchestrator gives up on the attempt, and the agent's
-            :class:`actors.Cancellation` for it is cancelled.
+        timeout: Seconds the attempt may run, ``None`` for no limit. The orchestrator
+            counts them from when it sent the attempt, then gives up on it and asks the
+            agent to cancel it; the agent's :class:`actors.Cancellation` also runs out
+            that long after the agent started it.
     """
 
     recipient_field: ClassVar[str | None] = "agent"
