@@ -160,7 +160,11 @@ class Event(BaseModel):
                     in a JSON field included); the message and ``field`` name the first.
             """
             try:
-                super().__init__(**data)
+                # What BaseModel.__init__ does, one call shorter (a hop builds several
+                # events): ``__pydantic_validator__`` is a documented attribute of every
+                # model, and ``self_instance`` the documented pydantic-core parameter for
+                # validating from ``__init__``.
+                self.__pydantic_validator__.validate_python(data, self_instance=self)
             except pydantic.ValidationError as exc:
                 # Not chained: pydantic's message holds the input, maybe a model's text.
                 raise EventValidationError.of(exc, type(self).__name__) from None
