@@ -46,7 +46,7 @@ class DynamicSupervisor(Supervisor):
         ...     name="pool", bus=bus, template=lambda i: Agent.child_spec(i, bus))
         >>> DynamicSupervisor.start_instance(pool)
         'pool.1'
-        >>> pool.stop()
+        >>> _ = pool.stop()
     """
 
     def __init__(

@@ -62,8 +62,7 @@ class Team:
 
     Example:
         >>> from actors import Agent, Plan, Task, Team
-        >>> from bus import ApprovalDecided, EventBus
-    from memory import MemoryStore
+        >>> from bus import EventBus
         >>> class Echo(Agent):
         ...     def handle(self, task):
         ...         return task.description
