@@ -1,6 +1,7 @@
 """actors: agents, supervisors and the orchestrator, as Pykka actors on the bus."""
 
 import logging
+from importlib.metadata import PackageNotFoundError, version
 
 from ._actor import Actor as Actor
 from ._actor import ContainedBaseException as ContainedBaseException
@@ -51,6 +52,12 @@ from ._team import Team as Team
 from ._tool import Tool as Tool
 from ._tool import side_effect as side_effect
 from ._workflow import workflow_span as workflow_span
+
+try:
+    __version__ = version("actorchestra")
+    """The installed distribution's version (``importlib.metadata``)."""
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_MODEL_RETRIES",

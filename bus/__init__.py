@@ -6,6 +6,7 @@ delivered, and OpenTelemetry messaging spans for every hop.
 """
 
 import logging
+from importlib.metadata import PackageNotFoundError, version
 
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
@@ -43,6 +44,12 @@ from ._subscription import Subscription as Subscription
 from ._tracing import from_wire as from_wire
 from ._tracing import to_wire as to_wire
 from ._tracing import traceparent as traceparent
+
+try:
+    __version__ = version("actorchestra")
+    """The installed distribution's version (``importlib.metadata``)."""
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "EVENT_SCHEMA_VERSION",

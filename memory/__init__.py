@@ -11,6 +11,7 @@ The SQLite classes may share one file (stdlib ``sqlite3``, WAL).
 """
 
 import logging
+from importlib.metadata import PackageNotFoundError, version
 
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import MemoryStoreError as MemoryStoreError
@@ -31,6 +32,12 @@ from ._sqlite import SQLiteStore as SQLiteStore
 from ._sqlite_event_log import SQLiteEventLog as SQLiteEventLog
 from ._store import Match as Match
 from ._store import MemoryStore as MemoryStore
+
+try:
+    __version__ = version("actorchestra")
+    """The installed distribution's version (``importlib.metadata``)."""
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ConfigurationError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
 import os
 import subprocess
@@ -102,3 +103,9 @@ def test_the_suite_does_not_depend_on_how_it_is_launched() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed, 1 skipped" in proc.stdout, proc.stdout
     assert "paid_llm: set REAL_OPENAI_BASE_URL and REAL_OPENAI_API_KEY to run it" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["actors", "bus", "memory"])
+def test_each_package_states_the_installed_version(name: str) -> None:
+    module = importlib.import_module(name)
+    assert module.__version__ == importlib.metadata.version("actorchestra")
