@@ -3,6 +3,10 @@
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from bus import ActorchestraError as ActorchestraError
+from bus import OperationalError as OperationalError
+from bus import UsageError as UsageError
+
 from ._actor import Actor as Actor
 from ._actor import ContainedBaseException as ContainedBaseException
 from ._agent import Agent as Agent
@@ -65,6 +69,7 @@ __all__ = [
     "ActorDeadError",
     "ActorError",
     "ActorExit",
+    "ActorchestraError",
     "Agent",
     "AgentRouter",
     "Backoff",
@@ -79,6 +84,7 @@ __all__ = [
     "LLMAgent",
     "LLMOutputError",
     "NotJSONError",
+    "OperationalError",
     "Orchestrator",
     "Plan",
     "PlanValidationError",
@@ -99,6 +105,7 @@ __all__ = [
     "Team",
     "Tool",
     "ToolArgumentsError",
+    "UsageError",
     "WorkflowError",
     "WorkflowResult",
     "WorkflowTimeout",

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from pykka import ActorDeadError
 
+from bus import ActorchestraError, OperationalError, UsageError
+
 if TYPE_CHECKING:
     from ._result import WorkflowResult
 
@@ -26,11 +28,11 @@ __all__ = [
 ]
 
 
-class ActorError(Exception):
+class ActorError(ActorchestraError):
     """Base class of every error raised by :mod:`actors` (``ActorDeadError`` is Pykka's)."""
 
 
-class ConfigurationError(ActorError):
+class ConfigurationError(ActorError, UsageError):
     """A usage mistake: a bad child spec, agent, tool or argument."""
 
 
@@ -49,7 +51,7 @@ class PlanValidationError(ConfigurationError, ValueError):
         self.rule = rule
 
 
-class TaskError(ActorError):
+class TaskError(ActorError, OperationalError):
     """Raised by an agent's handler to fail its task with a :class:`bus.TaskFailed`.
 
     Any *other* exception escaping a handler is a crash of the agent: its supervisor
@@ -88,18 +90,18 @@ class LLMOutputError(TaskError):
         super().__init__(message, retryable=retryable)
 
 
-class NotJSONError(ActorError, ValueError):
+class NotJSONError(ActorError, UsageError, ValueError):
     """A result is not a JSON value: a set, an object, a NaN or an infinity (JSON has none).
 
     The message says where in the value and what, never the value itself.
     """
 
 
-class PlanningError(ActorError):
+class PlanningError(ActorError, OperationalError):
     """The planner got no valid plan from the model within its attempts."""
 
 
-class WorkflowError(ActorError):
+class WorkflowError(ActorError, OperationalError):
     """A workflow could not run to its end (its orchestrator crashed or stopped)."""
 
 
@@ -120,5 +122,5 @@ class WorkflowTimeout(WorkflowError, TimeoutError):  # noqa: N818 - the conditio
         self.partial = partial
 
 
-class RestartLimitExceeded(ActorError):  # noqa: N818 - OTP's name for the condition
+class RestartLimitExceeded(ActorError, OperationalError):  # noqa: N818 - OTP's name for the condition
     """A supervisor restarted its children more than ``max_restarts`` within ``period``."""

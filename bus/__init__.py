@@ -11,10 +11,13 @@ from importlib.metadata import PackageNotFoundError, version
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
 from ._envelope import Envelope as Envelope
+from ._errors import ActorchestraError as ActorchestraError
 from ._errors import BusClosedError as BusClosedError
 from ._errors import BusError as BusError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import EventValidationError as EventValidationError
+from ._errors import OperationalError as OperationalError
+from ._errors import UsageError as UsageError
 from ._event import ActorTerminated as ActorTerminated
 from ._event import AnyEvent as AnyEvent
 from ._event import ApprovalDecided as ApprovalDecided
@@ -54,6 +57,7 @@ except PackageNotFoundError:  # run from a source tree that was never installed
 __all__ = [
     "EVENT_SCHEMA_VERSION",
     "ActorTerminated",
+    "ActorchestraError",
     "AnyEvent",
     "ApprovalDecided",
     "ApprovalRequested",
@@ -72,6 +76,7 @@ __all__ = [
     "EventSink",
     "EventValidationError",
     "Handoff",
+    "OperationalError",
     "Subscription",
     "SupervisorEscalated",
     "TaskCompleted",
@@ -79,6 +84,7 @@ __all__ = [
     "TaskFinished",
     "TaskStarted",
     "TokenUsage",
+    "UsageError",
     "WorkflowFinished",
     "WorkflowResumed",
     "WorkflowStarted",

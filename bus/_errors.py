@@ -7,10 +7,13 @@ from typing import Any
 import pydantic
 
 __all__ = [
+    "ActorchestraError",
     "BusClosedError",
     "BusError",
     "ConfigurationError",
     "EventValidationError",
+    "OperationalError",
+    "UsageError",
     "describe_validation_error",
     "error_text",
 ]
@@ -110,11 +113,31 @@ def _phrases(exc: pydantic.ValidationError, skip: int) -> list[tuple[str, str]]:
     return phrases
 
 
-class BusError(Exception):
+class ActorchestraError(Exception):
+    """Base class of every error raised by :mod:`bus`, :mod:`memory` and :mod:`actors`.
+
+    Each error is also one of two kinds, as pydantic-ai keeps ``UserError`` apart:
+    a :class:`UsageError` (the calling code must change) or an :class:`OperationalError`
+    (a condition met at run time: a closed bus, a failed task, a crashed tree).
+    """
+
+
+class UsageError(ActorchestraError):
+    """A usage mistake: the calling code must change (every ``ConfigurationError``)."""
+
+
+class OperationalError(ActorchestraError):
+    """A condition met at run time, not a mistake in the calling code.
+
+    (The term is the Python DB-API's, PEP 249.)
+    """
+
+
+class BusError(ActorchestraError):
     """Base class of every error raised by :mod:`bus`."""
 
 
-class ConfigurationError(BusError):
+class ConfigurationError(BusError, UsageError):
     """A usage mistake: a bad subscription, topic or argument."""
 
 
@@ -175,5 +198,5 @@ class EventValidationError(BusError, ValueError):
         return cls(message, field=field, errors=errors)
 
 
-class BusClosedError(BusError):
+class BusClosedError(BusError, OperationalError):
     """The bus was stopped; publish or subscribe was called on it afterwards."""

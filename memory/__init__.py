@@ -13,6 +13,10 @@ The SQLite classes may share one file (stdlib ``sqlite3``, WAL).
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from bus import ActorchestraError as ActorchestraError
+from bus import OperationalError as OperationalError
+from bus import UsageError as UsageError
+
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import MemoryStoreError as MemoryStoreError
 from ._errors import StoreFileError as StoreFileError
@@ -40,6 +44,7 @@ except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "ActorchestraError",
     "ConfigurationError",
     "EventLog",
     "IdempotencyStore",
@@ -49,6 +54,7 @@ __all__ = [
     "Match",
     "MemoryStore",
     "MemoryStoreError",
+    "OperationalError",
     "Record",
     "Retention",
     "SQLiteEventLog",
@@ -57,6 +63,7 @@ __all__ = [
     "Scope",
     "SideEffectBusyError",
     "StoreFileError",
+    "UsageError",
     "WorkflowInfo",
     "tokens",
 ]

@@ -8,6 +8,7 @@ import inspect
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,29 @@ def test_the_suite_does_not_depend_on_how_it_is_launched() -> None:
 def test_each_package_states_the_installed_version(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__version__ == importlib.metadata.version("actorchestra")
+
+
+def test_one_usage_error_base_catches_every_configuration_error() -> None:
+    import actors
+    import bus
+    import memory
+
+    assert actors.UsageError is bus.UsageError is memory.UsageError
+    mistakes: list[Callable[[], object]] = [
+        lambda: bus.EventBus(tracing=False).subscribe(int, "x"),  # type: ignore[type-var]
+        lambda: actors.Team([]),
+        lambda: memory.Retention(max_workflows=-1),
+        lambda: actors.Plan(tasks=(actors.Task(id="a", agent="ghost"),)).check({"legal"}),
+    ]
+    for mistake in mistakes:
+        with pytest.raises(actors.UsageError):
+            mistake()
+    for package in (actors, bus, memory):
+        assert issubclass(package.ConfigurationError, actors.UsageError)
+        assert issubclass(package.ConfigurationError, actors.ActorchestraError)
+    # Each package's own base still catches its errors; runtime conditions are apart.
+    assert issubclass(actors.WorkflowTimeout, actors.ActorError)
+    assert issubclass(actors.WorkflowTimeout, actors.OperationalError)
+    assert issubclass(bus.BusClosedError, bus.BusError)
+    assert issubclass(memory.StoreFileError, memory.MemoryStoreError)
+    assert not issubclass(actors.TaskError, actors.UsageError)
