@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from ._errors import ConfigurationError
+
 __all__ = ["Backoff"]
 
 
@@ -25,7 +27,7 @@ class Backoff:
         reset_after: Seconds of uptime after which the next crash counts as the first.
 
     Raises:
-        ValueError: A bound is out of range.
+        ConfigurationError: A bound is out of range (also a ``ValueError``).
     """
 
     minimum: float = 0.1
@@ -39,7 +41,7 @@ class Backoff:
                 f"Backoff(minimum={self.minimum}, maximum={self.maximum}, jitter={self.jitter}) "
                 "is invalid; use 0 < minimum <= maximum and jitter >= 0."
             )
-            raise ValueError(msg)
+            raise ConfigurationError(msg)
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before the ``attempt``-th consecutive restart (1-based)."""

@@ -32,11 +32,11 @@ class ActorError(ActorchestraError):
     """Base class of every error raised by :mod:`actors` (``ActorDeadError`` is Pykka's)."""
 
 
-class ConfigurationError(ActorError, UsageError):
-    """A usage mistake: a bad child spec, agent, tool or argument."""
+class ConfigurationError(ActorError, UsageError, ValueError):
+    """A usage mistake: a bad child spec, agent, tool or argument (also a ``ValueError``)."""
 
 
-class PlanValidationError(ConfigurationError, ValueError):
+class PlanValidationError(ConfigurationError):
     """A plan is not a valid DAG over declared agents.
 
     Attributes:

@@ -7,6 +7,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from ._errors import ConfigurationError
+
 __all__ = ["RestartIntensity", "RestartStrategy"]
 
 
@@ -44,6 +46,10 @@ class RestartIntensity:
         max_restarts: Restarts allowed within the window (``0`` allows none).
         period: Window length in seconds.
         clock: Monotonic clock in seconds (for tests).
+
+    Raises:
+        ConfigurationError: ``max_restarts`` < 0 or ``period`` <= 0 (also a
+            ``ValueError``).
     """
 
     def __init__(
@@ -57,7 +63,7 @@ class RestartIntensity:
                 f"Restart intensity {max_restarts} in {period} s is invalid; "
                 "use max_restarts >= 0 and period > 0."
             )
-            raise ValueError(msg)
+            raise ConfigurationError(msg)
         self.max_restarts = max_restarts
         self.period = period
         self._clock = clock
