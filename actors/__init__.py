@@ -9,16 +9,17 @@ from bus import UsageError as UsageError
 
 from ._actor import Actor as Actor
 from ._actor import ContainedBaseException as ContainedBaseException
-from ._agent import Agent as Agent
-from ._agent import HandoffTo as HandoffTo
-from ._agent import TaskContext as TaskContext
-from ._agent import workflow_namespace as workflow_namespace
+from ._agents.agent import Agent as Agent
+from ._agents.agent import HandoffTo as HandoffTo
+from ._agents.agent import TaskContext as TaskContext
+from ._agents.chat import DEFAULT_MODEL_RETRIES as DEFAULT_MODEL_RETRIES
+from ._agents.idempotency_keys import idempotency_key as idempotency_key
+from ._agents.llm_agent import LLMAgent as LLMAgent
+from ._agents.planner import Planner as Planner
+from ._agents.tool import Tool as Tool
+from ._agents.tool import side_effect as side_effect
 from ._backoff import Backoff as Backoff
 from ._cancellation import Cancellation as Cancellation
-from ._chat import DEFAULT_MODEL_RETRIES as DEFAULT_MODEL_RETRIES
-from ._child_spec import ChildSpec as ChildSpec
-from ._child_spec import RestartPolicy as RestartPolicy
-from ._dynamic import DynamicSupervisor as DynamicSupervisor
 from ._errors import ActorDeadError as ActorDeadError
 from ._errors import ActorError as ActorError
 from ._errors import ConfigurationError as ConfigurationError
@@ -32,30 +33,19 @@ from ._errors import TaskError as TaskError
 from ._errors import ToolArgumentsError as ToolArgumentsError
 from ._errors import WorkflowError as WorkflowError
 from ._errors import WorkflowTimeout as WorkflowTimeout
-from ._idempotency import idempotency_key as idempotency_key
-from ._link import ActorExit as ActorExit
-from ._llm import LLMAgent as LLMAgent
-from ._orchestrator import Orchestrator as Orchestrator
-from ._plan import Plan as Plan
-from ._plan import Task as Task
-from ._planner import Planner as Planner
-from ._protocol import ProtocolViolation as ProtocolViolation
-from ._result import TaskResult as TaskResult
-from ._result import TaskStatus as TaskStatus
-from ._result import WorkflowResult as WorkflowResult
-from ._routing import AgentRouter as AgentRouter
-from ._routing import CircuitBreaker as CircuitBreaker
-from ._strategy import RestartIntensity as RestartIntensity
-from ._strategy import RestartStrategy as RestartStrategy
-from ._submit import cancel as cancel
-from ._submit import resume as resume
-from ._submit import submit as submit
-from ._supervisor import ChildInfo as ChildInfo
-from ._supervisor import Supervisor as Supervisor
-from ._team import Team as Team
-from ._tool import Tool as Tool
-from ._tool import side_effect as side_effect
-from ._workflow import workflow_span as workflow_span
+from ._orchestration.plan import Plan as Plan
+from ._orchestration.plan import Task as Task
+from ._orchestration.result import TaskResult as TaskResult
+from ._orchestration.result import TaskStatus as TaskStatus
+from ._orchestration.result import WorkflowResult as WorkflowResult
+from ._orchestration.routing import CircuitBreaker as CircuitBreaker
+from ._orchestration.team import Team as Team
+from ._supervision.child_spec import ChildSpec as ChildSpec
+from ._supervision.child_spec import RestartPolicy as RestartPolicy
+from ._supervision.dynamic import DynamicSupervisor as DynamicSupervisor
+from ._supervision.restart_strategy import RestartStrategy as RestartStrategy
+from ._supervision.supervisor import ChildInfo as ChildInfo
+from ._supervision.supervisor import Supervisor as Supervisor
 
 try:
     __version__ = version("actorchestra")
@@ -68,10 +58,8 @@ __all__ = [
     "Actor",
     "ActorDeadError",
     "ActorError",
-    "ActorExit",
     "ActorchestraError",
     "Agent",
-    "AgentRouter",
     "Backoff",
     "Cancellation",
     "ChildInfo",
@@ -85,13 +73,10 @@ __all__ = [
     "LLMOutputError",
     "NotJSONError",
     "OperationalError",
-    "Orchestrator",
     "Plan",
     "PlanValidationError",
     "Planner",
     "PlanningError",
-    "ProtocolViolation",
-    "RestartIntensity",
     "RestartLimitExceeded",
     "RestartPolicy",
     "RestartStrategy",
@@ -109,13 +94,8 @@ __all__ = [
     "WorkflowError",
     "WorkflowResult",
     "WorkflowTimeout",
-    "cancel",
     "idempotency_key",
-    "resume",
     "side_effect",
-    "submit",
-    "workflow_namespace",
-    "workflow_span",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -9,7 +9,7 @@ from pykka import ActorDeadError
 from bus import ActorchestraError, OperationalError, UsageError
 
 if TYPE_CHECKING:
-    from ._result import WorkflowResult
+    from ._orchestration.result import WorkflowResult
 
 __all__ = [
     "ActorDeadError",

@@ -23,15 +23,16 @@ from ._errors import StoreFileError as StoreFileError
 from ._event_log import EventLog as EventLog
 from ._event_log import Retention as Retention
 from ._event_log import WorkflowInfo as WorkflowInfo
-from ._idempotency import IdempotencyStore as IdempotencyStore
-from ._idempotency import InMemoryIdempotencyStore as InMemoryIdempotencyStore
-from ._idempotency import SideEffectBusyError as SideEffectBusyError
-from ._idempotency import SQLiteIdempotencyStore as SQLiteIdempotencyStore
+from ._idempotency_store import IdempotencyStore as IdempotencyStore
+from ._idempotency_store import InMemoryIdempotencyStore as InMemoryIdempotencyStore
+from ._idempotency_store import SideEffectBusyError as SideEffectBusyError
+from ._idempotency_store import SQLiteIdempotencyStore as SQLiteIdempotencyStore
 from ._in_memory import InMemoryStore as InMemoryStore
 from ._in_memory_event_log import InMemoryEventLog as InMemoryEventLog
 from ._record import Record as Record
 from ._record import Scope as Scope
 from ._record import tokens as tokens
+from ._record import workflow_namespace as workflow_namespace
 from ._sqlite import SQLiteStore as SQLiteStore
 from ._sqlite_event_log import SQLiteEventLog as SQLiteEventLog
 from ._store import Match as Match
@@ -66,6 +67,7 @@ __all__ = [
     "UsageError",
     "WorkflowInfo",
     "tokens",
+    "workflow_namespace",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

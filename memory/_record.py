@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-__all__ = ["Record", "Scope", "tokens"]
+__all__ = ["Record", "Scope", "tokens", "workflow_namespace"]
 
 _TOKEN = re.compile(r"[0-9A-Za-z]+")
 
@@ -56,3 +56,12 @@ def tokens(text: str) -> list[str]:
     Both stores match a query when every one of its tokens is a token of the record.
     """
     return [t.lower() for t in _TOKEN.findall(text)]
+
+
+def workflow_namespace(workflow_id: str) -> str:
+    """The namespace of a workflow's short-term facts: ``workflow:<id>``.
+
+    >>> workflow_namespace("wf-1")
+    'workflow:wf-1'
+    """
+    return f"workflow:{workflow_id}"

@@ -26,7 +26,7 @@ from actors import (
     idempotency_key,
     side_effect,
 )
-from actors._idempotency import canonical_json
+from actors._agents.idempotency_keys import canonical_json
 from actors.testing import FakeLLMServer, Reply
 from bus import EventBus, WorkflowFinished, WorkflowStarted
 from memory import (

@@ -122,7 +122,10 @@ def test_tool_loop_is_capped_and_warns_at_ten(
     bus: EventBus, caplog: pytest.LogCaptureFixture
 ) -> None:
     script = [Reply.calls(("add", {"a": 1, "b": 1}))] * 15
-    with caplog.at_level(logging.WARNING, logger="actors._llm"), FakeLLMServer(script) as server:
+    with (
+        caplog.at_level(logging.WARNING, logger="actors._agents.llm_agent"),
+        FakeLLMServer(script) as server,
+    ):
         task = run_one(bus, server, tools=[add])
     assert len(server.requests) == 15
     assert task.status is TaskStatus.FAILED
@@ -130,7 +133,7 @@ def test_tool_loop_is_capped_and_warns_at_ten(
         "LLMOutputError: Agent 'calc' gave no valid answer to task 't1' within 15 model calls; "
         "last, the model was still calling tools."
     )
-    assert [r.getMessage() for r in caplog.records if r.name == "actors._llm"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "actors._agents.llm_agent"] == [
         "Agent 'calc' is at model call 10 of at most 15 for task t1"
     ]
 

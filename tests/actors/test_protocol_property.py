@@ -20,7 +20,6 @@ from actors import (
     Tool,
     idempotency_key,
 )
-from actors._llm_faults import LLM_FAULTS
 from actors.testing import (
     EventRecorder,
     FakeLLMServer,
@@ -31,6 +30,7 @@ from actors.testing import (
     check_protocol,
     plans,
 )
+from actors.testing.llm_faults import LLM_FAULTS
 from bus import CancelRequested, ChildCrashed, EventBus, TaskFinished, TaskStarted
 from memory import InMemoryIdempotencyStore
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from actors import Agent, Backoff, Plan, Task, TaskContext, TaskError, TaskStatus, Team
-from actors._scheduler import Scheduler
+from actors._orchestration.timers import Scheduler
 from actors.testing import EventRecorder
 from bus import CancelRequested, Event, EventBus, TaskCompleted, TaskStarted
 

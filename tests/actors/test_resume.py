@@ -24,11 +24,10 @@ from actors import (
     Team,
     WorkflowError,
     WorkflowResult,
-    workflow_namespace,
 )
 from actors.testing import EventRecorder, check_protocol
 from bus import ChildCrashed, EventBus, TaskFinished, WorkflowResumed, WorkflowStarted
-from memory import InMemoryEventLog, InMemoryStore, Scope, SQLiteEventLog
+from memory import InMemoryEventLog, InMemoryStore, Scope, SQLiteEventLog, workflow_namespace
 from tests.helpers import seed_event_log, wait_until
 
 CHAIN = Plan(

@@ -10,7 +10,6 @@ import pytest
 
 from actors import (
     Agent,
-    AgentRouter,
     CircuitBreaker,
     ConfigurationError,
     Plan,
@@ -19,6 +18,7 @@ from actors import (
     TaskError,
     Team,
 )
+from actors.lowlevel import AgentRouter
 from bus import EventBus
 
 

@@ -10,11 +10,11 @@ from actors import (
     Actor,
     ChildSpec,
     ConfigurationError,
-    RestartIntensity,
     RestartPolicy,
     RestartStrategy,
     Supervisor,
 )
+from actors.lowlevel import RestartIntensity
 from actors.testing import EventRecorder
 from bus import (
     ChildCrashed,

@@ -5,7 +5,8 @@ import threading
 import pytest
 
 from actors import Actor
-from actors._link import ActorExit, linking
+from actors._link import linking
+from actors.lowlevel import ActorExit
 from actors.testing import EventRecorder
 from bus import (
     BusClosedError,

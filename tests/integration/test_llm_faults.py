@@ -8,8 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from actors import LLMAgent, Plan, Task, TaskStatus, Team
-from actors._llm_faults import LLM_FAULTS
 from actors.testing import FakeLLMServer, LLMFaults, Reply
+from actors.testing.llm_faults import LLM_FAULTS
 from bus import EventBus
 
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pykka
 
+from actors._errors import ConfigurationError
 from bus import EventBus
 
-from ._child_spec import ChildSpec
-from ._errors import ConfigurationError
-from ._strategy import RestartStrategy
-from ._supervisor import Supervisor
+from .child_spec import ChildSpec
+from .restart_strategy import RestartStrategy
+from .supervisor import Supervisor
 
 __all__ = ["DynamicSupervisor"]
 

@@ -15,16 +15,16 @@ from typing import Any, TypeVar
 import pykka
 from opentelemetry import trace
 
+from actors._actor import Actor
+from actors._errors import ConfigurationError, RestartLimitExceeded
+from actors._link import ActorExit, linking
+from actors._metrics import Instruments
 from bus import ChildCrashed, ChildRestarted, ChildStarted, EventBus, SupervisorEscalated
 from bus._errors import error_text
 from bus._tracing import record_failure
 
-from ._actor import Actor
-from ._child_spec import ChildSpec, RestartPolicy
-from ._errors import ConfigurationError, RestartLimitExceeded
-from ._link import ActorExit, linking
-from ._metrics import Instruments
-from ._strategy import RestartIntensity, RestartStrategy
+from .child_spec import ChildSpec, RestartPolicy
+from .restart_strategy import RestartIntensity, RestartStrategy
 
 __all__ = ["ChildInfo", "Supervisor"]
 

@@ -13,9 +13,9 @@ from pydantic import JsonValue
 
 from bus import TaskFinished, TokenUsage
 
-from ._plan import Plan, Task
-from ._result import TaskResult, TaskStatus, WorkflowResult
-from ._scheduler import TimerHandle
+from .plan import Plan, Task
+from .result import TaskResult, TaskStatus, WorkflowResult
+from .timers import TimerHandle
 
 __all__ = [
     "ApprovalTimedOut",

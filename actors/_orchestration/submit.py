@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import pykka
 from opentelemetry import context as otel_context
 
-from ._plan import Plan
-from ._result import WorkflowResult
-from ._run_state import Cancel, Resume, Submit
-from ._workflow import current_workflow_span
+from .plan import Plan
+from .result import WorkflowResult
+from .workflow_span import current_workflow_span
+from .workflow_state import Cancel, Resume, Submit
 
 if TYPE_CHECKING:
-    from ._orchestrator import Orchestrator
+    from .orchestrator import Orchestrator
 
 __all__ = ["cancel", "resume", "submit"]
 

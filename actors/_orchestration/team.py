@@ -12,20 +12,20 @@ from typing import Self, cast
 import pykka
 from opentelemetry import trace
 
+from actors._backoff import Backoff
+from actors._errors import ConfigurationError, WorkflowError, WorkflowTimeout
+from actors._supervision.child_spec import ChildSpec
+from actors._supervision.supervisor import ChildInfo, Supervisor
 from bus import ApprovalDecided, EventBus
 from memory import MemoryStore
 
-from ._backoff import Backoff
-from ._child_spec import ChildSpec
-from ._errors import ConfigurationError, WorkflowError, WorkflowTimeout
-from ._orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator
-from ._plan import Plan
-from ._result import WorkflowResult
-from ._routing import CircuitBreaker
-from ._run_state import CancelAll
-from ._submit import cancel, resume, submit
-from ._supervisor import ChildInfo, Supervisor
-from ._workflow import workflow_span
+from .orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator
+from .plan import Plan
+from .result import WorkflowResult
+from .routing import CircuitBreaker
+from .submit import cancel, resume, submit
+from .workflow_span import workflow_span
+from .workflow_state import CancelAll
 
 __all__ = ["Team"]
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ._errors import ConfigurationError
-from ._fake_llm import Reply, Responder, tool_names
+from actors._errors import ConfigurationError
+
+from .llm_server import Reply, Responder, tool_names
 
 __all__ = ["LLM_FAULTS", "LLMFaults"]
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from ._errors import ConfigurationError
+from actors._errors import ConfigurationError
 
 __all__ = ["AgentRouter", "CircuitBreaker"]
 

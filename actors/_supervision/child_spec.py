@@ -9,7 +9,7 @@ from typing import Any
 
 import pykka
 
-from ._backoff import Backoff
+from actors._backoff import Backoff
 
 __all__ = ["ChildSpec", "RestartPolicy"]
 

@@ -11,6 +11,11 @@ from typing import Any, ClassVar
 
 from pydantic import JsonValue
 
+from actors._actor import Actor
+from actors._cancellation import Cancellation
+from actors._errors import ConfigurationError, NotJSONError, TaskError
+from actors._json_value import to_json_value
+from actors._supervision.child_spec import ChildSpec, RestartPolicy
 from bus import (
     BusClosedError,
     CancelRequested,
@@ -23,29 +28,19 @@ from bus import (
     TaskStarted,
     TokenUsage,
 )
-from memory import IdempotencyStore, MemoryStore, Record, Scope
+from memory import IdempotencyStore, MemoryStore, Record, Scope, workflow_namespace
 
-from ._actor import Actor
-from ._cancellation import Cancellation
-from ._child_spec import ChildSpec, RestartPolicy
-from ._errors import ConfigurationError, NotJSONError, TaskError
-from ._idempotency import (
+from .idempotency_keys import (
     canonical_json,
     default_idempotency_store,
     run_side_effect,
 )
-from ._json_value import to_json_value
 
-__all__ = ["Agent", "HandoffTo", "TaskContext", "workflow_namespace"]
+__all__ = ["Agent", "HandoffTo", "TaskContext"]
 
 logger = logging.getLogger(__name__)
 
 _DROPPED_LOCK = threading.Lock()
-
-
-def workflow_namespace(workflow_id: str) -> str:
-    """The memory namespace of a workflow's short-term facts: ``workflow:<id>``."""
-    return f"workflow:{workflow_id}"
 
 
 @dataclass(slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from actors._orchestration.plan import Plan
 from bus import (
     ApprovalDecided,
     Event,
@@ -14,8 +15,6 @@ from bus import (
     WorkflowFinished,
     WorkflowStarted,
 )
-
-from ._plan import Plan
 
 __all__ = ["ProtocolViolation", "check_protocol"]
 

@@ -11,12 +11,12 @@ from typing import Any, get_type_hints
 import pydantic
 import pydantic_core
 
+from actors._errors import ConfigurationError, ToolArgumentsError
+from actors._json_value import check_finite
 from memory import IdempotencyStore
 
-from ._agent import TaskContext
-from ._errors import ConfigurationError, ToolArgumentsError
-from ._idempotency import canonical_json, run_side_effect
-from ._json_value import check_finite
+from .agent import TaskContext
+from .idempotency_keys import canonical_json, run_side_effect
 
 __all__ = ["Tool", "side_effect"]
 

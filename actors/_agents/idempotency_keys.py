@@ -10,10 +10,9 @@ from collections.abc import Callable
 
 from pydantic import JsonValue
 
+from actors._errors import TaskError
 from bus import EventBus
 from memory import IdempotencyStore, InMemoryIdempotencyStore, SideEffectBusyError
-
-from ._errors import TaskError
 
 __all__ = [
     "canonical_json",

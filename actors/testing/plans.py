@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from ._plan import Plan, Task
+from actors._orchestration.plan import Plan, Task
 
 __all__ = ["plans"]
 

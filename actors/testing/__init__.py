@@ -9,19 +9,22 @@
 * :func:`plans` — a Hypothesis strategy of valid random plans (DAGs).
 * :class:`LLMFaults` — injects LLM faults (429, 500, slow, dropped, malformed tool
   arguments, schema-breaking output, unknown tools) into the local server's replies.
+
+This public package is the top floor: it may import anything in ``actors``, ``bus`` and
+``memory``, and nothing there imports it (so ``import actors`` loads no Hypothesis).
 """
 
-from ._fake_llm import FakeLLMServer as FakeLLMServer
-from ._fake_llm import Reply as Reply
-from ._fake_llm import Responder as Responder
-from ._fake_llm import tool_names as tool_names
-from ._faults import Faults as Faults
-from ._faults import FaultyAgent as FaultyAgent
-from ._llm_faults import LLMFaults as LLMFaults
-from ._protocol import ProtocolViolation as ProtocolViolation
-from ._protocol import check_protocol as check_protocol
-from ._recorder import EventRecorder as EventRecorder
-from ._strategies import plans as plans
+from .faults import Faults as Faults
+from .faults import FaultyAgent as FaultyAgent
+from .llm_faults import LLMFaults as LLMFaults
+from .llm_server import FakeLLMServer as FakeLLMServer
+from .llm_server import Reply as Reply
+from .llm_server import Responder as Responder
+from .llm_server import tool_names as tool_names
+from .plans import plans as plans
+from .protocol import ProtocolViolation as ProtocolViolation
+from .protocol import check_protocol as check_protocol
+from .recorder import EventRecorder as EventRecorder
 
 __all__ = [
     "EventRecorder",

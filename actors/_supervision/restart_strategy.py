@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from ._errors import ConfigurationError
+from actors._errors import ConfigurationError
 
 __all__ = ["RestartIntensity", "RestartStrategy"]
 

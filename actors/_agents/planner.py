@@ -12,15 +12,15 @@ import pydantic
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind
 
+from actors._cancellation import Cancellation
+from actors._errors import PlanningError, PlanValidationError
+from actors._json_value import describe_validation_error
+from actors._metrics import Instruments
+from actors._orchestration.plan import Plan
 from bus import TokenUsage
 
-from ._cancellation import Cancellation
-from ._chat import DEFAULT_MODEL_RETRIES, chat, with_retries
-from ._errors import PlanningError, PlanValidationError
-from ._json_value import describe_validation_error
-from ._llm import response_format
-from ._metrics import Instruments
-from ._plan import Plan
+from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
+from .llm_agent import response_format
 
 __all__ = ["Planner"]
 

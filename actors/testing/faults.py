@@ -10,11 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from actors._agents.agent import Agent, TaskContext
+from actors._errors import ConfigurationError, TaskError
+from actors._supervision.child_spec import ChildSpec
 from bus import EventBus
-
-from ._agent import Agent, TaskContext
-from ._child_spec import ChildSpec
-from ._errors import ConfigurationError, TaskError
 
 __all__ = ["Faults", "FaultyAgent"]
 

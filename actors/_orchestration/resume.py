@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from opentelemetry.trace import SpanContext
 
+from actors._errors import WorkflowError
 from bus import (
     Event,
     TaskFinished,
@@ -17,8 +18,7 @@ from bus import (
     from_wire,
 )
 
-from ._errors import WorkflowError
-from ._plan import Plan
+from .plan import Plan
 
 __all__ = ["Rebuilt", "rebuild"]
 

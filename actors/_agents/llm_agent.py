@@ -12,16 +12,16 @@ import pydantic
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, JsonValue
 
+from actors._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
+from actors._json_value import describe_validation_error
+from actors._metrics import Instruments
 from bus import EventBus
 from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
 
-from ._agent import Agent, TaskContext
-from ._chat import DEFAULT_MODEL_RETRIES, capture_message_content, chat, with_retries
-from ._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
-from ._json_value import describe_validation_error
-from ._metrics import Instruments
-from ._tool import Tool
+from .agent import Agent, TaskContext
+from .chat import DEFAULT_MODEL_RETRIES, capture_message_content, chat, with_retries
+from .tool import Tool
 
 __all__ = ["LLMAgent"]
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from ._errors import PlanValidationError
+from actors._errors import PlanValidationError
 
 __all__ = ["Plan", "Task"]
 

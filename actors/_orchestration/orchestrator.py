@@ -17,6 +17,11 @@ import pykka
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from actors._actor import Actor
+from actors._backoff import Backoff
+from actors._errors import ConfigurationError, PlanValidationError, WorkflowError
+from actors._json_value import describe_validation_error
+from actors._metrics import Instruments
 from bus import (
     ApprovalDecided,
     ApprovalRequested,
@@ -34,19 +39,14 @@ from bus import (
     WorkflowResumed,
     WorkflowStarted,
 )
-from memory import EventLog, MemoryStore, MemoryStoreError
+from memory import EventLog, MemoryStore, MemoryStoreError, workflow_namespace
 
-from ._actor import Actor
-from ._agent import workflow_namespace
-from ._backoff import Backoff
-from ._errors import ConfigurationError, PlanValidationError, WorkflowError
-from ._json_value import describe_validation_error
-from ._metrics import Instruments
-from ._plan import Plan
-from ._rebuild import Rebuilt, rebuild
-from ._result import TaskStatus, WorkflowResult
-from ._routing import AgentRouter, CircuitBreaker
-from ._run_state import (
+from .plan import Plan
+from .result import TaskStatus, WorkflowResult
+from .resume import Rebuilt, rebuild
+from .routing import AgentRouter, CircuitBreaker
+from .timers import Scheduler
+from .workflow_state import (
     ApprovalTimedOut,
     AttemptTimedOut,
     Cancel,
@@ -58,7 +58,6 @@ from ._run_state import (
     Workflow,
     workflow_result,
 )
-from ._scheduler import Scheduler
 
 __all__ = ["DEFAULT_RETRY_BACKOFF", "Orchestrator"]
 

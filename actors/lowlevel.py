@@ -1,0 +1,32 @@
+"""The low-level API, for building on the kernel rather than using a :class:`~actors.Team`.
+
+The names a team is built from, for users who wire their own tree (the way
+``trio.lowlevel`` sits beside ``trio``):
+
+* :class:`Orchestrator` with :func:`submit`, :func:`resume` and :func:`cancel`, which
+  talk to its ref from any thread (a team's own methods do the same for its orchestrator);
+* :class:`AgentRouter`, the orchestrator's choice of agent for a task;
+* :class:`RestartIntensity`, the sliding window a supervisor counts restarts in;
+* :class:`ActorExit`, what a linked actor reports when it stops;
+* :func:`workflow_span`, the ``invoke_workflow`` span a team opens around a workflow.
+"""
+
+from ._link import ActorExit as ActorExit
+from ._orchestration.orchestrator import Orchestrator as Orchestrator
+from ._orchestration.routing import AgentRouter as AgentRouter
+from ._orchestration.submit import cancel as cancel
+from ._orchestration.submit import resume as resume
+from ._orchestration.submit import submit as submit
+from ._orchestration.workflow_span import workflow_span as workflow_span
+from ._supervision.restart_strategy import RestartIntensity as RestartIntensity
+
+__all__ = [
+    "ActorExit",
+    "AgentRouter",
+    "Orchestrator",
+    "RestartIntensity",
+    "cancel",
+    "resume",
+    "submit",
+    "workflow_span",
+]
