@@ -33,12 +33,14 @@ from ._errors import TaskError as TaskError
 from ._errors import ToolArgumentsError as ToolArgumentsError
 from ._errors import WorkflowError as WorkflowError
 from ._errors import WorkflowTimeout as WorkflowTimeout
+from ._orchestration.circuit_breaker import CircuitBreaker as CircuitBreaker
 from ._orchestration.plan import Plan as Plan
 from ._orchestration.plan import Task as Task
+from ._orchestration.policies import Limits as Limits
+from ._orchestration.policies import RetryPolicy as RetryPolicy
 from ._orchestration.result import TaskResult as TaskResult
 from ._orchestration.result import TaskStatus as TaskStatus
 from ._orchestration.result import WorkflowResult as WorkflowResult
-from ._orchestration.routing import CircuitBreaker as CircuitBreaker
 from ._orchestration.team import Team as Team
 from ._supervision.child_spec import ChildSpec as ChildSpec
 from ._supervision.child_spec import RestartPolicy as RestartPolicy
@@ -71,6 +73,7 @@ __all__ = [
     "HandoffTo",
     "LLMAgent",
     "LLMOutputError",
+    "Limits",
     "NotJSONError",
     "OperationalError",
     "Plan",
@@ -80,6 +83,7 @@ __all__ = [
     "RestartLimitExceeded",
     "RestartPolicy",
     "RestartStrategy",
+    "RetryPolicy",
     "Supervisor",
     "Task",
     "TaskCancelled",

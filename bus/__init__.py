@@ -39,6 +39,7 @@ from ._event import WorkflowFinished as WorkflowFinished
 from ._event import WorkflowResumed as WorkflowResumed
 from ._event import WorkflowStarted as WorkflowStarted
 from ._event import event_class as event_class
+from ._failure_kind import FailureKind as FailureKind
 from ._parse import EVENT_SCHEMA_VERSION as EVENT_SCHEMA_VERSION
 from ._parse import parse_event as parse_event
 from ._parse import read_stored_event as read_stored_event
@@ -75,6 +76,7 @@ __all__ = [
     "EventBus",
     "EventSink",
     "EventValidationError",
+    "FailureKind",
     "Handoff",
     "OperationalError",
     "Subscription",

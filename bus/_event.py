@@ -19,6 +19,7 @@ import pydantic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 from ._errors import ConfigurationError, EventValidationError
+from ._failure_kind import FailureKind
 
 __all__ = [
     "ActorTerminated",
@@ -479,6 +480,8 @@ class TaskFinished(Event):
         attempts: Attempts made.
         agent: The agent of its last attempt.
         error: The cause, for a failed or cancelled task.
+        error_kind: The cause's kind, for a failed or cancelled task (``None`` for a
+            completed one, and in records written by 0.1.0, which lack it).
         result: The result of a completed task (what a resumed workflow reuses).
         usage: Tokens spent on all its attempts.
         duration: Seconds from its first start to its end (0 if it never started).
@@ -489,6 +492,7 @@ class TaskFinished(Event):
     attempts: int = Field(ge=0)
     agent: str = ""
     error: str = ""
+    error_kind: FailureKind | None = None
     result: JsonValue = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
     duration: float = Field(default=0.0, ge=0)

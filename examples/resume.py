@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from actors import Agent, Plan, Task, TaskContext, Team
+from actors import Agent, Plan, RetryPolicy, Task, TaskContext, Team
 from bus import EventBus, WorkflowResumed, WorkflowStarted
 from memory import SQLiteEventLog, SQLiteIdempotencyStore
 
@@ -83,7 +83,7 @@ def child(mode: str, directory: Path) -> None:
         LedgerClerk.child_spec(name, bus, idempotency=effects, workdir=directory)
         for name in ("left", "right")
     ]
-    with Team(specs, bus=bus, retry_backoff=None) as team:
+    with Team(specs, bus=bus, retry=RetryPolicy(backoff=None)) as team:
         start = time.monotonic()
         if mode == "run":
             accepted = threading.Event()

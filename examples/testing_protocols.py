@@ -21,7 +21,7 @@ import sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors import Backoff, Plan, TaskContext, Team
+from actors import Backoff, Limits, Plan, RetryPolicy, TaskContext, Team
 from actors.testing import EventRecorder, Faults, FaultyAgent, check_protocol, plans
 from bus import EventBus
 
@@ -56,8 +56,8 @@ def test_my_agents_never_lose_a_task(plan: Plan, faults: Faults) -> None:
     team = Team(
         [FaultyAgent.spec(name, bus, my_handler, faults) for name in AGENTS],
         bus=bus,
-        task_timeout=TIMEOUT,
-        retry_backoff=Backoff(minimum=0.001, maximum=0.01),
+        limits=Limits(task_timeout=TIMEOUT),
+        retry=RetryPolicy(backoff=Backoff(minimum=0.001, maximum=0.01)),
         max_restarts=1000,  # crashes are injected on purpose
     )
     try:

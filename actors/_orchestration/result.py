@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from bus import TokenUsage
+from bus import FailureKind, TokenUsage
 
 __all__ = ["TaskResult", "TaskStatus", "WorkflowResult"]
 
@@ -36,6 +36,8 @@ class TaskResult(BaseModel):
         usage: Tokens spent over all attempts.
         result: The result, for a completed task.
         error: The cause, for a failed or cancelled task.
+        error_kind: The kind of ``error`` (see :class:`bus.FailureKind`); ``None`` when
+            ``error`` is empty.
         late_replies: Outcomes that arrived for an attempt already given up (timed out,
             superseded, cancelled); ignored, and counted here.
     """
@@ -52,6 +54,7 @@ class TaskResult(BaseModel):
     usage: TokenUsage
     result: JsonValue = None
     error: str = ""
+    error_kind: FailureKind | None = None
     late_replies: int = 0
 
 

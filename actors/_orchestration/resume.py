@@ -1,13 +1,14 @@
-"""Rebuilding a workflow's state from its events in the event log (for resume)."""
+"""Resume: a workflow whose process died goes on from its events in the event log."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 
-from actors._errors import WorkflowError
+from actors._errors import PlanValidationError, WorkflowError
 from bus import (
     Event,
     TaskFinished,
@@ -18,9 +19,11 @@ from bus import (
     from_wire,
 )
 
+from .dispatch import Dispatching
 from .plan import Plan
+from .workflow_state import Resume
 
-__all__ = ["Rebuilt", "rebuild"]
+__all__ = ["Rebuilt", "Resumption", "rebuild"]
 
 
 @dataclass(slots=True)
@@ -88,3 +91,55 @@ def rebuild(workflow_id: str, events: Iterable[Event]) -> Rebuilt:
         )
         raise WorkflowError(msg)
     return state
+
+
+class Resumption(Dispatching):
+    """Rebuilds a workflow from the event log and runs what is left of it.
+
+    Tasks that ended keep their recorded outcome and are not run again; tasks that were
+    in flight start again under the attempt number they had (an attempt cut short by
+    the process's death does not count against ``Task.max_attempts``); the rest runs
+    as usual. The new ``invoke_workflow`` span links to the original one.
+    """
+
+    def _resume_workflow(self, msg: Resume) -> None:
+        try:
+            state = self._rebuild(msg.workflow_id)
+            state.plan.check(self._router.names)
+        except (WorkflowError, PlanValidationError) as exc:
+            msg.future.set_exception((type(exc), exc, exc.__traceback__))
+            return
+        links = [trace.Link(state.origin)] if state.origin is not None else None
+        span = self._workflow_span(state.name, msg.parent, links)
+        span.set_attribute("actorchestra.workflow.resumed", True)
+        wf = self._new_workflow(
+            msg.workflow_id, state.plan, msg.future, span, owns_span=True, finished=state.finished
+        )
+        in_flight = state.in_flight
+        for task_id in in_flight:
+            # The attempt cut short by the process's death runs again under its number.
+            wf.tasks[task_id].attempts = state.attempts[task_id] - 1
+        with self._in_workflow(wf):
+            if state.done is not None:
+                self._finish(wf, record=False)
+                return
+            self._record(
+                WorkflowResumed,
+                workflow_id=wf.id,
+                name=state.name,
+                reused=sorted(state.finished),
+                restarted=in_flight,
+            )
+            self._settle(wf)
+
+    def _rebuild(self, workflow_id: str) -> Rebuilt:
+        if workflow_id in self._workflows:
+            msg = f"Workflow {workflow_id!r} is running in this orchestrator; it needs no resume."
+            raise WorkflowError(msg)
+        if self._event_log is None:
+            msg = (
+                f"Orchestrator {self.name!r} has no event log to resume from; give the bus "
+                "one: EventBus(event_log=memory.SQLiteEventLog(path))."
+            )
+            raise WorkflowError(msg)
+        return rebuild(workflow_id, self._event_log.events(workflow_id))

@@ -1,52 +1,15 @@
-"""Which agent runs an attempt: capabilities, load, and a circuit breaker per agent."""
+"""Which agent runs an attempt: by name or capability, least loaded, circuits closed."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 
 from actors._errors import ConfigurationError
 
-__all__ = ["AgentRouter", "CircuitBreaker"]
+from .circuit_breaker import AgentHealth, CircuitBreaker
 
-
-@dataclass(frozen=True, slots=True)
-class CircuitBreaker:
-    """When to stop sending work to a failing agent (the circuit-breaker pattern).
-
-    After ``failures`` consecutive failed attempts (failed, crashed or timed out) an agent's
-    circuit opens: for ``reset_after`` seconds its work goes to another agent with the same
-    capability, if there is one. Then one attempt goes to it as a probe (half-open): a
-    success closes the circuit, a failure opens it again.
-
-    Attributes:
-        failures: Consecutive failures that open the circuit (>= 1).
-        reset_after: Seconds the circuit stays open before a probe (> 0).
-
-    Raises:
-        ConfigurationError: A bound is out of range.
-    """
-
-    failures: int = 5
-    reset_after: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.failures < 1 or self.reset_after <= 0:
-            msg = (
-                f"CircuitBreaker(failures={self.failures}, reset_after={self.reset_after}) "
-                "is invalid; use failures >= 1 and reset_after > 0."
-            )
-            raise ConfigurationError(msg)
-
-
-@dataclass(slots=True)
-class _Health:
-    in_flight: int = 0
-    stuck: int = 0  # attempts given up on (timed out, cancelled) and not yet returned
-    consecutive_failures: int = 0
-    opened_at: float | None = None
-    probing: bool = False
+__all__ = ["AgentRouter"]
 
 
 class AgentRouter:
@@ -79,7 +42,7 @@ class AgentRouter:
         self.agents = tuple(agents)
         self.breaker = breaker or CircuitBreaker()
         self._clock = clock
-        self._health = {a: _Health() for a in self.agents}
+        self._health = {a: AgentHealth() for a in self.agents}
         self._by_capability: dict[str, list[str]] = {}
         self._capabilities: dict[str, frozenset[str]] = {}
         for agent, caps in (capabilities or {}).items():
@@ -127,8 +90,7 @@ class AgentRouter:
 
     def is_open(self, agent: str) -> bool:
         """Whether ``agent``'s circuit is open (not counting a due probe)."""
-        health = self._health[agent]
-        return health.opened_at is not None and not self._probe_due(health)
+        return self._health[agent].is_open(self._clock(), self.breaker)
 
     def choose(self, target: str) -> str:
         """The agent for the next attempt of a task naming ``target``.
@@ -155,7 +117,7 @@ class AgentRouter:
             health = self._health[agent]
             if health.opened_at is None:
                 return agent
-            if self._probe_due(health):
+            if health.probe_due(self._clock(), self.breaker):
                 health.probing = True
                 return agent
         # Every candidate's circuit is open: try the one open longest rather than stall.
@@ -186,26 +148,9 @@ class AgentRouter:
         """An attempt on ``agent`` ended: succeeded, failed, or neither (``None``)."""
         health = self._health[agent]
         health.in_flight = max(0, health.in_flight - 1)
-        if ok is None:
-            return
-        if ok:
-            health.consecutive_failures = 0
-            health.opened_at = None
-            health.probing = False
-            return
-        health.consecutive_failures += 1
-        if health.probing or health.consecutive_failures >= self.breaker.failures:
-            health.opened_at = self._clock()
-            health.probing = False
-
-    def _probe_due(self, health: _Health) -> bool:
-        opened = health.opened_at
-        return (
-            opened is not None
-            and not health.probing
-            and self._clock() - opened >= self.breaker.reset_after
-        )
+        if ok is not None:
+            health.record(ok=ok, now=self._clock(), rule=self.breaker)
 
 
-def _free(health: _Health, limit: int | None) -> bool:
+def _free(health: AgentHealth, limit: int | None) -> bool:
     return health.stuck == 0 and (limit is None or health.in_flight < limit)

@@ -12,17 +12,16 @@ from typing import Self, cast
 import pykka
 from opentelemetry import trace
 
-from actors._backoff import Backoff
 from actors._errors import ConfigurationError, WorkflowError, WorkflowTimeout
 from actors._supervision.child_spec import ChildSpec
 from actors._supervision.supervisor import ChildInfo, Supervisor
 from bus import ApprovalDecided, EventBus
 from memory import MemoryStore
 
-from .orchestrator import DEFAULT_RETRY_BACKOFF, Orchestrator
+from .orchestrator import Orchestrator
 from .plan import Plan
+from .policies import Limits, RetryPolicy
 from .result import WorkflowResult
-from .routing import CircuitBreaker
 from .submit import cancel, resume, submit
 from .workflow_span import workflow_span
 from .workflow_state import CancelAll
@@ -46,14 +45,12 @@ class Team:
         name: Name of the root supervisor.
         max_restarts: Restart intensity of the agents supervisor.
         period: Restart intensity window of the agents supervisor, in seconds.
-        task_timeout: Seconds an attempt may run (see :class:`Orchestrator`).
-        retry_backoff: Delay before retries (see :class:`Orchestrator`).
-        max_steps: Most task dispatches per workflow (see :class:`Orchestrator`).
-        circuit_breaker: When a failing agent's work goes elsewhere (see
-            :class:`CircuitBreaker`); the agents' ``capabilities`` say where.
-        approval_timeout: Seconds a task that needs approval waits for a decision.
+        retry: How failed attempts are retried: backoff, and the circuit breaker that
+            sends a failing agent's work elsewhere (the agents' ``capabilities`` say
+            where); see :class:`RetryPolicy`.
+        limits: Timeouts (seconds) and bounds on steps, handoffs and attempts in flight
+            per agent; see :class:`Limits`.
         tracer_provider: For workflow spans; ``None`` uses the global provider.
-        max_in_flight: Attempts in flight per agent, at most (see :class:`Orchestrator`).
         memory: The agents' store; each workflow's short-term facts are discarded at
             its end (see :meth:`Agent.note`).
 
@@ -82,13 +79,9 @@ class Team:
         name: str = "team",
         max_restarts: int = 3,
         period: float = 5.0,
-        task_timeout: float | None = 600.0,
-        retry_backoff: Backoff | None = DEFAULT_RETRY_BACKOFF,
-        max_steps: int | None = None,
-        circuit_breaker: CircuitBreaker | None = None,
-        approval_timeout: float | None = 3600.0,
+        retry: RetryPolicy | None = None,
+        limits: Limits | None = None,
         tracer_provider: trace.TracerProvider | None = None,
-        max_in_flight: int | None = 4,
         memory: MemoryStore | None = None,
     ) -> None:
         if not agents:
@@ -114,14 +107,10 @@ class Team:
                 bus=b,
                 agents=names,
                 handoffs=handoffs,
-                task_timeout=task_timeout,
-                retry_backoff=retry_backoff,
-                max_steps=max_steps,
                 capabilities={s.id: s.capabilities for s in agents if s.capabilities},
-                circuit_breaker=circuit_breaker,
-                approval_timeout=approval_timeout,
+                retry=retry,
+                limits=limits,
                 tracer_provider=tracer_provider,
-                max_in_flight=max_in_flight,
                 memory=memory,
             ),
         )

@@ -11,7 +11,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from pydantic import JsonValue
 
-from bus import TaskFinished, TokenUsage
+from bus import FailureKind, TaskFinished, TokenUsage
 
 from .plan import Plan, Task
 from .result import TaskResult, TaskStatus, WorkflowResult
@@ -52,6 +52,7 @@ class TaskRun:
     usage: TokenUsage = NO_USAGE  # frozen, so one shared zero serves every task
     result: JsonValue = None
     error: str = ""
+    error_kind: FailureKind | None = None
     late_replies: int = 0
     timer: TimerHandle | None = None
     retry_pending: bool = False  # failed; the next attempt waits for its backoff
@@ -66,6 +67,7 @@ class TaskRun:
         self.attempts = record.attempts
         self.agent = record.agent or self.agent
         self.error = record.error
+        self.error_kind = record.error_kind
         self.result = record.result
         self.usage = record.usage
         self.finished_at = record.time
@@ -157,6 +159,7 @@ def task_result(run: TaskRun) -> TaskResult:
         usage=run.usage,
         result=run.result,
         error=run.error,
+        error_kind=run.error_kind,
         late_replies=run.late_replies,
     )
 

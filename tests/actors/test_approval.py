@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors import Agent, Plan, Task, TaskContext, TaskStatus, Team
+from actors import Agent, Limits, Plan, Task, TaskContext, TaskStatus, Team
 from actors.testing import EventRecorder, ProtocolViolation, check_protocol
 from bus import ApprovalRequested, EventBus, TaskStarted, WorkflowStarted
 
@@ -49,7 +49,7 @@ def test_a_rejected_task_fails_and_its_dependents_are_cancelled(bus: EventBus) -
 
 
 def test_no_decision_within_the_timeout_fails_the_task(bus: EventBus) -> None:
-    with Team([Echo.child_spec("echo", bus)], bus=bus, approval_timeout=0.1) as team:
+    with Team([Echo.child_spec("echo", bus)], bus=bus, limits=Limits(approval_timeout=0.1)) as team:
         result = team.run(PLAN, timeout=10)
     pay, notify = result.tasks
     assert (pay.status, pay.error) == (TaskStatus.FAILED, "approval: none within 0.1 s")

@@ -18,6 +18,7 @@ from actors import (
     ConfigurationError,
     LLMAgent,
     Plan,
+    RetryPolicy,
     Task,
     TaskContext,
     TaskStatus,
@@ -87,7 +88,7 @@ def test_a_retried_attempt_gets_the_stored_result_instead_of_charging_again(
             max_iterations=2,
             idempotency=store,
         )
-        with Team([spec], bus=bus, retry_backoff=None) as team:
+        with Team([spec], bus=bus, retry=RetryPolicy(backoff=None)) as team:
             result = team.run(Plan(tasks=(Task(id="t1", agent="cashier"),)), timeout=20)
     [task] = result.tasks
     assert (task.status, task.attempts, task.result) == (TaskStatus.COMPLETED, 2, {"charged": 5})

@@ -13,6 +13,7 @@ from actors import (
     LLMAgent,
     Plan,
     Planner,
+    RetryPolicy,
     Task,
     TaskContext,
     TaskError,
@@ -199,7 +200,7 @@ def test_requests_per_model_call_are_bounded_by_the_agent_not_the_clients_defaul
     with FakeLLMServer(doomed) as server:
         client = server.client(max_retries=2)  # the openai client's own default
         spec = LLMAgent.child_spec("calc", bus, client=client, model="m")
-        with Team([spec], bus=bus, retry_backoff=None) as team:
+        with Team([spec], bus=bus, retry=RetryPolicy(backoff=None)) as team:
             result = team.run(Plan(tasks=(Task(id="t1", agent="calc"),)), timeout=60)
         [task] = result.tasks
         assert (task.status, task.attempts) == (TaskStatus.FAILED, 3)

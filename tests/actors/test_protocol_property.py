@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from actors import (
     Backoff,
+    Limits,
     LLMAgent,
     Plan,
+    RetryPolicy,
     TaskContext,
     TaskStatus,
     Team,
@@ -147,8 +149,8 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
     team = Team(
         specs,
         bus=bus,
-        task_timeout=TIMEOUT,
-        retry_backoff=BACKOFF,
+        limits=Limits(task_timeout=TIMEOUT),
+        retry=RetryPolicy(backoff=BACKOFF),
         max_restarts=10_000,  # crashes are injected on purpose: never escalate here
     )
     try:

@@ -8,7 +8,18 @@ import time
 
 import pytest
 
-from actors import Agent, Backoff, Plan, Task, TaskContext, TaskError, TaskStatus, Team
+from actors import (
+    Agent,
+    Backoff,
+    Limits,
+    Plan,
+    RetryPolicy,
+    Task,
+    TaskContext,
+    TaskError,
+    TaskStatus,
+    Team,
+)
 from actors._orchestration.timers import Scheduler
 from actors.testing import EventRecorder
 from bus import CancelRequested, Event, EventBus, TaskCompleted, TaskStarted
@@ -48,7 +59,7 @@ def test_a_hung_attempt_times_out_is_retried_and_its_late_reply_is_counted(
 ) -> None:
     Hangs.release.clear()
     rec = EventRecorder(bus)
-    team = Team([Hangs.child_spec("slow", bus)], bus=bus, retry_backoff=None)
+    team = Team([Hangs.child_spec("slow", bus)], bus=bus, retry=RetryPolicy(backoff=None))
     with team:
         plan = Plan(tasks=(Task(id="t", agent="slow", timeout=0.2, max_attempts=2),))
         future = team.submit(plan)
@@ -85,7 +96,9 @@ def test_the_last_attempt_timing_out_fails_the_task_with_the_cause(bus: EventBus
 def test_retries_wait_for_the_backoff(bus: EventBus) -> None:
     rec = EventRecorder(bus, TaskStarted)
     backoff = Backoff(minimum=0.05, maximum=1.0, jitter=0.0)
-    with Team([Flaky.child_spec("flaky", bus)], bus=bus, retry_backoff=backoff) as team:
+    with Team(
+        [Flaky.child_spec("flaky", bus)], bus=bus, retry=RetryPolicy(backoff=backoff)
+    ) as team:
         result = team.run(Plan(tasks=(Task(id="t", agent="flaky"),)), timeout=10)
     assert result.ok and result.tasks[0].attempts == 3
     starts = [e.time for e in rec.of_type(TaskStarted)]
@@ -117,7 +130,12 @@ def test_cancel_ends_every_unfinished_task_as_cancelled(bus: EventBus) -> None:
 
 
 def test_the_step_limit_cancels_what_is_left(bus: EventBus) -> None:
-    with Team([Flaky.child_spec("flaky", bus)], bus=bus, retry_backoff=None, max_steps=2) as team:
+    with Team(
+        [Flaky.child_spec("flaky", bus)],
+        bus=bus,
+        retry=RetryPolicy(backoff=None),
+        limits=Limits(max_steps=2),
+    ) as team:
         result = team.run(Plan(tasks=(Task(id="t", agent="flaky"),)), timeout=10)
     [t] = result.tasks
     assert (t.status, t.attempts) == (TaskStatus.CANCELLED, 3)
@@ -175,7 +193,7 @@ def test_ready_tasks_wait_in_the_orchestrator_and_their_timeout_starts_when_sent
         tasks.append(Task(id=name, agent="slow", priority=priority, depends_on=("t00",)))
     bus = EventBus(tracing=False)
     recorder = EventRecorder(bus)
-    with Team([Slow.child_spec("slow", bus)], bus=bus, max_in_flight=2) as team:
+    with Team([Slow.child_spec("slow", bus)], bus=bus, limits=Limits(max_in_flight=2)) as team:
         result = team.run(Plan(tasks=tuple(tasks)), timeout=20)
     assert result.ok, [t.error for t in result.tasks if t.error]
     events = recorder.events

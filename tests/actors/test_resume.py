@@ -16,6 +16,7 @@ import pytest
 
 from actors import (
     Agent,
+    Limits,
     Plan,
     Supervisor,
     Task,
@@ -173,7 +174,7 @@ def _resume_beside_a_running_workflow(
     bus = EventBus(tracing=False, event_log=log)
     resumes, crashes = EventRecorder(bus, WorkflowResumed), EventRecorder(bus, ChildCrashed)
     try:
-        with Team([Step.child_spec("a", bus)], bus=bus, max_in_flight=None) as team:
+        with Team([Step.child_spec("a", bus)], bus=bus, limits=Limits(max_in_flight=None)) as team:
             other = team.submit(Plan(tasks=(Task(id="hold", agent="a"),)), workflow_id="other")
             assert wait_until(lambda: "hold" in Step.runs)
             resumed = team.resume("wf-v0")
@@ -281,7 +282,7 @@ def test_a_reused_workflow_id_never_inherits_the_waiting_work_of_the_old_one() -
     Gate.release, Gate.runs = threading.Event(), []
     bus = EventBus(tracing=False)
     recorder = EventRecorder(bus, TaskFinished)
-    with Team([Gate.child_spec("a", bus)], bus=bus, max_in_flight=1) as team:
+    with Team([Gate.child_spec("a", bus)], bus=bus, limits=Limits(max_in_flight=1)) as team:
         w0 = team.submit(Plan(tasks=(Task(id="hold", agent="a"),)), workflow_id="w0")
         assert wait_until(lambda: Gate.runs == ["w0/hold"])
         old = team.submit(Plan(tasks=(Task(id="t1", agent="a"),)), workflow_id="w1")

@@ -13,6 +13,7 @@ from actors import (
     CircuitBreaker,
     ConfigurationError,
     Plan,
+    RetryPolicy,
     Task,
     TaskContext,
     TaskError,
@@ -109,7 +110,7 @@ def test_work_moves_off_a_failing_agent_to_one_with_the_same_capability(bus: Eve
     ]
     tasks = tuple(Task(id=f"t{i}", agent="flaky", max_attempts=3) for i in range(6))
     breaker = CircuitBreaker(failures=2, reset_after=60)
-    with Team(specs, bus=bus, retry_backoff=None, circuit_breaker=breaker) as team:
+    with Team(specs, bus=bus, retry=RetryPolicy(backoff=None, circuit_breaker=breaker)) as team:
         result = team.run(Plan(tasks=tasks), timeout=20)
         capability = team.run(Plan(tasks=(Task(id="c", agent="analysis"),)), timeout=20)
     assert result.ok, [t.error for t in result.tasks]

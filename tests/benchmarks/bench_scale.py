@@ -15,7 +15,7 @@ import random
 import statistics
 import time
 
-from actors import Agent, Plan, Task, TaskContext, Team
+from actors import Agent, Limits, Plan, Task, TaskContext, Team
 from bus import EventBus
 
 from ._common import machine_note
@@ -65,7 +65,7 @@ def main() -> None:
     cpu_costs: dict[int, float] = {}
     timeout = None if args.no_timeouts else 600.0
     specs = [NoOp.child_spec(a, bus) for a in AGENTS]
-    with Team(specs, bus=bus, task_timeout=timeout) as team:
+    with Team(specs, bus=bus, limits=Limits(task_timeout=timeout)) as team:
         per_task(team, random_plan(2_000, 0))  # warm up
         samples: dict[int, list[tuple[float, float]]] = {n: [] for n in args.sizes}
         for i in range(args.runs):  # sizes interleaved, so machine noise hits them alike

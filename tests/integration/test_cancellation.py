@@ -18,6 +18,7 @@ from actors import (
     LLMAgent,
     Plan,
     Planner,
+    RetryPolicy,
     Task,
     TaskCancelled,
     TaskContext,
@@ -47,7 +48,7 @@ def test_an_attempt_timeout_stops_the_model_call_and_the_retry_completes(bus: Ev
 
     with FakeLLMServer(responder) as server:
         spec = LLMAgent.child_spec("writer", bus, client=server.client(timeout=60), model="m")
-        with Team([spec], bus=bus, retry_backoff=None) as team:
+        with Team([spec], bus=bus, retry=RetryPolicy(backoff=None)) as team:
             started = time.monotonic()
             plan = Plan(tasks=(Task(id="t1", agent="writer", timeout=1.0, max_attempts=2),))
             result = team.run(plan, timeout=20)

@@ -1,0 +1,339 @@
+"""A task's state transitions: start an attempt, complete, close, cancel, finish the workflow.
+
+The floor the orchestrator's jobs (dispatch, retries, approvals, handoffs, resume) are
+built on; every change of a :class:`TaskRun`'s status goes through here, so each task
+ends exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import logging
+import random
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pykka
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from actors._actor import Actor
+from actors._metrics import Instruments
+from bus import (
+    CancelRequested,
+    ChildCrashed,
+    DeadLetter,
+    Event,
+    EventBus,
+    FailureKind,
+    Handoff,
+    TaskCompleted,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    WorkflowFinished,
+)
+from memory import EventLog, MemoryStore, MemoryStoreError, workflow_namespace
+
+from .plan import Plan
+from .policies import Limits, RetryPolicy
+from .result import TaskStatus, WorkflowResult
+from .routing import AgentRouter
+from .timers import Scheduler
+from .waiting_room import WaitingRoom
+from .workflow_state import AttemptTimedOut, TaskRun, Workflow, workflow_result
+
+__all__ = ["WorkflowTransitions"]
+
+logger = logging.getLogger(__name__)
+
+
+class WorkflowTransitions(Actor):
+    """The orchestrator's state and the transitions of its tasks (not started by itself)."""
+
+    _bus: EventBus
+    _workflows: dict[str, Workflow]
+    _router: AgentRouter
+    _waiting_room: WaitingRoom
+    # Attempts given up on (timed out, cancelled) that may still run on their agent,
+    # by (workflow, task, attempt): the agent takes no new work until they return.
+    _stuck: dict[tuple[str, str, int], str]
+    _scheduler: Scheduler
+    _rng: random.Random
+    _tracer: trace.Tracer
+    _metrics: Instruments
+    _event_log: EventLog | None
+    _memory: MemoryStore | None
+    limits: Limits
+    retry: RetryPolicy
+    handoffs: Mapping[str, frozenset[str]]
+
+    # -- workflows ---------------------------------------------------------------------
+
+    def _new_workflow(
+        self,
+        workflow_id: str,
+        plan: Plan,
+        future: pykka.Future[WorkflowResult],
+        span: trace.Span,
+        *,
+        owns_span: bool,
+        finished: Mapping[str, TaskFinished] | None = None,
+    ) -> Workflow:
+        """Register a workflow; tasks in ``finished`` take their recorded outcome."""
+        span.set_attribute("actorchestra.workflow.id", workflow_id)
+        span.set_attribute("actorchestra.workflow.tasks", len(plan.tasks))
+        tasks = {
+            t.id: TaskRun(
+                task=t, order=i, agent=t.agent, target=t.agent, waiting=len(set(t.depends_on))
+            )
+            for i, t in enumerate(plan.tasks)
+        }
+        wf = Workflow(
+            id=workflow_id,
+            plan=plan,
+            future=future,
+            span=span,
+            owns_span=owns_span,
+            tasks=tasks,
+            dependents=plan.dependents(),
+            submitted_mono=time.monotonic(),
+            open_tasks=len(tasks),
+        )
+        for task_id, record in (finished or {}).items():
+            run = tasks[task_id]
+            run.restore(record)
+            wf.open_tasks -= 1
+            if run.status is TaskStatus.COMPLETED:
+                for dep_id in wf.dependents[task_id]:
+                    tasks[dep_id].waiting -= 1
+        self._workflows[wf.id] = wf
+        for run in tasks.values():
+            if run.waiting == 0 and run.status is TaskStatus.PENDING:
+                heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
+        return wf
+
+    def _workflow_span(
+        self, name: str, parent: otel_context.Context, links: list[trace.Link] | None = None
+    ) -> trace.Span:
+        return self._tracer.start_span(
+            f"invoke_workflow {name}",
+            context=parent,
+            attributes={"gen_ai.operation.name": "invoke_workflow", "gen_ai.agent.name": name},
+            links=links,
+        )
+
+    @contextlib.contextmanager
+    def _in_workflow(self, wf: Workflow) -> Iterator[None]:
+        """Make ``wf``'s ``invoke_workflow`` span current (nothing to do untraced)."""
+        if not self._bus.tracing:
+            yield
+            return
+        token = otel_context.attach(trace.set_span_in_context(wf.span))
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+
+    def _record(self, event_type: type[Event], **fields: Any) -> None:  # noqa: ANN401
+        """Publish a lifecycle record, only if anyone subscribes (building one costs ~3 us)."""
+        if self._bus.has_subscribers(event_type):
+            self._bus.publish(event_type(source=self.name, **fields))
+
+    def _set_timer(self, run: TaskRun, delay: float | None, message: object = None) -> None:
+        """Replace the task's timer: tell ``message`` to self in ``delay`` s (``None``: none)."""
+        if run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
+        if delay is None:
+            return
+
+        def tell() -> None:  # runs in the scheduler's thread
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.actor_ref.tell(message)
+
+        run.timer = self._scheduler.call_later(delay, tell)
+
+    # -- attempts ----------------------------------------------------------------------
+
+    def _start_attempt(
+        self, wf: Workflow, run: TaskRun, *, new_attempt: bool, route: bool = True
+    ) -> None:
+        task = run.task
+        if new_attempt:
+            run.attempts += 1
+        wf.steps += 1
+        max_steps = self.limits.max_steps
+        if max_steps is not None and wf.steps > max_steps:
+            self._cancel(wf, f"the workflow reached its limit of {max_steps} steps")
+            return
+        run.status = TaskStatus.RUNNING
+        run.dispatches += 1
+        if route:
+            run.agent = self._router.choose(run.target)
+        self._router.started(run.agent)
+        run.on_agent = run.agent
+        timeout = task.timeout if task.timeout is not None else self.limits.task_timeout
+        if timeout is None:
+            self._set_timer(run, None)
+        else:
+            message = AttemptTimedOut(wf.id, task.id, run.attempts, timeout, run.dispatches)
+            self._set_timer(run, timeout, message)
+        if run.started_at is None:
+            run.started_at = datetime.now(UTC)
+            run.started_mono = time.monotonic()
+        inputs = {dep: wf.tasks[dep].result for dep in task.depends_on}
+        self._metrics.tasks_started.add(1, {"gen_ai.agent.name": run.agent})
+        self._bus.publish(
+            TaskStarted(
+                source=self.name,
+                workflow_id=wf.id,
+                task_id=task.id,
+                attempt=run.attempts,
+                agent=run.agent,
+                description=task.description,
+                inputs=inputs,
+                context=run.context or {},
+                handoff_depth=run.handoff_depth,
+                timeout=timeout,
+            )
+        )
+
+    def _attempt_over(self, run: TaskRun, *, ok: bool | None) -> None:
+        """Tell the router the current dispatch ended (once per dispatch)."""
+        if run.on_agent is not None:
+            self._router.finished(run.on_agent, ok=ok)
+            run.on_agent = None
+
+    def _give_up(self, wf: Workflow, run: TaskRun, reason: str) -> None:
+        """Stop waiting for the attempt in flight; ask its agent to cancel it.
+
+        Its agent takes no new work until the attempt comes back (see ``_returned``).
+        """
+        agent = run.on_agent
+        if agent is None:
+            return
+        run.on_agent = None
+        self._router.given_up(agent)
+        self._stuck[(wf.id, run.task.id, run.attempts)] = agent
+        self._bus.publish(
+            CancelRequested(
+                source=self.name,
+                workflow_id=wf.id,
+                task_id=run.task.id,
+                attempt=run.attempts,
+                agent=agent,
+                reason=reason,
+            )
+        )
+
+    def _returned(self, event: Event) -> bool:
+        """Free the agent of a given-up attempt that ``event`` shows has ended."""
+        if isinstance(event, DeadLetter):
+            if event.event.get("type") != "task.started":
+                return False
+        elif not isinstance(event, TaskCompleted | TaskFailed | Handoff | ChildCrashed):
+            return False
+        agent = self._stuck.pop((event.workflow_id, event.task_id, event.attempt), None)
+        if agent is None:
+            return False
+        self._router.returned(agent)
+        return True
+
+    # -- terminal states ---------------------------------------------------------------
+
+    def _completed(self, wf: Workflow, run: TaskRun, event: TaskCompleted) -> None:
+        self._attempt_over(run, ok=True)
+        run.usage = run.usage + event.usage
+        run.result = event.result
+        self._close(wf, run, TaskStatus.COMPLETED)
+        for dep_id in wf.dependents[run.task.id]:
+            dependent = wf.tasks[dep_id]
+            dependent.waiting -= 1
+            if dependent.waiting == 0 and dependent.status is TaskStatus.PENDING:
+                heapq.heappush(wf.ready, (-dependent.task.priority, dependent.order, dep_id))
+
+    def _fail(self, wf: Workflow, run: TaskRun, kind: FailureKind, error: str) -> None:
+        """End ``run`` as failed (no more attempts) and cancel its dependents."""
+        run.error, run.error_kind = error, kind
+        self._close(wf, run, TaskStatus.FAILED)
+        self._cancel_dependents(wf, run.task.id)
+
+    def _cancel_dependents(self, wf: Workflow, task_id: str) -> None:
+        stack = list(wf.dependents[task_id])
+        while stack:
+            run = wf.tasks[stack.pop()]
+            if run.status is TaskStatus.PENDING:
+                run.error = f"cancelled: dependency {task_id!r} did not complete"
+                run.error_kind = FailureKind.CANCELLED
+                self._close(wf, run, TaskStatus.CANCELLED)
+                stack.extend(wf.dependents[run.task.id])
+
+    def _cancel(self, wf: Workflow, reason: str) -> None:
+        """End every unfinished task of ``wf`` as cancelled."""
+        wf.cancelled = True
+        wf.cancel_reason = wf.cancel_reason or reason
+        wf.ready.clear()
+        wf.span.add_event("cancel", {"actorchestra.cancel.reason": reason})
+        for run in wf.tasks.values():
+            if run.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+                run.error = f"cancelled: {reason}"
+                run.error_kind = FailureKind.CANCELLED
+                self._close(wf, run, TaskStatus.CANCELLED)
+
+    def _close(self, wf: Workflow, run: TaskRun, status: TaskStatus) -> None:
+        if status is not TaskStatus.COMPLETED:
+            self._give_up(wf, run, run.error or status.value)  # an attempt still out there
+        self._attempt_over(run, ok=None)
+        self._set_timer(run, None)
+        run.retry_pending = False
+        run.status = status
+        run.finished_at = datetime.now(UTC)
+        run.finished_mono = time.monotonic()
+        wf.open_tasks -= 1
+        failed = status is not TaskStatus.COMPLETED
+        self._record(
+            TaskFinished,
+            workflow_id=wf.id,
+            task_id=run.task.id,
+            attempt=max(1, run.attempts),
+            status=status.value,
+            attempts=run.attempts,
+            agent=run.agent,
+            error=run.error if failed else "",
+            error_kind=run.error_kind if failed else None,
+            result=run.result,
+            usage=run.usage,
+            duration=(run.finished_mono - run.started_mono) if run.started_at else 0.0,
+        )
+        attributes = {"gen_ai.agent.name": run.agent, "actorchestra.task.status": status.value}
+        if status is TaskStatus.COMPLETED:
+            self._metrics.tasks_completed.add(1, {"gen_ai.agent.name": run.agent})
+        if run.started_at is not None:
+            self._metrics.task_duration.record(run.finished_mono - run.started_mono, attributes)
+
+    def _finish(self, wf: Workflow, *, record: bool = True) -> None:
+        del self._workflows[wf.id]
+        result = workflow_result(wf)
+        if not result.ok:  # the span tells why, before it ends
+            failed = [r.task_id for r in result.tasks if r.status is not TaskStatus.COMPLETED]
+            why = f"cancelled: {wf.cancel_reason}; " if wf.cancelled else ""
+            wf.span.set_status(trace.StatusCode.ERROR, f"{why}tasks not completed: {failed}")
+        if record:
+            self._record(
+                WorkflowFinished,
+                workflow_id=wf.id,
+                status=result.status.value,
+                duration=result.duration,
+            )
+        if self._memory is not None:
+            try:
+                self._memory.discard(workflow_namespace(wf.id))
+            except MemoryStoreError:
+                logger.exception("Could not discard the short-term memory of %s", wf.id)
+        if wf.owns_span:
+            wf.span.end()
+        wf.future.set(result)

@@ -1,0 +1,59 @@
+"""The waiting room: ready tasks waiting for an agent with capacity, across workflows."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator
+
+from .routing import AgentRouter
+from .workflow_state import TaskRun, Workflow
+
+__all__ = ["WaitingRoom"]
+
+
+class WaitingRoom:
+    """Per target (an agent or a capability), the tasks waiting for room on an agent.
+
+    An agent has room while it runs fewer than ``max_in_flight`` attempts and none given
+    up on is still out there (see :meth:`AgentRouter.has_capacity`). Tasks leave in
+    order: highest priority first, then in the order they arrived, across workflows.
+
+    Args:
+        router: Whose agents' load decides which targets have room.
+        max_in_flight: Attempts in flight per agent, at most; ``None`` for no limit.
+    """
+
+    def __init__(self, router: AgentRouter, max_in_flight: int | None) -> None:
+        self._router = router
+        self._limit = max_in_flight
+        # By target: heaps of (-priority, arrival, workflow, task id).
+        self._heaps: dict[str, list[tuple[int, int, Workflow, str]]] = {}
+        self._arrivals = itertools.count()
+
+    def __bool__(self) -> bool:
+        """Whether any task waits."""
+        return bool(self._heaps)
+
+    def has_room(self, target: str) -> bool:
+        """Whether an agent that could take ``target``'s next attempt has room now."""
+        return self._router.has_capacity(target, self._limit)
+
+    def add(self, wf: Workflow, run: TaskRun) -> None:
+        """Let ``run`` wait for room on an agent of its target."""
+        entry = (-run.task.priority, next(self._arrivals), wf, run.task.id)
+        heapq.heappush(self._heaps.setdefault(run.target, []), entry)
+
+    def leaving(self) -> Iterator[tuple[Workflow, str]]:
+        """Take out, in order, each waiting task whose target has room.
+
+        Room is checked again before each one, so the consumer may start each task
+        before asking for the next. Entries name the workflow itself, not its id (an
+        id may be reused once its workflow ended): the consumer skips the stale ones.
+        """
+        for target, heap in list(self._heaps.items()):
+            while heap and self.has_room(target):
+                _, _, wf, task_id = heapq.heappop(heap)
+                yield wf, task_id
+            if not heap:
+                del self._heaps[target]

@@ -1,0 +1,46 @@
+"""Why a task attempt or a task failed: a small closed set, the ``error.type`` of metrics."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["FailureKind"]
+
+
+class FailureKind(enum.StrEnum):
+    """The kind of a failure, carried beside its message in results, events and metrics.
+
+    The values are the documented low-cardinality set that the ``error.type`` attribute
+    of ``actorchestra.tasks.failed`` and of a workflow span's ``retry`` events takes
+    (OpenTelemetry semantic conventions, ``error.type``: "SHOULD be predictable and
+    SHOULD have low cardinality"). The exception class, where there is one, stays in the
+    message and on the agent's span (``exception.type``).
+
+    * ``error`` — the agent reported the attempt failed (``TaskFailed``: its handler
+      raised, or its output was unusable).
+    * ``crash`` — the agent's actor crashed during the attempt (``ChildCrashed``).
+    * ``timeout`` — no outcome within the attempt's timeout.
+    * ``undeliverable`` — the ``TaskStarted`` became a dead letter.
+    * ``handoff`` — an undeclared handoff, or the handoff chain grew past its limit.
+    * ``rejected`` — the task's approval gate was rejected.
+    * ``approval_timeout`` — no approval decision came in time.
+    * ``cancelled`` — cancelled: by request, a dependency that did not complete, the
+      workflow's step limit, or the team stopping.
+    * ``orchestrator`` — the orchestrator could not handle the workflow's data.
+
+    Example:
+        >>> FailureKind("timeout") is FailureKind.TIMEOUT
+        True
+        >>> f"{FailureKind.CRASH}"
+        'crash'
+    """
+
+    ERROR = "error"
+    CRASH = "crash"
+    TIMEOUT = "timeout"
+    UNDELIVERABLE = "undeliverable"
+    HANDOFF = "handoff"
+    REJECTED = "rejected"
+    APPROVAL_TIMEOUT = "approval_timeout"
+    CANCELLED = "cancelled"
+    ORCHESTRATOR = "orchestrator"
