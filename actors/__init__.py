@@ -12,6 +12,7 @@ from ._actor import ContainedBaseException as ContainedBaseException
 from ._agents.agent import Agent as Agent
 from ._agents.agent import HandoffTo as HandoffTo
 from ._agents.agent import TaskContext as TaskContext
+from ._agents.cancellation import Cancellation as Cancellation
 from ._agents.chat import DEFAULT_MODEL_RETRIES as DEFAULT_MODEL_RETRIES
 from ._agents.idempotency_keys import idempotency_key as idempotency_key
 from ._agents.llm_agent import LLMAgent as LLMAgent
@@ -19,7 +20,6 @@ from ._agents.planner import Planner as Planner
 from ._agents.tool import Tool as Tool
 from ._agents.tool import side_effect as side_effect
 from ._backoff import Backoff as Backoff
-from ._cancellation import Cancellation as Cancellation
 from ._errors import ActorDeadError as ActorDeadError
 from ._errors import ActorError as ActorError
 from ._errors import ConfigurationError as ConfigurationError

@@ -230,5 +230,5 @@ class Actor(pykka.ThreadingActor):
             else:
                 return
         if self.bus is not None:
-            self.bus.requeue(self.name, exit_.leftovers)
+            exit_.hand_on(self.bus)  # parked for the name, then dead letters on unbind
             self.bus.unbind(self.name, self.actor_ref)

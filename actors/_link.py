@@ -7,16 +7,17 @@ before its thread starts and no crash can go unseen.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import pykka
+import pykka
 
-    from bus import Envelope, Event
+if TYPE_CHECKING:
+    from bus import Envelope, Event, EventBus
 
 __all__ = ["ActorExit", "ExitCallback", "current_link", "linking"]
 
@@ -43,6 +44,34 @@ class ActorExit:
     def abnormal(self) -> bool:
         """True for a crash, as OTP counts exit reasons other than ``normal``."""
         return self.reason is not None
+
+    def hand_on(self, bus: EventBus) -> None:
+        """Hand the messages this actor never processed on, by its name: the one rule.
+
+        They are :attr:`leftovers` and any ``tell`` that reached the mailbox after its
+        teardown emptied it (a sender saw the actor alive just before it stopped); an
+        ``ask`` among those is answered with ``pykka.ActorDeadError``, never left
+        hanging. :meth:`bus.EventBus.requeue` then gives them to the actor bound to the
+        name now, or parks them, ahead of newer events, for the successor of a dead one
+        that is still bound, or makes them dead letters if the name is unbound.
+        Call it once per exit, after the actor's thread has stopped taking messages.
+        """
+        bus.requeue(self.name, [*self.leftovers, *_late_tells(self.ref)])
+
+
+def _late_tells(ref: pykka.ActorRef[Any]) -> list[Any]:
+    messages: list[Any] = []
+    inbox = ref.actor_inbox
+    while True:
+        try:
+            envelope = inbox.get_nowait()  # type: ignore[attr-defined]
+        except queue.Empty:
+            return messages
+        if envelope.reply_to is None:
+            messages.append(envelope.message)
+        else:
+            dead = pykka.ActorDeadError(f"{ref} stopped before handling the message")
+            envelope.reply_to.set_exception(exc_info=(type(dead), dead, None))
 
 
 ExitCallback = Callable[[ActorExit], None]

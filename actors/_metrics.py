@@ -32,8 +32,8 @@ class Instruments:
         tasks_started: ``actorchestra.tasks.started`` — task attempts dispatched
             (attribute ``gen_ai.agent.name``).
         tasks_completed: ``actorchestra.tasks.completed`` — tasks completed.
-        tasks_failed: ``actorchestra.tasks.failed`` — failed attempts (``error.type``
-            names the reason, e.g. ``timeout``, ``AgentCrashed``, ``ValueError``).
+        tasks_failed: ``actorchestra.tasks.failed`` — failed attempts (``error.type`` is
+            the failure's kind, one of the values of :class:`bus.FailureKind`).
         task_duration: ``actorchestra.task.duration`` — seconds from a task's first start
             to its terminal state (``actorchestra.task.status``).
         token_usage: ``gen_ai.client.token.usage`` — tokens per model call

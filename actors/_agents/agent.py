@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 from pydantic import JsonValue
 
 from actors._actor import Actor
-from actors._cancellation import Cancellation
 from actors._errors import ConfigurationError, NotJSONError, TaskError
 from actors._json_value import to_json_value
 from actors._supervision.child_spec import ChildSpec, RestartPolicy
@@ -30,6 +29,7 @@ from bus import (
 )
 from memory import IdempotencyStore, MemoryStore, Record, Scope, workflow_namespace
 
+from .cancellation import Cancellation
 from .idempotency_keys import (
     canonical_json,
     default_idempotency_store,

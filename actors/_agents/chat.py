@@ -11,9 +11,10 @@ from openai.types.chat import ChatCompletionMessage
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind
 
-from actors._cancellation import Cancellation, call_cancellable
 from actors._errors import ConfigurationError, TaskCancelled, TaskError
 from bus import TokenUsage
+
+from .cancellation import Cancellation, call_cancellable
 
 __all__ = ["DEFAULT_MODEL_RETRIES", "capture_message_content", "chat", "with_retries"]
 

@@ -12,13 +12,13 @@ import pydantic
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind
 
-from actors._cancellation import Cancellation
 from actors._errors import PlanningError, PlanValidationError
 from actors._json_value import describe_validation_error
 from actors._metrics import Instruments
 from actors._orchestration.plan import Plan
 from bus import TokenUsage
 
+from .cancellation import Cancellation
 from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
 from .llm_agent import response_format
 

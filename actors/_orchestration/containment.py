@@ -80,8 +80,14 @@ class Containment(WorkflowTransitions):
         wf.future.set_exception((WorkflowError, error, None))
 
     def _abandon(self, how: str) -> None:
-        """Fail every unfinished workflow's future: the orchestrator ``how`` (stopped...)."""
+        """Fail every unfinished workflow's future: the orchestrator ``how`` (stopped...).
+
+        Their timers are cancelled: the process's timer thread outlives this actor.
+        """
         for wf in list(self._workflows.values()):
+            for run in wf.tasks.values():
+                if run.timer is not None:
+                    run.timer.cancel()
             msg = f"Orchestrator {self.name!r} {how} before workflow {wf.id!r} finished."
             exc = WorkflowError(msg)
             wf.span.set_status(trace.StatusCode.ERROR, msg)

@@ -30,7 +30,6 @@ from .policies import Limits, RetryPolicy
 from .result import TaskStatus
 from .resume import Resumption
 from .routing import AgentRouter
-from .timers import Scheduler
 from .waiting_room import WaitingRoom
 from .workflow_state import (
     ApprovalTimedOut,
@@ -116,7 +115,6 @@ class Orchestrator(Resumption, Handoffs):
         self._waiting_room = WaitingRoom(self._router, self.limits.max_in_flight)
         self._stuck = {}
         self._workflows = {}
-        self._scheduler = Scheduler(f"{name}-timers")
         self._rng = random.Random()
         self._tracer = trace.get_tracer(
             "actorchestra.orchestrator", tracer_provider=tracer_provider
@@ -238,12 +236,10 @@ class Orchestrator(Resumption, Handoffs):
 
     def on_stop(self) -> None:
         """Fail every unfinished workflow's future: nobody waits forever."""
-        self._scheduler.stop()
         self._abandon("stopped")
 
     def on_failure(self, *_exc_info: object) -> None:
         """Fail every unfinished workflow's future with the crash as the cause."""
-        self._scheduler.stop()
         self._abandon("crashed")
 
     # -- starting a workflow ---------------------------------------------------------------

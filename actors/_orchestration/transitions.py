@@ -22,6 +22,7 @@ from opentelemetry import trace
 
 from actors._actor import Actor
 from actors._metrics import Instruments
+from actors._timers import TIMERS
 from bus import (
     CancelRequested,
     ChildCrashed,
@@ -42,7 +43,6 @@ from .plan import Plan
 from .policies import Limits, RetryPolicy
 from .result import TaskStatus, WorkflowResult
 from .routing import AgentRouter
-from .timers import Scheduler
 from .waiting_room import WaitingRoom
 from .workflow_state import AttemptTimedOut, TaskRun, Workflow, workflow_result
 
@@ -61,7 +61,6 @@ class WorkflowTransitions(Actor):
     # Attempts given up on (timed out, cancelled) that may still run on their agent,
     # by (workflow, task, attempt): the agent takes no new work until they return.
     _stuck: dict[tuple[str, str, int], str]
-    _scheduler: Scheduler
     _rng: random.Random
     _tracer: trace.Tracer
     _metrics: Instruments
@@ -155,7 +154,7 @@ class WorkflowTransitions(Actor):
             with contextlib.suppress(pykka.ActorDeadError):
                 self.actor_ref.tell(message)
 
-        run.timer = self._scheduler.call_later(delay, tell)
+        run.timer = TIMERS.call_later(delay, tell)
 
     # -- attempts ----------------------------------------------------------------------
 

@@ -11,11 +11,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from pydantic import JsonValue
 
+from actors._timers import TimerHandle
 from bus import FailureKind, TaskFinished, TokenUsage
 
 from .plan import Plan, Task
 from .result import TaskResult, TaskStatus, WorkflowResult
-from .timers import TimerHandle
 
 __all__ = [
     "ApprovalTimedOut",

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import random
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pykka
@@ -19,12 +17,23 @@ from actors._actor import Actor
 from actors._errors import ConfigurationError, RestartLimitExceeded
 from actors._link import ActorExit, linking
 from actors._metrics import Instruments
+from actors._timers import TIMERS, TimerHandle
 from bus import ChildCrashed, ChildRestarted, ChildStarted, EventBus, SupervisorEscalated
 from bus._errors import error_text
 from bus._tracing import record_failure
 
 from .child_spec import ChildSpec, RestartPolicy
+from .messages import (
+    ChildExited,
+    RestartDue,
+    StartChild,
+    StopBy,
+    TerminateChild,
+    Terminating,
+    WhichChildren,
+)
 from .restart_strategy import RestartIntensity, RestartStrategy
+from .shutdown import stop_budget, stop_children, stop_within
 
 __all__ = ["ChildInfo", "Supervisor"]
 
@@ -59,54 +68,6 @@ class _Child:
     restart_count: int = 0
     consecutive: int = 0  # restarts since the child last ran for backoff.reset_after
     started_at: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class _ChildExited:
-    child_id: str
-    exit: ActorExit
-
-
-@dataclass(frozen=True, slots=True)
-class _WhichChildren:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _StopBy:
-    deadline: float  # time.monotonic(): the whole subtree has stopped (or is abandoned) by then
-
-
-@dataclass(frozen=True, slots=True)
-class _RestartDue:
-    child_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class _StartChild:
-    spec: ChildSpec
-
-
-@dataclass(frozen=True, slots=True)
-class _TerminateChild:
-    child_id: str
-
-
-@dataclass(slots=True)
-class _Terminating:
-    urns: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, urn: str) -> None:
-        with self.lock:
-            self.urns.add(urn)
-
-    def claim(self, urn: str) -> bool:
-        with self.lock:
-            if urn in self.urns:
-                self.urns.discard(urn)
-                return True
-            return False
 
 
 class Supervisor(Actor):
@@ -161,10 +122,10 @@ class Supervisor(Actor):
         self.strategy = strategy
         self._intensity = RestartIntensity(max_restarts, period)
         self._children: dict[str, _Child] = {spec.id: _Child(spec) for spec in children}
-        self._terminating = _Terminating()
+        self._terminating = Terminating()
         self._stopping = False
         self._stop_deadline: float | None = None
-        self._timers: dict[str, threading.Timer] = {}
+        self._timers: dict[str, TimerHandle] = {}
         self._rng = random.Random()
         self._tracer = bus.tracer("actorchestra.supervisor")
         self._metrics = Instruments.of_bus(bus)
@@ -192,7 +153,7 @@ class Supervisor(Actor):
             pykka.Timeout: A supervisor did not answer in time.
         """
         infos: tuple[tuple[ChildInfo, pykka.ActorRef[Any] | None], ...] = ref.ask(
-            _WhichChildren(), block=True, timeout=timeout
+            WhichChildren(), block=True, timeout=timeout
         )
         result: list[ChildInfo] = []
         for info, child_ref in infos:
@@ -229,7 +190,7 @@ class Supervisor(Actor):
             ConfigurationError: A child with that id exists.
             Exception: Whatever the spec's ``start`` raised; the child is not added.
         """
-        child: pykka.ActorRef[Any] = ref.ask(_StartChild(spec), block=True, timeout=timeout)
+        child: pykka.ActorRef[Any] = ref.ask(StartChild(spec), block=True, timeout=timeout)
         return child
 
     @staticmethod
@@ -239,7 +200,7 @@ class Supervisor(Actor):
         Raises:
             ConfigurationError: No child has that id.
         """
-        ref.ask(_TerminateChild(child_id), block=True, timeout=timeout)
+        ref.ask(TerminateChild(child_id), block=True, timeout=timeout)
 
     @classmethod
     @contextlib.contextmanager
@@ -254,20 +215,20 @@ class Supervisor(Actor):
             yield ref
         finally:
             with contextlib.suppress(pykka.ActorDeadError):
-                ref.stop(block=True, timeout=_stop_budget(kwargs.get("children", ())))
+                ref.stop(block=True, timeout=stop_budget(kwargs.get("children", ())))
 
     # -- actor hooks -----------------------------------------------------------------
 
     def on_message(self, message: Any) -> Any:  # noqa: ANN401
         """Handle child exits, due restarts, tree queries and dynamic children."""
-        if isinstance(message, _ChildExited):
+        if isinstance(message, ChildExited):
             self._on_child_exited(message.child_id, message.exit)
-        elif isinstance(message, _RestartDue):
+        elif isinstance(message, RestartDue):
             self._timers.pop(message.child_id, None)
             self._restart_now(message.child_id)
-        elif isinstance(message, _StopBy):
+        elif isinstance(message, StopBy):
             self._stop_deadline = message.deadline
-        elif isinstance(message, _WhichChildren):
+        elif isinstance(message, WhichChildren):
             return tuple(
                 (
                     ChildInfo(
@@ -280,9 +241,9 @@ class Supervisor(Actor):
                 )
                 for child in self._children.values()
             )
-        elif isinstance(message, _StartChild):
+        elif isinstance(message, StartChild):
             return self._add_child(message.spec)
-        elif isinstance(message, _TerminateChild):
+        elif isinstance(message, TerminateChild):
             self._remove_child(message.child_id)
         else:
             return super().on_message(message)
@@ -338,9 +299,9 @@ class Supervisor(Actor):
 
         def on_exit(exit_: ActorExit) -> None:  # runs in the child's thread
             if self._terminating.claim(exit_.ref.actor_urn):
-                self._bus.requeue(child_id, exit_.leftovers)
+                exit_.hand_on(self._bus)  # now, so they go ahead of newer events
                 return
-            self.actor_ref.tell(_ChildExited(child_id, exit_))
+            self.actor_ref.tell(ChildExited(child_id, exit_))
 
         with linking(on_exit):
             ref = child.spec.start()
@@ -349,50 +310,20 @@ class Supervisor(Actor):
         self._bus.publish(ChildStarted(source=self.name, supervisor=self.name, child=child_id))
 
     def _terminate(self, child_ids: list[str]) -> None:
-        """Stop children in the given order; report those that do not stop in time.
-
-        Each gets its ``shutdown_timeout``, and none more than what is left before the
-        stop deadline (:meth:`stop_within`), which child supervisors are given too.
-        """
-        abandoned: list[str] = []
-        late: list[tuple[str, pykka.ActorRef[Any]]] = []  # told to stop past the deadline
+        """Stop children in the given order, within the stop deadline (see ``shutdown``)."""
+        stopping = []
         for child_id in child_ids:
             child = self._children.get(child_id)
-            if child is None or child.ref is None:
-                continue
-            ref, child.ref = child.ref, None
-            self._terminating.add(ref.actor_urn)
-            wait = child.spec.shutdown_timeout
-            deadline = self._stop_deadline
-            if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
-                if issubclass(ref.actor_class, Supervisor):
-                    # It stops its own children by the deadline, then reports back.
-                    wait = max(0.0, wait) + _STOP_SLACK / 2
-                    with contextlib.suppress(pykka.ActorDeadError):
-                        ref.tell(_StopBy(deadline))
-            try:
-                if wait <= 0:  # time is up: the rest are told at once, then waited for
-                    ref.stop(block=False)
-                    late.append((child_id, ref))
-                    continue
-                ref.stop(block=True, timeout=wait)
-            except pykka.Timeout:
-                abandoned.append(child_id)
-            except pykka.ActorDeadError:
-                self._terminating.claim(ref.actor_urn)
-        grace = time.monotonic() + _STOP_SLACK / 2
-        for child_id, ref in late:
-            if not ref.actor_stopped.wait(max(0.0, grace - time.monotonic())):
-                abandoned.append(child_id)
-        if abandoned:
-            # Python threads cannot be killed: they end when their code returns.
-            logger.warning(
-                "Supervisor %r abandoned %s that did not stop in time (they ignore "
-                "cancellation); their late events are dropped",
-                self.name,
-                ", ".join(repr(c) for c in abandoned),
-            )
+            if child is not None and child.ref is not None:
+                stopping.append((child_id, child.spec, child.ref))
+                child.ref = None
+        stop_children(
+            self.name,
+            stopping,
+            deadline=self._stop_deadline,
+            terminating=self._terminating,
+            is_supervisor=lambda ref: issubclass(ref.actor_class, Supervisor),
+        )
 
     @staticmethod
     def stop_within(ref: pykka.ActorRef[Supervisor], timeout: float) -> bool:
@@ -406,24 +337,13 @@ class Supervisor(Actor):
         Returns:
             Whether the supervisor stopped in time.
         """
-        deadline = time.monotonic() + timeout
-        try:
-            ref.tell(_StopBy(deadline))
-            ref.stop(block=True, timeout=timeout + _STOP_SLACK)
-        except pykka.ActorDeadError:
-            return True
-        except pykka.Timeout:
-            return False
-        return True
+        return stop_within(ref, timeout)
 
     def _on_child_exited(self, child_id: str, exit_: ActorExit) -> None:
         child = self._children.get(child_id)
+        exit_.hand_on(self._bus)  # to its successor, ahead of newer events
         if child is None or child.ref is None or child.ref.actor_urn != exit_.ref.actor_urn:
-            self._bus.requeue(child_id, exit_.leftovers)  # a child we already replaced
-            return
-        leftovers = list(exit_.leftovers)
-        leftovers.extend(_drain(exit_.ref))
-        self._bus.requeue(child_id, leftovers)
+            return  # a child we already replaced
         child.ref = None
         if exit_.reason is None:
             self._after_exit(child, exit_)
@@ -497,14 +417,13 @@ class Supervisor(Actor):
         child.consecutive += 1
         delay = backoff.delay(child.consecutive, self._rng)
         logger.info("Restarting child %r of %r in %.3f s", child.spec.id, self.name, delay)
-        timer = threading.Timer(delay, self._due, args=(child.spec.id,))
-        timer.daemon = True
-        self._timers[child.spec.id] = timer
-        timer.start()
+        message = RestartDue(child.spec.id)
 
-    def _due(self, child_id: str) -> None:  # runs in the timer's thread
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(_RestartDue(child_id))
+        def due() -> None:  # runs in the timer thread
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.actor_ref.tell(message)
+
+        self._timers[child.spec.id] = TIMERS.call_later(delay, due)
 
     def _restart_now(self, child_id: str) -> None:
         child = self._children.get(child_id)
@@ -560,23 +479,3 @@ class Supervisor(Actor):
         )
         logger.error(msg) if fatal else logger.info(msg)
         raise RestartLimitExceeded(msg)
-
-
-_STOP_SLACK = 0.5  # seconds past the deadline for stopping supervisors to report back
-
-
-def _stop_budget(children: Sequence[ChildSpec]) -> float:
-    return 1.0 + sum(spec.shutdown_timeout for spec in children)
-
-
-def _drain(ref: pykka.ActorRef[Any]) -> list[Any]:
-    """Tells that reached a dead actor's mailbox after its own teardown."""
-    messages: list[Any] = []
-    inbox = ref.actor_inbox
-    while True:
-        try:
-            envelope = inbox.get_nowait()  # type: ignore[attr-defined]
-        except queue.Empty:
-            return messages
-        if envelope.reply_to is None:
-            messages.append(envelope.message)

@@ -20,9 +20,10 @@ from actors import (
     TaskStatus,
     Team,
 )
-from actors._orchestration.timers import Scheduler
+from actors._timers import Scheduler
 from actors.testing import EventRecorder
 from bus import CancelRequested, Event, EventBus, TaskCompleted, TaskStarted
+from tests.helpers import wait_until
 
 
 class Hangs(Agent):
@@ -174,6 +175,26 @@ def test_cancelled_timers_do_not_pile_up() -> None:
         assert scheduler.pending() < 2100
     finally:
         scheduler.stop()
+
+
+def test_the_timer_thread_ends_when_no_timer_is_pending_and_starts_again() -> None:
+    scheduler = Scheduler("idle-timers")
+
+    def threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "idle-timers"]
+
+    ran = threading.Event()
+    scheduler.call_later(0.01, ran.set)
+    assert ran.wait(5)
+    assert wait_until(lambda: not threads())  # the one timer ran
+    pending = scheduler.call_later(600, ran.clear)
+    assert len(threads()) == 1
+    pending.cancel()
+    assert wait_until(lambda: not threads())  # the one timer was cancelled
+    assert ran.is_set()
+    again = threading.Event()
+    scheduler.call_later(0, again.set)
+    assert again.wait(5)
 
 
 class Slow(Agent):

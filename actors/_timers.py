@@ -1,7 +1,9 @@
-"""A timer thread: runs callbacks after delays, for timeouts and retry backoff.
+"""The timer thread: runs callbacks after delays, for timeouts, retries and restarts.
 
 One thread serves any number of timers (a heap of deadlines), so 30,000 tasks with a
-timeout each cost one thread, not 30,000.
+timeout each cost one thread, not 30,000. :data:`TIMERS` is the process's one timer
+thread, shared by every orchestrator (attempt and approval timeouts, retry backoff)
+and every supervisor (restart backoff).
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Scheduler", "TimerHandle"]
+__all__ = ["TIMERS", "Scheduler", "TimerHandle"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +33,18 @@ class TimerHandle:
 
     def cancel(self) -> None:
         """Skip the callback if it has not run yet."""
-        if not self.cancelled:
+        scheduler = self.scheduler
+        if scheduler is None:
             self.cancelled = True
-            if self.scheduler is not None:
-                self.scheduler._cancelled_one()
+        else:
+            scheduler._cancel(self)
 
 
 class Scheduler:
-    """Runs callbacks at monotonic deadlines in one thread, started on first use.
+    """Runs callbacks at monotonic deadlines in one thread, started when needed.
+
+    The thread ends when no timer is pending (every one ran or was cancelled), so a
+    process whose teams all stopped keeps no timer thread; the next timer starts one.
 
     Callbacks run in the scheduler's thread, one at a time, and must not block (tell an
     actor instead); an exception a callback raises is logged at ERROR and the thread
@@ -87,13 +94,23 @@ class Scheduler:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def _cancelled_one(self) -> None:
+    def _cancel(self, handle: TimerHandle) -> None:
         # Cancelled timers stay in the heap until due; a service that cancels most of
         # its timeouts (every task that ends in time) would pile them up for the whole
         # timeout. Past half the heap, drop them: O(n) now and then, O(1) amortized.
+        # Under the lock, so the count of cancelled timers in the heap stays exact.
         with self._cond:
+            if handle.cancelled:
+                return
+            handle.cancelled = True
+            if handle.scheduler is None:
+                return  # out of the heap already: it ran, or is running
             self._cancelled += 1
-            if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
+            if self._cancelled == len(self._heap):  # nothing left to run: let the thread end
+                self._heap.clear()
+                self._cancelled = 0
+                self._cond.notify()
+            elif self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
                 self._heap = [e for e in self._heap if not e[2].cancelled]
                 heapq.heapify(self._heap)
                 self._cancelled = 0
@@ -107,20 +124,34 @@ class Scheduler:
         while True:
             with self._cond:
                 while not self._stopped:
-                    if self._heap:
-                        wait = self._heap[0][0] - time.monotonic()
-                        if wait <= 0:
-                            break
-                        self._cond.wait(wait)
-                    else:
-                        self._cond.wait()
+                    if not self._heap:  # idle: end; the next call_later starts a thread
+                        self._thread = None
+                        return
+                    wait = self._heap[0][0] - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._cond.wait(wait)
                 if self._stopped:
                     return
                 _, _, handle = heapq.heappop(self._heap)
+                handle.scheduler = None  # out of the heap: a late cancel counts nothing
                 if handle.cancelled:
-                    self._cancelled = max(0, self._cancelled - 1)
+                    self._cancelled -= 1
                     continue
             try:
                 handle.callback()
             except Exception:
                 logger.exception("Timer callback %r raised", handle.callback)
+
+    def _after_fork_in_child(self) -> None:
+        # The thread did not survive the fork; its timers belong to the parent.
+        self._cond = threading.Condition()
+        self._heap.clear()
+        self._thread = None
+        self._cancelled = 0
+
+
+TIMERS = Scheduler("actorchestra-timers")
+"""The process's timer thread (started on first use, a daemon; never stopped)."""
+
+os.register_at_fork(after_in_child=TIMERS._after_fork_in_child)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ._errors import TaskCancelled
+from actors._errors import TaskCancelled
 
 __all__ = ["Cancellation", "call_cancellable"]
 
