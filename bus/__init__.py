@@ -8,6 +8,7 @@ delivered, and OpenTelemetry messaging spans for every hop.
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from ._any_event import AnyEvent as AnyEvent
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
 from ._envelope import Envelope as Envelope
@@ -18,26 +19,8 @@ from ._errors import ConfigurationError as ConfigurationError
 from ._errors import EventValidationError as EventValidationError
 from ._errors import OperationalError as OperationalError
 from ._errors import UsageError as UsageError
-from ._event import ActorTerminated as ActorTerminated
-from ._event import AnyEvent as AnyEvent
-from ._event import ApprovalDecided as ApprovalDecided
-from ._event import ApprovalRequested as ApprovalRequested
-from ._event import CancelRequested as CancelRequested
-from ._event import ChildCrashed as ChildCrashed
-from ._event import ChildRestarted as ChildRestarted
-from ._event import ChildStarted as ChildStarted
 from ._event import DeadLetter as DeadLetter
 from ._event import Event as Event
-from ._event import Handoff as Handoff
-from ._event import SupervisorEscalated as SupervisorEscalated
-from ._event import TaskCompleted as TaskCompleted
-from ._event import TaskFailed as TaskFailed
-from ._event import TaskFinished as TaskFinished
-from ._event import TaskStarted as TaskStarted
-from ._event import TokenUsage as TokenUsage
-from ._event import WorkflowFinished as WorkflowFinished
-from ._event import WorkflowResumed as WorkflowResumed
-from ._event import WorkflowStarted as WorkflowStarted
 from ._event import event_class as event_class
 from ._failure_kind import FailureKind as FailureKind
 from ._parse import EVENT_SCHEMA_VERSION as EVENT_SCHEMA_VERSION
@@ -45,9 +28,26 @@ from ._parse import parse_event as parse_event
 from ._parse import read_stored_event as read_stored_event
 from ._sink import EventSink as EventSink
 from ._subscription import Subscription as Subscription
+from ._supervision_events import ActorTerminated as ActorTerminated
+from ._supervision_events import ChildCrashed as ChildCrashed
+from ._supervision_events import ChildRestarted as ChildRestarted
+from ._supervision_events import ChildStarted as ChildStarted
+from ._supervision_events import SupervisorEscalated as SupervisorEscalated
+from ._task_events import ApprovalDecided as ApprovalDecided
+from ._task_events import ApprovalRequested as ApprovalRequested
+from ._task_events import CancelRequested as CancelRequested
+from ._task_events import Handoff as Handoff
+from ._task_events import TaskCompleted as TaskCompleted
+from ._task_events import TaskFailed as TaskFailed
+from ._task_events import TaskFinished as TaskFinished
+from ._task_events import TaskStarted as TaskStarted
+from ._token_usage import TokenUsage as TokenUsage
 from ._tracing import from_wire as from_wire
 from ._tracing import to_wire as to_wire
 from ._tracing import traceparent as traceparent
+from ._workflow_events import WorkflowFinished as WorkflowFinished
+from ._workflow_events import WorkflowResumed as WorkflowResumed
+from ._workflow_events import WorkflowStarted as WorkflowStarted
 
 try:
     __version__ = version("actorchestra")

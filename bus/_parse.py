@@ -9,8 +9,9 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel
 
+from ._any_event import AnyEvent
 from ._errors import EventValidationError
-from ._event import AnyEvent, Event, event_class
+from ._event import Event, event_class
 
 __all__ = ["EVENT_SCHEMA_VERSION", "parse_event", "read_stored_event"]
 

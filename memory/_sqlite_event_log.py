@@ -1,58 +1,29 @@
-"""The event log in SQLite: appended by one writer thread, committed in groups."""
+"""SQLiteEventLog: the event log in a SQLite file, read here and written by its writer thread."""
 
 from __future__ import annotations
 
-import atexit
-import json
 import logging
-import queue
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
-from bus import (
-    EVENT_SCHEMA_VERSION,
-    Envelope,
-    Event,
-    EventValidationError,
-    WorkflowFinished,
-    WorkflowStarted,
-    event_class,
-    read_stored_event,
-    traceparent,
-)
+from bus import Envelope, Event
 
 from ._database import connect, transaction
 from ._errors import MemoryStoreError
 from ._event_log import Retention, WorkflowInfo
+from ._event_log_retention import delete_retained
+from ._event_log_rows import read_row
+from ._event_log_writer import EventLogWriter
 
 __all__ = ["SQLiteEventLog"]
 
 logger = logging.getLogger(__name__)
 
-_MAX_BATCH = 2_000
-_WRITE_ATTEMPTS = 5
-_EXIT_FLUSH_TIMEOUT = 10.0
 _Status = Literal["running", "completed", "failed", "cancelled"]
-
-_OPEN: weakref.WeakSet[SQLiteEventLog] = weakref.WeakSet()
-_OPEN_LOCK = threading.Lock()
-
-
-@atexit.register
-def _flush_open_logs() -> None:
-    """At interpreter exit: write what open logs still hold (their writers are daemons)."""
-    with _OPEN_LOCK:
-        logs = list(_OPEN)
-    for log in logs:
-        try:
-            log.flush(_EXIT_FLUSH_TIMEOUT)
-        except Exception:  # one log's failure must not stop the others' flush
-            logger.exception("Event log %s: events not written at exit", log.path)
 
 
 class SQLiteEventLog:
@@ -109,10 +80,8 @@ class SQLiteEventLog:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = str(path)
-        self.commit_interval = commit_interval
         self.retention = retention
         self.retain_every = retain_every
-        self.lost = 0
         self.skipped = 0
         self._skipped_types: set[str] = set()
         self._skip_lock = threading.Lock()
@@ -121,19 +90,42 @@ class SQLiteEventLog:
         self._writer_lock = threading.Lock()
         self._reader_db = connect(self.path)
         self._reader_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[Envelope[Event] | threading.Event | None] = (
-            queue.SimpleQueue()
+        self._next_retention = time.monotonic() + retain_every
+        self._writer = EventLogWriter(
+            self.path,
+            self._writer_db,
+            self._writer_lock,
+            commit_interval=commit_interval,
+            max_pending=max_pending,
+            after_group=self._retain_when_due,
         )
-        self.max_pending = max_pending
-        self._pending = 0  # events appended, not yet written
-        self._append_lock = threading.Condition(threading.Lock())
-        self._closed = False
-        self._thread = threading.Thread(
-            target=self._write_loop, name=f"event-log {self.path}", daemon=True
-        )
-        self._thread.start()
-        with _OPEN_LOCK:
-            _OPEN.add(self)
+
+    @property
+    def commit_interval(self) -> float:
+        """Seconds the writer waits after a group's first event for more (see Args)."""
+        return self._writer.commit_interval
+
+    @commit_interval.setter
+    def commit_interval(self, value: float) -> None:
+        self._writer.commit_interval = value
+
+    @property
+    def max_pending(self) -> int:
+        """Events appended but not yet written, at most (see Args)."""
+        return self._writer.max_pending
+
+    @max_pending.setter
+    def max_pending(self, value: int) -> None:
+        self._writer.max_pending = value
+
+    @property
+    def lost(self) -> int:
+        """Events the writer could not write (each loss is logged at ERROR)."""
+        return self._writer.lost
+
+    @lost.setter
+    def lost(self, value: int) -> None:
+        self._writer.lost = value
 
     # -- writing ---------------------------------------------------------------------
 
@@ -143,130 +135,11 @@ class SQLiteEventLog:
         Raises:
             MemoryStoreError: The log is closed, or its writer thread is gone.
         """
-        with self._append_lock:
-            while self._pending >= self.max_pending and not self._closed:
-                if not self._thread.is_alive():
-                    msg = f"Event log {self.path!r} has no writer thread; events would be lost."
-                    raise MemoryStoreError(msg)
-                self._append_lock.wait(1.0)
-            if self._closed:
-                self._raise_closed()
-            self._pending += 1
-            self._queue.put(envelope)
-
-    def _raise_closed(self) -> None:
-        msg = f"Event log {self.path!r} is closed; close it after the bus's publishers stopped."
-        raise MemoryStoreError(msg)
-
-    def _write_loop(self) -> None:
-        get = self._queue.get
-        get_nowait = self._queue.get_nowait
-        next_retention = time.monotonic() + self.retain_every
-        while True:
-            item = get()
-            if isinstance(item, Envelope) and self.commit_interval > 0:
-                time.sleep(self.commit_interval)  # let a group gather: one commit for it
-            batch: list[Envelope[Event]] = []
-            waiters: list[threading.Event] = []
-            stop = False
-            while True:
-                if item is None:
-                    stop = True
-                    break
-                if isinstance(item, threading.Event):
-                    waiters.append(item)
-                else:
-                    batch.append(item)
-                    if len(batch) >= _MAX_BATCH:
-                        break
-                try:
-                    item = get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                try:
-                    self._write(batch)
-                except Exception:  # the writer must outlive any one bad batch
-                    self.lost += len(batch)
-                    logger.exception("Event log %s lost %d events", self.path, len(batch))
-                with self._append_lock:
-                    full = self._pending >= self.max_pending
-                    self._pending -= len(batch)
-                    if full:
-                        self._append_lock.notify_all()
-            for waiter in waiters:
-                waiter.set()
-            if self.retention is not None and time.monotonic() >= next_retention:
-                next_retention = time.monotonic() + self.retain_every
-                self._retain_logged(self.retention)
-            if stop:
-                return
-
-    def _write(self, batch: list[Envelope[Event]]) -> None:
-        groups: dict[str, list[str]] = {}  # workflow id -> its events, in order
-        newest: dict[str, float] = {}
-        loose: list[tuple[str, float, int, str]] = []
-        started: list[tuple[str, str, str, float]] = []
-        finished: list[tuple[str, float, str]] = []
-        for envelope in batch:
-            event = envelope.event
-            at = event.time.timestamp()
-            parent, state = traceparent(envelope)
-            quoted = json.dumps(state) if state else '""'
-            entry = f'[{event.model_dump_json()},"{parent}",{quoted},{EVENT_SCHEMA_VERSION}]'
-            workflow_id = event.workflow_id
-            if not workflow_id:
-                loose.append(("", at, 1, f"[{entry}]"))
-                continue
-            group = groups.get(workflow_id)
-            if group is None:
-                group = groups[workflow_id] = []
-            group.append(entry)
-            newest[workflow_id] = at
-            if isinstance(event, WorkflowStarted):
-                started.append((workflow_id, event.name, "running", at))
-            elif isinstance(event, WorkflowFinished):
-                finished.append((event.status, at, workflow_id))
-        rows = loose + [
-            (wid, newest[wid], len(entries), f"[{','.join(entries)}]")
-            for wid, entries in groups.items()
-        ]
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                with self._writer_lock, transaction(self._writer_db, self.path) as db:
-                    db.executemany(
-                        "INSERT INTO events (workflow_id, time, count, data) VALUES (?, ?, ?, ?)",
-                        rows,
-                    )
-                    db.executemany(
-                        "INSERT OR IGNORE INTO workflows VALUES (?, ?, ?, ?, NULL)", started
-                    )
-                    db.executemany(
-                        "UPDATE workflows SET status = ?, finished_at = ? WHERE id = ?", finished
-                    )
-            except (sqlite3.Error, MemoryStoreError):
-                if attempt + 1 < _WRITE_ATTEMPTS:
-                    time.sleep(0.2 * 2**attempt)
-                    continue
-                self.lost += len(batch)
-                logger.exception(
-                    "Event log %s lost %d events after %d failed writes",
-                    self.path,
-                    len(batch),
-                    _WRITE_ATTEMPTS,
-                )
-            return
+        self._writer.append(envelope)
 
     def flush(self, timeout: float = 30.0) -> None:
         """See :meth:`EventLog.flush`."""
-        done = threading.Event()
-        with self._append_lock:
-            if self._closed:
-                self._raise_closed()
-            self._queue.put(done)
-        if not done.wait(timeout):
-            msg = f"Event log {self.path!r} did not write its queue within {timeout} s."
-            raise MemoryStoreError(msg)
+        self._writer.flush(timeout)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -283,49 +156,10 @@ class SQLiteEventLog:
         rows = self._read(
             "SELECT data FROM events WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
         )
-        events = []
+        events: list[Event] = []
         for (data,) in rows:
-            try:
-                entries = json.loads(str(data))
-            except ValueError as exc:
-                self._skip("", -1, exc)  # a damaged row
-                continue
-            for entry in entries:
-                event = self._read_entry(entry, task_id)
-                if event is not None:
-                    events.append(event)
+            events.extend(read_row(data, task_id, self.path, self._skip))
         return events
-
-    def _read_entry(self, entry: Any, task_id: str | None) -> Event | None:  # noqa: ANN401 - JSON
-        """One stored ``[event, traceparent, tracestate(, version)]``; ``None`` to skip.
-
-        Raises:
-            MemoryStoreError: It is of a known event type and still cannot be read
-                (skipping it could make a resume repeat finished work).
-        """
-        try:
-            # [event, traceparent, tracestate] (version 0) or [..., version]
-            fields, parent, state = entry[0], entry[1], entry[2]
-            version = int(entry[3]) if len(entry) > 3 else 0
-            event_type = str(fields.get("type"))
-        except (TypeError, KeyError, IndexError, ValueError, AttributeError) as exc:
-            self._skip("", -1, exc)  # a damaged entry
-            return None
-        if task_id is not None and fields.get("task_id") != task_id:
-            return None
-        if parent:
-            fields["traceparent"], fields["tracestate"] = parent, state
-        try:
-            return read_stored_event(fields, version)
-        except EventValidationError as exc:
-            if event_class(event_type) is not None:
-                msg = (
-                    f"Event log {self.path!r} holds a {event_type} event (schema version "
-                    f"{version}) that this release cannot read: {exc}"
-                )
-                raise MemoryStoreError(msg) from None
-            self._skip(event_type, version, exc)
-            return None
 
     def _skip(self, event_type: str, version: int, exc: Exception) -> None:
         with self._skip_lock:
@@ -380,74 +214,28 @@ class SQLiteEventLog:
         else:
             logger.debug("Event log %s: retention removed %d events", self.path, removed)
 
+    def _retain_when_due(self) -> None:
+        """In the writer thread, after each group: apply :attr:`retention` when it is due."""
+        if self.retention is not None and time.monotonic() >= self._next_retention:
+            self._next_retention = time.monotonic() + self.retain_every
+            self._retain_logged(self.retention)
+
     def _retain(self, policy: Retention) -> int:
         now = self._clock()
-        conditions: list[str] = []
-        args: list[object] = []
-        if policy.max_age is not None:
-            conditions.append("finished_at < ?")
-            args.append(now - policy.max_age)
-        if policy.max_workflows is not None:
-            conditions.append(
-                "id NOT IN (SELECT id FROM workflows WHERE finished_at IS NOT NULL "
-                "ORDER BY finished_at DESC LIMIT ?)"
-            )
-            args.append(policy.max_workflows)
         with self._writer_lock, transaction(self._writer_db, self.path) as db:
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY)")
-            db.execute("DELETE FROM doomed")
-            if conditions:
-                where = " OR ".join(conditions)  # literal conditions, never user text
-                select = f"SELECT id FROM workflows WHERE finished_at NOT NULL AND ({where})"  # noqa: S608
-                db.execute("INSERT INTO doomed " + select, args)
-            if policy.max_age is not None:  # workflows never started here, idle too long
-                db.execute(
-                    "INSERT OR IGNORE INTO doomed SELECT workflow_id FROM events "
-                    "WHERE workflow_id != '' AND workflow_id NOT IN (SELECT id FROM workflows) "
-                    "GROUP BY workflow_id HAVING MAX(time) < ?",
-                    (now - policy.max_age,),
-                )
-            removed = self._delete_events(db, "workflow_id IN (SELECT id FROM doomed)", ())
-            db.execute("DELETE FROM effects WHERE workflow_id IN (SELECT id FROM doomed)")
-            db.execute("DELETE FROM workflows WHERE id IN (SELECT id FROM doomed)")
-            if policy.max_age is not None:
-                removed += self._delete_events(
-                    db, "workflow_id = '' AND time < ?", (now - policy.max_age,)
-                )
-            removed += self._delete_events(
-                db,
-                "workflow_id = '' AND seq NOT IN (SELECT seq FROM events "
-                "WHERE workflow_id = '' ORDER BY seq DESC LIMIT ?)",
-                (policy.max_loose_events,),
-            )
+            removed = delete_retained(db, policy, now)
         with self._writer_lock:
             # executescript steps the pragma to its end; execute() would free one page only
             self._writer_db.executescript("PRAGMA incremental_vacuum;")
             self._writer_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed
 
-    @staticmethod
-    def _delete_events(db: sqlite3.Connection, where: str, args: tuple[object, ...]) -> int:
-        """Delete the event rows matching ``where`` (a literal condition); how many events."""
-        count = db.execute(
-            f"SELECT COALESCE(SUM(count), 0) FROM events WHERE {where}",  # noqa: S608
-            args,
-        ).fetchone()[0]
-        db.execute(f"DELETE FROM events WHERE {where}", args)  # noqa: S608
-        return int(count)
-
     # -- lifetime --------------------------------------------------------------------
 
     def close(self) -> None:
         """See :meth:`EventLog.close`."""
-        with self._append_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._queue.put(None)
-        with _OPEN_LOCK:
-            _OPEN.discard(self)
-        self._thread.join()
+        if not self._writer.close():
+            return
         with self._writer_lock, self._reader_lock:
             self._writer_db.close()
             self._reader_db.close()

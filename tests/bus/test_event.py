@@ -135,7 +135,7 @@ def test_all_event_types_are_covered_by_the_union() -> None:
 
     schema = json.dumps(_ADAPTER.json_schema())
     for cls in Event.__subclasses__():
-        if cls.__module__ != "bus._event":
+        if not cls.__module__.startswith("bus."):
             continue  # a test's own event type
         assert cls.model_fields["type"].default in schema
 

@@ -1,0 +1,51 @@
+"""AnyEvent: the union of every built-in event type, discriminated on ``type``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from ._event import DeadLetter
+from ._supervision_events import (
+    ActorTerminated,
+    ChildCrashed,
+    ChildRestarted,
+    ChildStarted,
+    SupervisorEscalated,
+)
+from ._task_events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    CancelRequested,
+    Handoff,
+    TaskCompleted,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+)
+from ._workflow_events import WorkflowFinished, WorkflowResumed, WorkflowStarted
+
+__all__ = ["AnyEvent"]
+
+AnyEvent = Annotated[
+    TaskStarted
+    | CancelRequested
+    | ApprovalRequested
+    | ApprovalDecided
+    | WorkflowStarted
+    | TaskFinished
+    | WorkflowFinished
+    | WorkflowResumed
+    | ActorTerminated
+    | TaskCompleted
+    | TaskFailed
+    | Handoff
+    | DeadLetter
+    | ChildStarted
+    | ChildCrashed
+    | ChildRestarted
+    | SupervisorEscalated,
+    Field(discriminator="type"),
+]
+"""Union of every event type, discriminated on ``type``."""
