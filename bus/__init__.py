@@ -1,13 +1,16 @@
 """bus: typed events and their delivery between actors.
 
 Events are frozen pydantic models sharing one envelope; :class:`EventBus` routes them
-by type and recipient into actor mailboxes, with dead letters for what cannot be
-delivered, and OpenTelemetry messaging spans for every hop.
+by type and recipient into actor mailboxes, through an :class:`AddressBook` (the seam a
+transport implements), with dead letters for what cannot be delivered, and
+OpenTelemetry messaging spans for every hop.
 """
 
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from ._address_book import AddressBook as AddressBook
+from ._address_book import InProcessAddressBook as InProcessAddressBook
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
 from ._envelope import Envelope as Envelope
@@ -44,6 +47,7 @@ from ._parse import parse_event as parse_event
 from ._parse import read_stored_event as read_stored_event
 from ._sink import EventSink as EventSink
 from ._subscription import Subscription as Subscription
+from ._telemetry import Telemetry as Telemetry
 from ._tracing import from_wire as from_wire
 from ._tracing import to_wire as to_wire
 from ._tracing import traceparent as traceparent
@@ -58,6 +62,7 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "ActorTerminated",
     "ActorchestraError",
+    "AddressBook",
     "AnyEvent",
     "ApprovalDecided",
     "ApprovalRequested",
@@ -76,6 +81,7 @@ __all__ = [
     "EventSink",
     "EventValidationError",
     "Handoff",
+    "InProcessAddressBook",
     "OperationalError",
     "Subscription",
     "SupervisorEscalated",
@@ -83,6 +89,7 @@ __all__ = [
     "TaskFailed",
     "TaskFinished",
     "TaskStarted",
+    "Telemetry",
     "TokenUsage",
     "UsageError",
     "WorkflowFinished",
