@@ -1,13 +1,16 @@
 """bus: typed events and their delivery between actors.
 
 Events are frozen pydantic models sharing one envelope; :class:`EventBus` routes them
-by type and recipient into actor mailboxes, with dead letters for what cannot be
-delivered, and OpenTelemetry messaging spans for every hop.
+by type and recipient into actor mailboxes, through an :class:`AddressBook` (the seam a
+transport implements), with dead letters for what cannot be delivered, and
+OpenTelemetry messaging spans for every hop.
 """
 
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from ._address_book import AddressBook as AddressBook
+from ._address_book import InProcessAddressBook as InProcessAddressBook
 from ._any_event import AnyEvent as AnyEvent
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
@@ -41,6 +44,7 @@ from ._task_events import TaskCompleted as TaskCompleted
 from ._task_events import TaskFailed as TaskFailed
 from ._task_events import TaskFinished as TaskFinished
 from ._task_events import TaskStarted as TaskStarted
+from ._telemetry import Telemetry as Telemetry
 from ._token_usage import TokenUsage as TokenUsage
 from ._tracing import from_wire as from_wire
 from ._tracing import to_wire as to_wire
@@ -59,6 +63,7 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "ActorTerminated",
     "ActorchestraError",
+    "AddressBook",
     "AnyEvent",
     "ApprovalDecided",
     "ApprovalRequested",
@@ -78,6 +83,7 @@ __all__ = [
     "EventValidationError",
     "FailureKind",
     "Handoff",
+    "InProcessAddressBook",
     "OperationalError",
     "Subscription",
     "SupervisorEscalated",
@@ -85,6 +91,7 @@ __all__ = [
     "TaskFailed",
     "TaskFinished",
     "TaskStarted",
+    "Telemetry",
     "TokenUsage",
     "UsageError",
     "WorkflowFinished",

@@ -7,11 +7,13 @@ the child of the publish span and linked to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
 import pydantic
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
@@ -27,6 +29,7 @@ from ._hop_spans import HopSpans
 __all__ = [
     "BusTracer",
     "ProcessScope",
+    "continuing_trace",
     "from_wire",
     "record_failure",
     "to_wire",
@@ -245,6 +248,16 @@ class ProcessScope:
         if exc is not None:
             record_failure(span, exc)
         span.end()
+
+
+@contextlib.contextmanager
+def continuing_trace(span_context: SpanContext) -> Iterator[None]:
+    """Make ``span_context`` the current span's while the block runs, without a new span."""
+    token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(span_context)))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def record_failure(span: Span, exc: BaseException) -> None:

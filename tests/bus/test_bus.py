@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Any
 
+import pykka
 import pytest
 
 from actors import Actor
@@ -9,11 +12,14 @@ from actors._link import linking
 from actors.lowlevel import ActorExit
 from actors.testing import EventRecorder
 from bus import (
+    AddressBook,
     BusClosedError,
     ConfigurationError,
     DeadLetter,
+    Envelope,
     Event,
     EventBus,
+    InProcessAddressBook,
     TaskCompleted,
     TaskStarted,
 )
@@ -205,3 +211,75 @@ def test_actor_without_bus_handles_direct_messages() -> None:
 
     ref = Echo.start(name="echo")
     assert ref.ask("hi", timeout=5) == "hi"
+
+
+class RecordingAddressBook:
+    """An AddressBook that records what the bus asks of it, delivering in process."""
+
+    def __init__(self) -> None:
+        self.inner = InProcessAddressBook()
+        self.calls: list[tuple[str, str]] = []
+        self.delivered: list[object] = []
+
+    def bind(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        self.calls.append(("bind", name))
+        self.inner.bind(name, ref)
+
+    def unbind(self, name: str, ref: pykka.ActorRef[Any] | None = None) -> list[object]:
+        self.calls.append(("unbind", name))
+        return self.inner.unbind(name, ref)
+
+    def lookup(self, name: str) -> pykka.ActorRef[Any] | None:
+        return self.inner.lookup(name)
+
+    def deliver(self, name: str, message: object) -> str | None:
+        self.calls.append(("deliver", name))
+        self.delivered.append(message)
+        return self.inner.deliver(name, message)
+
+    def requeue(self, name: str, messages: Sequence[object]) -> list[object]:
+        self.calls.append(("requeue", name))
+        return self.inner.requeue(name, messages)
+
+    def bound(self) -> list[tuple[str, pykka.ActorRef[Any]]]:
+        return self.inner.bound()
+
+    def parked_count(self) -> int:
+        return self.inner.parked_count()
+
+
+def test_a_plugged_in_address_book_binds_and_delivers_for_the_bus() -> None:
+    recording = RecordingAddressBook()
+    book: AddressBook = recording  # it satisfies the protocol (mypy checks this line)
+    bus = EventBus(tracing=False, address_book=book)
+    dead = EventRecorder(bus, DeadLetter)
+    got: list[Event] = []
+    done = threading.Event()
+    try:
+        ref = Collector.start(name="c", bus=bus, sink=got, done=done, until=1)
+        bus.subscribe(TaskStarted, "c", recipient="c")
+        started = TaskStarted(agent="c", task_id="t1")
+        bus.publish(started)
+        assert done.wait(5)
+        assert [e.id for e in got] == [started.id]
+        assert bus.lookup("c") == ref
+        assert bus.statistics().bound_names == 1
+        [envelope] = recording.delivered
+        assert isinstance(envelope, Envelope) and envelope.event is started
+        bus.publish(TaskStarted(agent="ghost-free", task_id="t2"))  # no subscriber
+        bus.subscribe(TaskCompleted, "nobody")
+        bus.publish(TaskCompleted(agent="a"))  # the book finds no actor for "nobody"
+        assert [(d.subscriber, d.reason) for d in dead.of_type(DeadLetter)] == [
+            ("ghost-free", "no subscriber"),
+            ("nobody", "subscriber not bound"),
+        ]
+        ref.stop()
+        assert recording.calls == [
+            ("bind", "c"),
+            ("deliver", "c"),
+            ("deliver", "nobody"),
+            ("unbind", "c"),
+        ]
+        assert bus.lookup("c") is None
+    finally:
+        bus.stop()
