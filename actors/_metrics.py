@@ -1,4 +1,4 @@
-"""The actors' metrics (OpenTelemetry metrics API), one set of instruments per bus.
+"""The actors' metrics (OpenTelemetry metrics API), one set of instruments per provider.
 
 Names follow the OpenTelemetry semantic conventions where one exists
 (``gen_ai.client.token.usage``, GenAI conventions) and use the ``actorchestra.`` prefix
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from opentelemetry import metrics
 
-from bus import EventBus
+from bus import Telemetry
 
 __all__ = ["Instruments"]
 
@@ -26,7 +26,7 @@ _global: list[Instruments] = []
 
 @dataclass(frozen=True, slots=True)
 class Instruments:
-    """The instruments actors on one bus record to.
+    """The instruments actors record to, one set per meter provider.
 
     Attributes:
         tasks_started: ``actorchestra.tasks.started`` — task attempts dispatched
@@ -64,9 +64,9 @@ class Instruments:
             return found
 
     @staticmethod
-    def of_bus(bus: EventBus) -> Instruments:
-        """The instruments of ``bus``'s meter provider."""
-        return Instruments.of(bus.meter_provider)
+    def of_telemetry(telemetry: Telemetry) -> Instruments:
+        """The instruments of ``telemetry``'s meter provider."""
+        return Instruments.of(telemetry.meter_provider)
 
 
 def _create(meter: metrics.Meter) -> Instruments:

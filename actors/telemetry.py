@@ -35,18 +35,20 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-__all__ = ["Telemetry", "format_span_tree", "setup_telemetry"]
+from bus import Telemetry
+
+__all__ = ["TelemetrySetup", "format_span_tree", "setup_telemetry"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Telemetry:
-    """What :func:`setup_telemetry` built.
+class TelemetrySetup:
+    """What :func:`setup_telemetry` built: the SDK providers and their exporters.
 
     Attributes:
-        tracer_provider: Pass it to ``EventBus``, ``Team`` and ``Planner``.
-        meter_provider: Pass it to ``EventBus`` and ``Planner``.
+        tracer_provider: Pass it to ``EventBus`` (its actors and team report to it).
+        meter_provider: Pass it to ``EventBus``.
         memory: In-memory copy of finished spans, if asked for.
         otlp: Whether spans and metrics are exported over OTLP.
     """
@@ -55,6 +57,11 @@ class Telemetry:
     meter_provider: MeterProvider
     memory: InMemorySpanExporter | None
     otlp: bool
+
+    @property
+    def telemetry(self) -> Telemetry:
+        """Both providers as the one value actors take (e.g. ``Planner(telemetry=...)``)."""
+        return Telemetry(self.tracer_provider, self.meter_provider)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Flush and shut the exporters down within ``timeout`` seconds.
@@ -79,7 +86,7 @@ class Telemetry:
 
 def setup_telemetry(
     service_name: str = "actorchestra", *, keep_in_memory: bool = False
-) -> Telemetry:
+) -> TelemetrySetup:
     """Build a tracer provider from the ``OTEL_*`` environment (see the module doc).
 
     Args:
@@ -107,7 +114,7 @@ def setup_telemetry(
     if metrics_endpoint:
         readers.append(PeriodicExportingMetricReader(_otlp_metric_exporter()))
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
-    return Telemetry(provider, meter_provider, memory, bool(endpoint or metrics_endpoint))
+    return TelemetrySetup(provider, meter_provider, memory, bool(endpoint or metrics_endpoint))
 
 
 def _protocol(signal: str) -> str:

@@ -78,7 +78,9 @@ class EventBus:
             :class:`InProcessAddressBook` (this process's actors, told through Pykka).
 
     Attributes:
-        telemetry: The tracer and meter providers above, as one :class:`Telemetry`.
+        telemetry: The tracer and meter providers above, as one :class:`Telemetry` (its
+            tracer provider a no-op one when ``tracing`` is off): what the actors on
+            this bus report to unless they are given their own.
 
     Example:
         >>> from bus import EventBus, TaskCompleted
@@ -106,9 +108,9 @@ class EventBus:
         self._address_book = address_book if address_book is not None else InProcessAddressBook()
         self._closed = False
         self._tracer = BusTracer(tracer_provider) if tracing else None
-        self.tracer_provider = tracer_provider
-        self.meter_provider = meter_provider
         self.tracing = tracing
+        if not tracing:
+            tracer_provider = trace.NoOpTracerProvider()
         self.telemetry = Telemetry(tracer_provider, meter_provider)
         meter = self.telemetry.meter("actorchestra.bus")
         self._dead_letters = DeadLetters(meter)
@@ -119,10 +121,6 @@ class EventBus:
             description="Messages waiting in each bound actor's mailbox.",
         )
 
-    def meter(self, name: str) -> metrics.Meter:
-        """``self.telemetry.meter(name)``: a meter (``metrics.Meter``) for actors on this bus."""
-        return self.telemetry.meter(name)
-
     def _observe_mailboxes(self, _options: metrics.CallbackOptions) -> list[metrics.Observation]:
         # Runs in the metric reader's thread.
         observations = []
@@ -131,12 +129,6 @@ class EventBus:
             if qsize is not None and ref.is_alive():
                 observations.append(metrics.Observation(qsize(), {"actorchestra.actor.name": name}))
         return observations
-
-    def tracer(self, name: str) -> trace.Tracer:
-        """``self.telemetry.tracer(name)``, or a ``trace.NoOpTracer`` if tracing is off."""
-        if not self.tracing:
-            return trace.NoOpTracer()
-        return self.telemetry.tracer(name)
 
     # -- subscriptions -------------------------------------------------------------
 

@@ -208,7 +208,6 @@ def main(argv: list[str] | None = None) -> int:
     known = sum(len(store.records(name)) for name in AGENTS)
     print(f"memory: {args.db} holds {known} facts the agents learned in earlier runs")
     telemetry = setup_telemetry("due-diligence", keep_in_memory=args.spans)
-    provider = telemetry.tracer_provider
     request = (
         f"Carry out due diligence on {company.name}: financial, legal, HR and market "
         "analyses, then an overall risk assessment, then a report."
@@ -231,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         effects = SQLiteIdempotencyStore(args.db)
         stack.callback(effects.close)
         bus = EventBus(
-            tracer_provider=provider, meter_provider=telemetry.meter_provider, event_log=log
+            tracer_provider=telemetry.tracer_provider,
+            meter_provider=telemetry.meter_provider,
+            event_log=log,
         )
         specs = [
             LLMAgent.child_spec(
@@ -249,14 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name, (desc, tools, output) in AGENTS.items()
         ]
-        team = stack.enter_context(Team(specs, bus=bus, tracer_provider=provider))
-        planner = Planner(
-            client,
-            model,
-            team.agents,
-            tracer_provider=provider,
-            meter_provider=telemetry.meter_provider,
-        )
+        team = stack.enter_context(Team(specs, bus=bus))
+        planner = Planner(client, model, team.agents, telemetry=bus.telemetry)
         deadline = time.monotonic() + args.timeout  # planning and the workflow, in all
         with team.workflow("due_diligence"):
             try:

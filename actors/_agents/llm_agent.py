@@ -15,7 +15,7 @@ from pydantic import BaseModel, JsonValue
 from actors._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
 from actors._json_value import describe_validation_error
 from actors._metrics import Instruments
-from bus import EventBus
+from bus import EventBus, Telemetry
 from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
 
@@ -65,6 +65,8 @@ class LLMAgent(Agent):
             timeouts, 429 and 5xx), on top of the orchestrator's task attempts: at most
             ``(1 + max_retries) * max_attempts`` requests per model call of a task (see
             :data:`actors.DEFAULT_MODEL_RETRIES`, 1); ``None`` keeps the client's own.
+        telemetry: Where its ``invoke_agent``/``chat``/``execute_tool`` spans and
+            token metrics go; ``None`` uses the bus's (``bus.telemetry``).
 
     Raises:
         ConfigurationError: ``max_iterations`` < 1, ``max_retries`` < 0, or two tools
@@ -86,6 +88,7 @@ class LLMAgent(Agent):
         memory: MemoryStore | None = None,
         recall_limit: int = 5,
         max_retries: int | None = DEFAULT_MODEL_RETRIES,
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus, memory=memory, idempotency=idempotency)
         self.recall_limit = recall_limit
@@ -104,8 +107,9 @@ class LLMAgent(Agent):
                 msg = f"LLMAgent {name!r} has two tools named {tool.name!r}."
                 raise ConfigurationError(msg)
             self.tools[tool.name] = tool
-        self._tracer = bus.tracer("actorchestra.llm")
-        self._instruments = Instruments.of_bus(bus)
+        telemetry = telemetry if telemetry is not None else bus.telemetry
+        self._tracer = telemetry.tracer("actorchestra.llm")
+        self._instruments = Instruments.of_telemetry(telemetry)
 
     def handle(self, task: TaskContext) -> object:
         """Run the tool loop for one task attempt (see the class docstring).

@@ -9,14 +9,13 @@ from typing import Any
 
 import openai
 import pydantic
-from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind
 
 from actors._errors import PlanningError, PlanValidationError
 from actors._json_value import describe_validation_error
 from actors._metrics import Instruments
 from actors._orchestration.plan import Plan
-from bus import TokenUsage
+from bus import Telemetry, TokenUsage
 
 from .cancellation import Cancellation
 from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
@@ -50,8 +49,8 @@ class Planner:
         max_retries: Retries of each model call by the client, as for
             :class:`LLMAgent` (:data:`actors.DEFAULT_MODEL_RETRIES`, 1); ``None`` keeps
             the client's own.
-        tracer_provider: For the ``plan`` span; ``None`` uses the global provider.
-        meter_provider: For the token usage metric; ``None`` uses the global provider.
+        telemetry: Where the ``plan`` span and token usage metric go; ``None`` uses the
+            global providers.
 
     Raises:
         ConfigurationError: ``max_retries`` < 0.
@@ -65,16 +64,16 @@ class Planner:
         *,
         max_attempts: int = 3,
         max_retries: int | None = DEFAULT_MODEL_RETRIES,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: metrics.MeterProvider | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.client = with_retries(client, max_retries)
         self.model = model
         self.agents = dict(agents)
         self.max_attempts = max(1, max_attempts)
         self.usage = TokenUsage()
-        self._tracer = trace.get_tracer("actorchestra.planner", tracer_provider=tracer_provider)
-        self._token_usage = Instruments.of(meter_provider).token_usage
+        telemetry = telemetry if telemetry is not None else Telemetry()
+        self._tracer = telemetry.tracer("actorchestra.planner")
+        self._token_usage = Instruments.of_telemetry(telemetry).token_usage
 
     def plan(
         self,

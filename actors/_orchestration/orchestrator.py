@@ -7,8 +7,6 @@ import random
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from opentelemetry import trace
-
 from actors._errors import PlanValidationError, WorkflowError
 from actors._metrics import Instruments
 from bus import (
@@ -21,6 +19,7 @@ from bus import (
     Handoff,
     TaskCompleted,
     TaskFailed,
+    Telemetry,
     WorkflowStarted,
 )
 from memory import EventLog, MemoryStore
@@ -31,6 +30,7 @@ from .result import TaskStatus
 from .resume import Resumption
 from .routing import AgentRouter
 from .waiting_room import WaitingRoom
+from .workflow_span import SCOPE, start_workflow_span
 from .workflow_state import (
     ApprovalTimedOut,
     AttemptTimedOut,
@@ -84,7 +84,8 @@ class Orchestrator(Resumption, Handoffs):
             an agent, and is then given to the least loaded agent that has it.
         retry: How failed attempts are retried (backoff, circuit breaker).
         limits: Timeouts (seconds) and bounds on steps, handoffs and in-flight attempts.
-        tracer_provider: For the workflow spans; ``None`` uses the global provider.
+        telemetry: Where the workflow spans and task metrics go; ``None`` uses the bus's
+            (``bus.telemetry``).
         event_log: Where :func:`resume` reads workflows from; ``None`` uses the bus's
             ``event_log`` if it is a readable :class:`memory.EventLog`.
         memory: The agents' store: a workflow's short-term facts (namespace
@@ -101,7 +102,7 @@ class Orchestrator(Resumption, Handoffs):
         capabilities: Mapping[str, Collection[str]] | None = None,
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
+        telemetry: Telemetry | None = None,
         event_log: EventLog | None = None,
         memory: MemoryStore | None = None,
     ) -> None:
@@ -116,10 +117,9 @@ class Orchestrator(Resumption, Handoffs):
         self._stuck = {}
         self._workflows = {}
         self._rng = random.Random()
-        self._tracer = trace.get_tracer(
-            "actorchestra.orchestrator", tracer_provider=tracer_provider
-        )
-        self._metrics = Instruments.of_bus(bus)
+        telemetry = telemetry if telemetry is not None else bus.telemetry
+        self._tracer = telemetry.tracer(SCOPE)
+        self._metrics = Instruments.of_telemetry(telemetry)
         if event_log is None and isinstance(bus.event_log, EventLog):
             event_log = bus.event_log
         self._event_log = event_log
@@ -258,7 +258,7 @@ class Orchestrator(Resumption, Handoffs):
             return
         span = msg.span
         if span is None:
-            span = self._workflow_span(msg.name, msg.parent)
+            span = start_workflow_span(self._tracer, msg.name, msg.parent)
         wf = self._new_workflow(
             msg.workflow_id, msg.plan, msg.future, span, owns_span=msg.span is None
         )

@@ -21,6 +21,7 @@ from bus import (
 
 from .dispatch import Dispatching
 from .plan import Plan
+from .workflow_span import start_workflow_span
 from .workflow_state import Resume
 
 __all__ = ["Rebuilt", "Resumption", "rebuild"]
@@ -110,7 +111,7 @@ class Resumption(Dispatching):
             msg.future.set_exception((type(exc), exc, exc.__traceback__))
             return
         links = [trace.Link(state.origin)] if state.origin is not None else None
-        span = self._workflow_span(state.name, msg.parent, links)
+        span = start_workflow_span(self._tracer, state.name, msg.parent, links)
         span.set_attribute("actorchestra.workflow.resumed", True)
         wf = self._new_workflow(
             msg.workflow_id, state.plan, msg.future, span, owns_span=True, finished=state.finished

@@ -15,7 +15,7 @@ from opentelemetry import trace
 from actors._errors import ConfigurationError, WorkflowError, WorkflowTimeout
 from actors._supervision.child_spec import ChildSpec
 from actors._supervision.supervisor import ChildInfo, Supervisor
-from bus import ApprovalDecided, EventBus
+from bus import ApprovalDecided, EventBus, Telemetry
 from memory import MemoryStore
 
 from .orchestrator import Orchestrator
@@ -50,7 +50,8 @@ class Team:
             where); see :class:`RetryPolicy`.
         limits: Timeouts (seconds) and bounds on steps, handoffs and attempts in flight
             per agent; see :class:`Limits`.
-        tracer_provider: For workflow spans; ``None`` uses the global provider.
+        telemetry: Where the team's workflow spans, supervisors' spans and task metrics
+            go; ``None`` uses the bus's (``bus.telemetry``). Agents take their own.
         memory: The agents' store; each workflow's short-term facts are discarded at
             its end (see :meth:`Agent.note`).
 
@@ -81,7 +82,7 @@ class Team:
         period: float = 5.0,
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
+        telemetry: Telemetry | None = None,
         memory: MemoryStore | None = None,
     ) -> None:
         if not agents:
@@ -93,12 +94,15 @@ class Team:
             if unknown:
                 msg = f"Handoff from {source!r} names unknown agents {unknown}."
                 raise ConfigurationError(msg)
-        self.bus = bus if bus is not None else EventBus(tracer_provider=tracer_provider)
         self._owns_bus = bus is None
+        if bus is None:
+            t = telemetry or Telemetry()
+            bus = EventBus(tracer_provider=t.tracer_provider, meter_provider=t.meter_provider)
+        self.bus = bus
         self.agents: dict[str, str] = {spec.id: spec.description for spec in agents}
         self._names = frozenset(self.agents).union(*(spec.capabilities for spec in agents))
         self.name = name
-        self._tracer_provider = tracer_provider
+        self.telemetry = telemetry = telemetry if telemetry is not None else bus.telemetry
         b = self.bus
         orchestrator = ChildSpec(
             id="orchestrator",
@@ -110,7 +114,7 @@ class Team:
                 capabilities={s.id: s.capabilities for s in agents if s.capabilities},
                 retry=retry,
                 limits=limits,
-                tracer_provider=tracer_provider,
+                telemetry=telemetry,
                 memory=memory,
             ),
         )
@@ -122,10 +126,11 @@ class Team:
                 children=agents,
                 max_restarts=max_restarts,
                 period=period,
+                telemetry=telemetry,
             ),
         )
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
-            name=name, bus=b, children=[orchestrator, agents_sup]
+            name=name, bus=b, children=[orchestrator, agents_sup], telemetry=telemetry
         )
 
     def submit(
@@ -226,7 +231,7 @@ class Team:
             >>> with team.workflow("due_diligence"):  # doctest: +SKIP
             ...     result = team.run(planner.plan(request), name="due_diligence")
         """
-        return workflow_span(name, tracer_provider=self._tracer_provider)
+        return workflow_span(name, telemetry=self.telemetry)
 
     def tree(self) -> tuple[ChildInfo, ...]:
         """The supervision tree below the root, as :meth:`Supervisor.tree` reports it."""

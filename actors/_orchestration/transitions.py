@@ -115,16 +115,6 @@ class WorkflowTransitions(Actor):
                 heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
         return wf
 
-    def _workflow_span(
-        self, name: str, parent: otel_context.Context, links: list[trace.Link] | None = None
-    ) -> trace.Span:
-        return self._tracer.start_span(
-            f"invoke_workflow {name}",
-            context=parent,
-            attributes={"gen_ai.operation.name": "invoke_workflow", "gen_ai.agent.name": name},
-            links=links,
-        )
-
     @contextlib.contextmanager
     def _in_workflow(self, wf: Workflow) -> Iterator[None]:
         """Make ``wf``'s ``invoke_workflow`` span current (nothing to do untraced)."""

@@ -18,7 +18,14 @@ from actors._errors import ConfigurationError, RestartLimitExceeded
 from actors._link import ActorExit, linking
 from actors._metrics import Instruments
 from actors._timers import TIMERS, TimerHandle
-from bus import ChildCrashed, ChildRestarted, ChildStarted, EventBus, SupervisorEscalated
+from bus import (
+    ChildCrashed,
+    ChildRestarted,
+    ChildStarted,
+    EventBus,
+    SupervisorEscalated,
+    Telemetry,
+)
 from bus._errors import error_text
 from bus._tracing import record_failure
 
@@ -97,6 +104,8 @@ class Supervisor(Actor):
         strategy: Restart strategy.
         max_restarts: Restart intensity: restarts allowed within ``period``.
         period: Restart intensity window, in seconds.
+        telemetry: Where its ``crash`` spans and restart metrics go; ``None`` uses the
+            bus's (``bus.telemetry``).
 
     Raises:
         ConfigurationError: Duplicate child ids.
@@ -111,6 +120,7 @@ class Supervisor(Actor):
         strategy: RestartStrategy = RestartStrategy.ONE_FOR_ONE,
         max_restarts: int = 3,
         period: float = 5.0,
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
         ids = [spec.id for spec in children]
@@ -127,8 +137,10 @@ class Supervisor(Actor):
         self._stop_deadline: float | None = None
         self._timers: dict[str, TimerHandle] = {}
         self._rng = random.Random()
-        self._tracer = bus.tracer("actorchestra.supervisor")
-        self._metrics = Instruments.of_bus(bus)
+        telemetry = telemetry if telemetry is not None else bus.telemetry
+        self._tracer = telemetry.tracer("actorchestra.supervisor")
+        self._metrics = Instruments.of_telemetry(telemetry)
+        self._telemetry = telemetry
         try:
             for child_id in self._children:
                 self._start_child(child_id)

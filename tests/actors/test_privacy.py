@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError, field_validator
 
 from actors import LLMAgent, Plan, Planner, PlanningError, Task, TaskStatus, Team
 from actors.testing import FakeLLMServer, Reply
-from bus import EventBus
+from bus import EventBus, Telemetry
 from bus._errors import describe_validation_error
 from memory import SQLiteEventLog
 
@@ -81,7 +81,7 @@ def test_output_failing_its_schema_leaves_no_model_text_in_telemetry_or_the_log(
                 output_type=Verdict,
                 max_iterations=2,
             )
-            with Team([spec], bus=bus, tracer_provider=tracer_provider) as team:
+            with Team([spec], bus=bus) as team:
                 plan = Plan(tasks=(Task(id="t1", agent="risk", max_attempts=1),))
                 result = team.run(plan, timeout=20)
         [task] = result.tasks
@@ -110,7 +110,7 @@ def test_a_plan_failing_its_schema_leaves_no_model_text_in_telemetry(
             "m",
             {"risk": "rates risk"},
             max_attempts=2,
-            tracer_provider=tracer_provider,
+            telemetry=Telemetry(tracer_provider),
         )
         with pytest.raises(
             PlanningError,

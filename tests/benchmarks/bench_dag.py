@@ -51,7 +51,7 @@ def ours(n: int, runs: int, *, traced: bool, event_log: bool = False) -> float:
         log = SQLiteEventLog(Path(scratch) / "log.db") if event_log else None
         bus = EventBus(tracer_provider=provider, tracing=traced, event_log=log)
         agents = [NoOp.child_spec(a, bus) for a in AGENTS]
-        with Team(agents, bus=bus, tracer_provider=provider) as team:
+        with Team(agents, bus=bus) as team:
             result = median_of(runs, lambda: per_run(lambda: team.run(PLAN, timeout=10), n))
         if log is not None:
             log.close()

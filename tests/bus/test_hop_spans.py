@@ -148,7 +148,7 @@ class Probe(Actor):
     def on_event(self, event: Event) -> None:
         current = trace.get_current_span()
         assert self.bus is not None
-        with self.bus.tracer("probe").start_as_current_span("work") as child:
+        with self.bus.telemetry.tracer("probe").start_as_current_span("work") as child:
             recording = child.is_recording()
         self.seen.put((baggage.get_baggage("tenant"), current.get_span_context(), recording))
 

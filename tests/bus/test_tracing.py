@@ -49,7 +49,7 @@ def test_all_spans_of_a_workflow_share_one_trace_and_process_spans_follow_publis
         plan = Plan(
             tasks=(Task(id="a", agent="llm"), Task(id="b", agent="crashy", depends_on=("a",)))
         )
-        with Team(specs, bus=bus, tracer_provider=tracer_provider) as team:
+        with Team(specs, bus=bus) as team:
             result = team.run(plan, timeout=20, name="demo")
     assert result.ok
     finished = list(spans.get_finished_spans())
@@ -114,4 +114,4 @@ def test_untraced_bus_creates_no_spans(bus: EventBus, spans: InMemorySpanExporte
     bus.subscribe(TaskCompleted, got.append)
     bus.publish(TaskCompleted(agent="a"))
     assert got and spans.get_finished_spans() == ()
-    assert isinstance(bus.tracer("x"), trace.NoOpTracer)
+    assert isinstance(bus.telemetry.tracer("x"), trace.NoOpTracer)

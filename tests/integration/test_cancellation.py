@@ -240,7 +240,7 @@ def test_the_workflow_span_says_why_it_ended(
 ) -> None:
     bus = EventBus(tracer_provider=tracer_provider)
     Stubborn.release.clear()
-    team = Team([Stubborn.child_spec("stubborn", bus)], bus=bus, tracer_provider=tracer_provider)
+    team = Team([Stubborn.child_spec("stubborn", bus)], bus=bus)
     try:
         with pytest.raises(WorkflowTimeout):
             team.run(Plan(tasks=(Task(id="a", agent="stubborn"),)), timeout=0.5, name="report")
