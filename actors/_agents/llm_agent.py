@@ -12,7 +12,13 @@ import pydantic
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, JsonValue
 
-from actors._errors import ConfigurationError, LLMOutputError, ToolArgumentsError
+from actors._errors import (
+    ConfigurationError,
+    LLMOutputError,
+    NotJSONError,
+    TaskError,
+    ToolArgumentsError,
+)
 from actors._json_value import describe_validation_error
 from actors._metrics import Instruments
 from bus import EventBus, Telemetry
@@ -236,6 +242,9 @@ class LLMAgent(Agent):
             except ToolArgumentsError as exc:
                 span.set_attribute("error.type", type(exc).__name__)
                 return f"error: {exc}"
+            except NotJSONError as exc:  # the tool's code, not the model, must change
+                record_failure(span, exc)
+                raise TaskError(str(exc), retryable=False) from None
             except Exception as exc:  # the tool's own failure: tell the model
                 record_failure(span, exc)
                 span.set_attribute("error.type", type(exc).__name__)

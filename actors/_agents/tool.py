@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
@@ -11,8 +10,8 @@ from typing import Any, get_type_hints
 import pydantic
 import pydantic_core
 
-from actors._errors import ConfigurationError, ToolArgumentsError
-from actors._json_value import check_finite
+from actors._errors import ConfigurationError, NotJSONError, ToolArgumentsError
+from actors._json_value import to_json_value
 from memory import IdempotencyStore
 
 from .agent import TaskContext
@@ -142,7 +141,9 @@ class Tool:
             ToolArgumentsError: The arguments are not JSON or fail the schema; the
                 message restates pydantic's errors, for sending back to the model.
             TaskError: The same side effect is still running in another attempt.
-            NotJSONError: The function returned a NaN or an infinity.
+            NotJSONError: The function returned something that is not text, a JSON value
+                or a pydantic model (e.g. a set, a datetime, a NaN), the rule for an
+                agent's result too; the message names where and what, never the value.
         """
         try:
             args = self.arguments.model_validate_json(arguments or "{}")
@@ -169,11 +170,13 @@ class Tool:
     def _call(self, kwargs: dict[str, Any]) -> str:
         result = self.function(**kwargs)
         if isinstance(result, str):
-            return result
-        check_finite(result)
-        if isinstance(result, pydantic.BaseModel):
-            return result.model_dump_json()
+            return result  # text for the model, as it is
         try:
-            return pydantic_core.to_json(result).decode()
-        except pydantic_core.PydanticSerializationError:
-            return json.dumps(str(result))
+            value = to_json_value(result)  # the rule for an agent's result, too
+        except NotJSONError as exc:
+            msg = (
+                f"Tool {self.name!r} returned a {type(result).__name__} that cannot travel "
+                f"as JSON: {exc}"
+            )
+            raise NotJSONError(msg) from None
+        return pydantic_core.to_json(value).decode()

@@ -119,6 +119,24 @@ def test_a_tool_that_raises_is_reported_to_the_model(bus: EventBus) -> None:
     ]
 
 
+def test_a_tool_result_that_is_not_json_fails_the_task_as_an_agents_would(
+    bus: EventBus,
+) -> None:
+    def labels() -> set[str]:
+        """Labels, as a set (not a JSON value)."""
+        return {"secret-label"}
+
+    with FakeLLMServer([Reply.calls(("labels", {})), Reply.text("never")]) as server:
+        task = run_one(bus, server, tools=[labels])
+    assert task.status is TaskStatus.FAILED
+    assert task.error == (
+        "TaskError: Tool 'labels' returned a set that cannot travel as JSON: "
+        "value: invalid-json-value"
+    )
+    assert "secret-label" not in task.error
+    assert len(server.requests) == 1  # the model never saw a stringified set
+
+
 def test_tool_loop_is_capped_and_warns_at_ten(
     bus: EventBus, caplog: pytest.LogCaptureFixture
 ) -> None:
