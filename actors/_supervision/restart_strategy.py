@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
-from actors._errors import ConfigurationError
+from actors._errors import ConfigurationError, RestartLimitExceeded
+from bus import EventBus, SupervisorEscalated
 
-__all__ = ["RestartIntensity", "RestartStrategy"]
+__all__ = ["RestartIntensity", "RestartStrategy", "escalate"]
+
+logger = logging.getLogger(__name__)
 
 
 class RestartStrategy(enum.Enum):
@@ -81,3 +86,31 @@ class RestartIntensity:
     def recent(self) -> int:
         """Restarts counted within the current window."""
         return len(self._times)
+
+
+def escalate(
+    bus: EventBus, supervisor: str, intensity: RestartIntensity, *, fatal: bool
+) -> NoReturn:
+    """Give up on restarting: publish ``SupervisorEscalated`` and raise (OTP ``shutdown``).
+
+    The supervisor has stopped its children; raising crashes it, so its own supervisor
+    applies its strategy. ``fatal`` (a root supervisor) logs at ERROR, else at INFO.
+
+    Raises:
+        RestartLimitExceeded: Always.
+    """
+    bus.publish(
+        SupervisorEscalated(
+            source=supervisor,
+            supervisor=supervisor,
+            restarts=intensity.recent,
+            period=intensity.period,
+            fatal=fatal,
+        )
+    )
+    msg = (
+        f"Supervisor {supervisor!r} exceeded its restart intensity "
+        f"({intensity.max_restarts} restarts in {intensity.period} s)."
+    )
+    logger.error(msg) if fatal else logger.info(msg)
+    raise RestartLimitExceeded(msg)

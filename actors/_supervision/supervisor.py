@@ -14,22 +14,19 @@ import pykka
 from opentelemetry import trace
 
 from actors._actor import Actor
-from actors._errors import ConfigurationError, RestartLimitExceeded
+from actors._errors import ConfigurationError
 from actors._link import ActorExit, linking
 from actors._metrics import Instruments
 from actors._timers import TIMERS, TimerHandle
 from bus import (
-    ChildCrashed,
     ChildRestarted,
     ChildStarted,
     EventBus,
-    SupervisorEscalated,
     Telemetry,
 )
-from bus._errors import error_text
-from bus._tracing import record_failure
 
 from .child_spec import ChildSpec, RestartPolicy
+from .crash_report import report_failed_start, reporting_crash
 from .messages import (
     ChildExited,
     RestartDue,
@@ -39,33 +36,15 @@ from .messages import (
     Terminating,
     WhichChildren,
 )
-from .restart_strategy import RestartIntensity, RestartStrategy
+from .restart_strategy import RestartIntensity, RestartStrategy, escalate
 from .shutdown import stop_budget, stop_children, stop_within
+from .tree import ChildInfo, format_tree, which_children
 
 __all__ = ["ChildInfo", "Supervisor"]
 
 logger = logging.getLogger(__name__)
 
 _S = TypeVar("_S", bound="Supervisor")
-
-
-@dataclass(frozen=True, slots=True)
-class ChildInfo:
-    """One child as its supervisor sees it (OTP ``which_children``).
-
-    Attributes:
-        id: The child id.
-        alive: Whether it is running.
-        restart_count: Restarts of this child since its supervisor started.
-        restart: Its restart type.
-        children: Its own children, when it is a supervisor.
-    """
-
-    id: str
-    alive: bool
-    restart_count: int
-    restart: RestartPolicy
-    children: tuple[ChildInfo, ...] = ()
 
 
 @dataclass(slots=True)
@@ -140,7 +119,6 @@ class Supervisor(Actor):
         telemetry = telemetry if telemetry is not None else bus.telemetry
         self._tracer = telemetry.tracer("actorchestra.supervisor")
         self._metrics = Instruments.of_telemetry(telemetry)
-        self._telemetry = telemetry
         try:
             for child_id in self._children:
                 self._start_child(child_id)
@@ -152,45 +130,18 @@ class Supervisor(Actor):
 
     @staticmethod
     def tree(ref: pykka.ActorRef[_S], timeout: float = 5.0) -> tuple[ChildInfo, ...]:
-        """The children of the supervisor at ``ref``, recursively.
-
-        Asks from the calling thread, one supervisor at a time, so no actor blocks.
-
-        Args:
-            ref: A supervisor's ref.
-            timeout: Seconds to wait for each supervisor's answer.
+        """The children of the supervisor at ``ref``, recursively (see :func:`which_children`).
 
         Raises:
             pykka.ActorDeadError: A supervisor on the way stopped.
-            pykka.Timeout: A supervisor did not answer in time.
+            pykka.Timeout: A supervisor did not answer within ``timeout`` seconds.
         """
-        infos: tuple[tuple[ChildInfo, pykka.ActorRef[Any] | None], ...] = ref.ask(
-            WhichChildren(), block=True, timeout=timeout
-        )
-        result: list[ChildInfo] = []
-        for info, child_ref in infos:
-            if child_ref is not None and issubclass(child_ref.actor_class, Supervisor):
-                try:
-                    sub = Supervisor.tree(child_ref, timeout)
-                except pykka.ActorDeadError:
-                    sub = ()
-                result.append(ChildInfo(info.id, info.alive, info.restart_count, info.restart, sub))
-            else:
-                result.append(info)
-        return tuple(result)
+        return which_children(ref, timeout, lambda r: issubclass(r.actor_class, Supervisor))
 
     @staticmethod
     def format_tree(infos: Sequence[ChildInfo], indent: str = "") -> str:
         """Render :meth:`tree`'s result as indented text, one child per line."""
-        lines: list[str] = []
-        for info in infos:
-            state = "alive" if info.alive else "stopped"
-            lines.append(
-                f"{indent}{info.id} [{state}, {info.restart.value}, restarts={info.restart_count}]"
-            )
-            if info.children:
-                lines.append(Supervisor.format_tree(info.children, indent + "  "))
-        return "\n".join(lines)
+        return format_tree(infos, indent)
 
     @staticmethod
     def start_child(
@@ -360,34 +311,7 @@ class Supervisor(Actor):
         if exit_.reason is None:
             self._after_exit(child, exit_)
             return
-        # A crash: its span continues the trace of the event that was in flight.
-        with (
-            self._bus.continuing(exit_.in_flight),
-            self._tracer.start_as_current_span(
-                f"crash {child_id}",
-                attributes={"actorchestra.supervisor": self.name, "actorchestra.child": child_id},
-            ) as span,
-        ):
-            reason = exit_.reason
-            record_failure(span, reason)
-            text = error_text(reason)  # never a pydantic error's quoted input
-            logger.info(
-                "Child %r of %r crashed: %s: %s", child_id, self.name, type(reason).__name__, text
-            )
-            in_flight = exit_.in_flight.event if exit_.in_flight is not None else None
-            self._bus.publish(
-                ChildCrashed(
-                    source=self.name,
-                    supervisor=self.name,
-                    child=child_id,
-                    error_type=type(reason).__name__,
-                    message=text,
-                    workflow_id=in_flight.workflow_id if in_flight else "",
-                    task_id=in_flight.task_id if in_flight else "",
-                    causation_id=in_flight.id if in_flight else "",
-                    attempt=in_flight.attempt if in_flight else 1,
-                )
-            )
+        with reporting_crash(self._bus, self._tracer, self.name, child_id, exit_):
             self._after_exit(child, exit_)
 
     def _after_exit(self, child: _Child, exit_: ActorExit) -> None:
@@ -444,17 +368,7 @@ class Supervisor(Actor):
         try:
             self._start_child(child_id)
         except Exception as exc:  # a crash on start is a crash: count it, retry
-            text = error_text(exc)
-            logger.info("Child %r of %r failed to restart: %s", child_id, self.name, text)
-            self._bus.publish(
-                ChildCrashed(
-                    source=self.name,
-                    supervisor=self.name,
-                    child=child_id,
-                    error_type=type(exc).__name__,
-                    message=text,
-                )
-            )
+            report_failed_start(self._bus, self.name, child_id, exc)
             if not self._intensity.add_restart():
                 self._escalate()
             self._schedule(child)
@@ -473,21 +387,6 @@ class Supervisor(Actor):
         )
 
     def _escalate(self) -> None:
-        intensity = self._intensity
         fatal = self._link is None
         self._shutdown()
-        self._bus.publish(
-            SupervisorEscalated(
-                source=self.name,
-                supervisor=self.name,
-                restarts=intensity.recent,
-                period=intensity.period,
-                fatal=fatal,
-            )
-        )
-        msg = (
-            f"Supervisor {self.name!r} exceeded its restart intensity "
-            f"({intensity.max_restarts} restarts in {intensity.period} s)."
-        )
-        logger.error(msg) if fatal else logger.info(msg)
-        raise RestartLimitExceeded(msg)
+        escalate(self._bus, self.name, self._intensity, fatal=fatal)
