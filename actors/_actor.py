@@ -13,8 +13,9 @@ import pykka
 from pykka import messages as pykka_messages
 from pykka._actor import ActorInbox  # the mailbox Protocol (private in Pykka)
 
-from bus import ActorTerminated, BusClosedError, Envelope, Event, EventBus, Subscription
+from bus import ActorTerminated, BusClosedError, Event, EventBus, Subscription
 from bus._errors import error_text
+from bus.lowlevel import Envelope
 
 from ._errors import ConfigurationError
 from ._link import ActorExit, current_link
@@ -39,7 +40,7 @@ class Actor(pykka.ThreadingActor):
     * Bound on the bus under ``name`` just before its thread starts, so events
       addressed to the name reach this actor, and events parked while its predecessor
       was restarting are handed over first.
-    * :class:`bus.Envelope` messages go to :meth:`on_event`, inside the bus's
+    * :class:`bus.lowlevel.Envelope` messages go to :meth:`on_event`, inside the bus's
       ``process`` span; other messages go to :meth:`on_message`.
     * A ``BaseException`` from its code crashes this actor only (see
       :class:`ContainedBaseException`); an exception in ``on_start`` is a crash too.

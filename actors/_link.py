@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pykka
 
 if TYPE_CHECKING:
-    from bus import Envelope, Event, EventBus
+    from bus import Event, EventBus
+    from bus.lowlevel import Envelope
 
 __all__ = ["ActorExit", "ExitCallback", "current_link", "linking"]
 

@@ -9,12 +9,9 @@ OpenTelemetry messaging spans for every hop.
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from ._address_book import AddressBook as AddressBook
-from ._address_book import InProcessAddressBook as InProcessAddressBook
 from ._any_event import AnyEvent as AnyEvent
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
-from ._envelope import Envelope as Envelope
 from ._errors import ActorchestraError as ActorchestraError
 from ._errors import BusClosedError as BusClosedError
 from ._errors import BusError as BusError
@@ -28,8 +25,6 @@ from ._event import event_class as event_class
 from ._failure_kind import FailureKind as FailureKind
 from ._parse import EVENT_SCHEMA_VERSION as EVENT_SCHEMA_VERSION
 from ._parse import parse_event as parse_event
-from ._parse import read_stored_event as read_stored_event
-from ._sink import EventSink as EventSink
 from ._subscription import Subscription as Subscription
 from ._supervision_events import ActorTerminated as ActorTerminated
 from ._supervision_events import ChildCrashed as ChildCrashed
@@ -46,9 +41,6 @@ from ._task_events import TaskFinished as TaskFinished
 from ._task_events import TaskStarted as TaskStarted
 from ._telemetry import Telemetry as Telemetry
 from ._token_usage import TokenUsage as TokenUsage
-from ._tracing import from_wire as from_wire
-from ._tracing import to_wire as to_wire
-from ._tracing import traceparent as traceparent
 from ._workflow_events import WorkflowFinished as WorkflowFinished
 from ._workflow_events import WorkflowResumed as WorkflowResumed
 from ._workflow_events import WorkflowStarted as WorkflowStarted
@@ -63,7 +55,6 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "ActorTerminated",
     "ActorchestraError",
-    "AddressBook",
     "AnyEvent",
     "ApprovalDecided",
     "ApprovalRequested",
@@ -76,14 +67,11 @@ __all__ = [
     "ChildStarted",
     "ConfigurationError",
     "DeadLetter",
-    "Envelope",
     "Event",
     "EventBus",
-    "EventSink",
     "EventValidationError",
     "FailureKind",
     "Handoff",
-    "InProcessAddressBook",
     "OperationalError",
     "Subscription",
     "SupervisorEscalated",
@@ -98,11 +86,7 @@ __all__ = [
     "WorkflowResumed",
     "WorkflowStarted",
     "event_class",
-    "from_wire",
     "parse_event",
-    "read_stored_event",
-    "to_wire",
-    "traceparent",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

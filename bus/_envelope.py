@@ -24,8 +24,8 @@ class Envelope(Generic[E_co]):
 
     In-process the span context travels as an object beside the event: serializing it
     to ``traceparent`` on every hop would cost about 6.6 µs (inject + extract, see
-    ``shared/DESIGN.md``). :func:`bus.to_wire` and :func:`bus.from_wire` convert when
-    an event leaves the process or is stored.
+    ``shared/DESIGN.md``). :func:`bus.lowlevel.to_wire` and
+    :func:`bus.lowlevel.from_wire` convert when an event leaves the process or is stored.
 
     Attributes:
         event: The frozen event.

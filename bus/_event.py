@@ -4,7 +4,7 @@ Every event shares the envelope of ``shared/DESIGN.md``; the ``type`` field is t
 discriminator of the :data:`AnyEvent` union, so any event parses back from JSON.
 Trace context (``traceparent``/``tracestate``, W3C Trace Context) is empty while an
 event travels in-process (the bus carries the span context beside it, see
-:class:`bus.Envelope`) and is filled in when the event leaves the process or is stored.
+:class:`bus.lowlevel.Envelope`) and is filled in when the event leaves the process or is stored.
 :class:`DeadLetter` lives here as the bus's own event: what the bus could not deliver.
 """
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from bus import Envelope, Event
+from bus import Event
+from bus.lowlevel import Envelope
 
 from ._errors import ConfigurationError
 
@@ -65,7 +66,7 @@ class Retention:
 
 @runtime_checkable
 class EventLog(Protocol):
-    """An append-only log of bus events; an :class:`bus.EventSink` that can be read back.
+    """An append-only log of bus events; an :class:`bus.lowlevel.EventSink` that can be read back.
 
     Give it to the bus (``EventBus(event_log=log)``) and every published event is
     appended, in publish order, with its trace context as W3C ``traceparent``. The
@@ -73,7 +74,7 @@ class EventLog(Protocol):
     """
 
     def append(self, envelope: Envelope[Event]) -> None:
-        """Append one event (see :class:`bus.EventSink`).
+        """Append one event (see :class:`bus.lowlevel.EventSink`).
 
         Raises:
             MemoryStoreError: The log was closed.

@@ -10,15 +10,13 @@ from typing import Any
 
 from bus import (
     EVENT_SCHEMA_VERSION,
-    Envelope,
     Event,
     EventValidationError,
     WorkflowFinished,
     WorkflowStarted,
     event_class,
-    read_stored_event,
-    traceparent,
 )
+from bus.lowlevel import Envelope, read_stored_event, traceparent
 
 from ._errors import MemoryStoreError
 

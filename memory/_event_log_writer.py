@@ -11,7 +11,8 @@ import time
 import weakref
 from collections.abc import Callable
 
-from bus import Envelope, Event
+from bus import Event
+from bus.lowlevel import Envelope
 
 from ._database import transaction
 from ._errors import MemoryStoreError

@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from bus import Envelope, Event, WorkflowFinished, WorkflowStarted, to_wire
+from bus import Event, WorkflowFinished, WorkflowStarted
+from bus.lowlevel import Envelope, to_wire
 
 from ._errors import MemoryStoreError
 from ._event_log import Retention, WorkflowInfo

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, cast
 
-from bus import Envelope, Event
+from bus import Event
+from bus.lowlevel import Envelope
 
 from ._database import connect, transaction
 from ._errors import MemoryStoreError
@@ -47,7 +48,7 @@ class SQLiteEventLog:
 
     **Versions.** Each event is stored with :data:`bus.EVENT_SCHEMA_VERSION`; reading
     accepts every older version and newer ones as far as this release knows them (see
-    :func:`bus.read_stored_event`). A record this release cannot read — an event type
+    :func:`bus.lowlevel.read_stored_event`). A record this release cannot read — an event type
     whose class is not imported, or a damaged record — is skipped by :meth:`events`,
     counted in :attr:`skipped` (once per read) and logged at WARNING once per event
     type; one of a known type that cannot be read raises :class:`MemoryStoreError`

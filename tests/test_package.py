@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.metadata
 import inspect
 import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +16,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["actors", "bus", "memory", "actors.testing", "actors.telemetry"]
+PACKAGES = [
+    "actors",
+    "bus",
+    "memory",
+    "actors.testing",
+    "actors.telemetry",
+    "actors.lowlevel",
+    "bus.lowlevel",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -26,8 +36,12 @@ def test_all_is_sorted_and_every_error_is_exported(name: str) -> None:
     for attr in exported:
         assert hasattr(module, attr), attr
     if "." not in name:
-        for sub in (ROOT / name).glob("_*.py"):
-            private = importlib.import_module(f"{name}.{sub.stem}")
+        for sub in (ROOT / name).rglob("_*.py"):
+            parts = sub.relative_to(ROOT / name).parts
+            if not all(part.startswith("_") for part in parts):
+                continue  # a public sub-package (actors.testing) has its own __all__
+            dotted = ".".join(sub.relative_to(ROOT).with_suffix("").parts)
+            private = importlib.import_module(dotted.removesuffix(".__init__"))
             for obj_name, obj in vars(private).items():
                 if (
                     inspect.isclass(obj)
@@ -136,3 +150,82 @@ def test_one_usage_error_base_catches_every_configuration_error() -> None:
     assert issubclass(bus.BusClosedError, bus.BusError)
     assert issubclass(memory.StoreFileError, memory.MemoryStoreError)
     assert not issubclass(actors.TaskError, actors.UsageError)
+
+
+def _modules() -> dict[str, Path]:
+    return {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for package in ("actors", "bus", "memory")
+        for p in (ROOT / package).rglob("*.py")
+    }
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """The modules of our three packages that ``module`` imports at run time.
+
+    Relative imports are resolved; imports for type checking only are left out.
+    """
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.add(target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m.split(".")[0] in ("actors", "bus", "memory")}
+
+
+def test_modules_are_small_and_the_top_of_actors_is_short() -> None:
+    lines = {m: len(p.read_text().splitlines()) for m, p in _modules().items()}
+    assert max(lines.values()) <= 400, max(lines.items(), key=lambda kv: kv[1])
+    assert statistics.median(lines.values()) < 150
+    top = [p.name for p in (ROOT / "actors").glob("*.py")]
+    assert len(top) <= 10, sorted(top)
+
+
+# Floors of actors/, top to bottom: a module imports from its own floor and those below.
+FLOORS = ["actors.testing", "actors._agents", "actors._orchestration", "actors._supervision"]
+SURFACE = {"actors", "actors.lowlevel", "actors.telemetry"}
+
+
+def _floor(module: str) -> int:
+    """Index in FLOORS; the actor core (actors._actor, _link, ...) is below them all."""
+    for i, floor in enumerate(FLOORS):
+        if module == floor or module.startswith(floor + "."):
+            return i
+    return len(FLOORS)
+
+
+def test_each_layer_imports_only_from_below() -> None:
+    wrong = []
+    for module, path in _modules().items():
+        imported = _imports(module, path)
+        top = module.split(".")[0]
+        if top == "bus":
+            wrong += [(module, m) for m in imported if m.split(".")[0] != "bus"]
+        elif top == "memory":
+            wrong += [(module, m) for m in imported if m.split(".")[0] == "actors"]
+        elif module in SURFACE:
+            wrong += [(module, m) for m in imported if _floor(m) == 0]  # no testing kit
+        else:
+            wrong += [
+                (module, m)
+                for m in imported
+                if m.split(".")[0] == "actors" and m not in SURFACE and _floor(m) < _floor(module)
+            ]
+    assert wrong == []

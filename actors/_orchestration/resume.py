@@ -9,15 +9,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 
 from actors._errors import PlanValidationError, WorkflowError
-from bus import (
-    Event,
-    TaskFinished,
-    TaskStarted,
-    WorkflowFinished,
-    WorkflowResumed,
-    WorkflowStarted,
-    from_wire,
-)
+from bus import Event, TaskFinished, TaskStarted, WorkflowFinished, WorkflowResumed, WorkflowStarted
+from bus.lowlevel import from_wire
 
 from .dispatch import Dispatching
 from .plan import Plan

@@ -12,17 +12,15 @@ from actors._link import linking
 from actors.lowlevel import ActorExit
 from actors.testing import EventRecorder
 from bus import (
-    AddressBook,
     BusClosedError,
     ConfigurationError,
     DeadLetter,
-    Envelope,
     Event,
     EventBus,
-    InProcessAddressBook,
     TaskCompleted,
     TaskStarted,
 )
+from bus.lowlevel import AddressBook, Envelope, InProcessAddressBook
 from tests.helpers import Collector, wait_until
 
 

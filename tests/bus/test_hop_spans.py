@@ -26,8 +26,9 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import SpanContext
 
 from actors import Actor
-from bus import ChildStarted, Envelope, Event, EventBus, TaskStarted
+from bus import ChildStarted, Event, EventBus, TaskStarted
 from bus._hop_spans import HopSpans
+from bus.lowlevel import Envelope
 
 
 class Relay(Actor):

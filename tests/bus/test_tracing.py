@@ -9,7 +9,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from actors import Agent, LLMAgent, Plan, Task, TaskContext, Team
 from actors.testing import FakeLLMServer, Reply
-from bus import Envelope, EventBus, TaskCompleted, from_wire, to_wire
+from bus import EventBus, TaskCompleted
+from bus.lowlevel import Envelope, from_wire, to_wire
 
 
 def by_name(spans: list[ReadableSpan], prefix: str) -> list[ReadableSpan]:

@@ -23,7 +23,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from bus import (
     EVENT_SCHEMA_VERSION,
     ChildStarted,
-    Envelope,
     Event,
     EventBus,
     TaskCompleted,
@@ -35,6 +34,7 @@ from bus import (
 from bus import (
     ConfigurationError as BusConfigurationError,
 )
+from bus.lowlevel import Envelope
 from memory import (
     ConfigurationError,
     EventLog,

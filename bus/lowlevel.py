@@ -1,0 +1,31 @@
+"""The low-level API: delivery and the wire, for building transports and event logs.
+
+* :class:`AddressBook` — the transport seam: how the bus delivers to named actors;
+  :class:`InProcessAddressBook` is the default (this process's Pykka actors).
+* :class:`Envelope` — an event with the span context it travels under;
+  :class:`EventSink` — what ``EventBus(event_log=...)`` takes (a
+  :class:`memory.EventLog` is one).
+* :func:`to_wire`, :func:`from_wire`, :func:`traceparent` — an envelope's W3C Trace
+  Context in and out of the event's ``traceparent``/``tracestate`` fields;
+  :func:`read_stored_event` — a stored event back, whatever version wrote it.
+"""
+
+from ._address_book import AddressBook as AddressBook
+from ._address_book import InProcessAddressBook as InProcessAddressBook
+from ._envelope import Envelope as Envelope
+from ._parse import read_stored_event as read_stored_event
+from ._sink import EventSink as EventSink
+from ._tracing import from_wire as from_wire
+from ._tracing import to_wire as to_wire
+from ._tracing import traceparent as traceparent
+
+__all__ = [
+    "AddressBook",
+    "Envelope",
+    "EventSink",
+    "InProcessAddressBook",
+    "from_wire",
+    "read_stored_event",
+    "to_wire",
+    "traceparent",
+]
