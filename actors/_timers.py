@@ -21,6 +21,8 @@ __all__ = ["TIMERS", "Scheduler", "TimerHandle"]
 
 logger = logging.getLogger(__name__)
 
+_IDLE_GRACE = 1.0  # seconds the thread waits with no timer pending before it ends
+
 
 @dataclass(slots=True, eq=False)
 class TimerHandle:
@@ -43,8 +45,9 @@ class TimerHandle:
 class Scheduler:
     """Runs callbacks at monotonic deadlines in one thread, started when needed.
 
-    The thread ends when no timer is pending (every one ran or was cancelled), so a
-    process whose teams all stopped keeps no timer thread; the next timer starts one.
+    The thread ends within about two seconds of the last pending timer running or being
+    cancelled, so a process whose teams all stopped keeps no timer thread; the next
+    timer starts one.
 
     Callbacks run in the scheduler's thread, one at a time, and must not block (tell an
     actor instead); an exception a callback raises is logged at ERROR and the thread
@@ -106,11 +109,7 @@ class Scheduler:
             if handle.scheduler is None:
                 return  # out of the heap already: it ran, or is running
             self._cancelled += 1
-            if self._cancelled == len(self._heap):  # nothing left to run: let the thread end
-                self._heap.clear()
-                self._cancelled = 0
-                self._cond.notify()
-            elif self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
+            if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
                 self._heap = [e for e in self._heap if not e[2].cancelled]
                 heapq.heapify(self._heap)
                 self._cancelled = 0
@@ -124,13 +123,21 @@ class Scheduler:
         while True:
             with self._cond:
                 while not self._stopped:
-                    if not self._heap:  # idle: end; the next call_later starts a thread
-                        self._thread = None
-                        return
+                    if self._cancelled == len(self._heap):  # nothing left to run
+                        self._heap.clear()
+                        self._cancelled = 0
+                        # Idle: end after a grace period (a busy team sets and cancels
+                        # timers all the time; a thread per burst would cost more).
+                        self._cond.wait(_IDLE_GRACE)
+                        if not self._heap and not self._stopped:
+                            self._thread = None
+                            return
+                        continue
                     wait = self._heap[0][0] - time.monotonic()
                     if wait <= 0:
                         break
-                    self._cond.wait(wait)
+                    # Wake at least every grace period to notice that all were cancelled.
+                    self._cond.wait(min(wait, _IDLE_GRACE))
                 if self._stopped:
                     return
                 _, _, handle = heapq.heappop(self._heap)
