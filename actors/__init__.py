@@ -1,4 +1,11 @@
-"""actors: agents, supervisors and the orchestrator, as Pykka actors on the bus."""
+"""actors: agents, supervisors and the orchestrator, as Pykka actors on the bus.
+
+Built in floors, each importing only from those below it: ``actors.testing`` (public)
+→ ``_agents`` → ``_orchestration`` → ``_supervision`` → the actor core (``_actor``,
+``_link``, ``_timers``, ``_backoff``, ``_metrics``, ``_json_value``, ``_errors``) →
+``memory`` → ``bus``. This module and ``actors.lowlevel`` re-export; nothing inside
+imports them.
+"""
 
 import logging
 from importlib.metadata import PackageNotFoundError, version

@@ -32,6 +32,7 @@ class TimerHandle:
     callback: Callable[[], None]
     scheduler: Scheduler | None = field(default=None, repr=False)
     cancelled: bool = False
+    generation: int = 0  # the scheduler's, when scheduled (a fork starts a new one)
 
     def cancel(self) -> None:
         """Skip the callback if it has not run yet."""
@@ -66,6 +67,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._cancelled = 0
+        self._generation = 0
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         """Run ``callback`` after ``delay`` seconds (at once if ``delay`` <= 0).
@@ -76,13 +78,13 @@ class Scheduler:
         handle = TimerHandle(time.monotonic() + max(0.0, delay), callback, self)
         entry = (handle.deadline, next(self._seq), handle)
         with self._cond:
+            handle.generation = self._generation
             if self._stopped:
                 msg = f"Scheduler {self._name!r} is stopped; it runs no more timers."
                 raise RuntimeError(msg)
             heapq.heappush(self._heap, entry)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+                self._start_thread()
             elif self._heap[0] is entry:
                 self._cond.notify()
         return handle
@@ -106,8 +108,8 @@ class Scheduler:
             if handle.cancelled:
                 return
             handle.cancelled = True
-            if handle.scheduler is None:
-                return  # out of the heap already: it ran, or is running
+            if handle.scheduler is None or handle.generation != self._generation:
+                return  # out of the heap already: it ran, is running, or is the parent's
             self._cancelled += 1
             if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
                 self._heap = [e for e in self._heap if not e[2].cancelled]
@@ -120,17 +122,31 @@ class Scheduler:
             return len(self._heap)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:  # a callback's BaseException ended it: the timers still run
+            with self._cond:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+                    if self._heap and not self._stopped:
+                        self._start_thread()
+
+    def _start_thread(self) -> None:  # with self._cond held
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
         while True:
             with self._cond:
                 while not self._stopped:
-                    if self._cancelled == len(self._heap):  # nothing left to run
+                    if self._cancelled >= len(self._heap):  # nothing left to run
                         self._heap.clear()
                         self._cancelled = 0
                         # Idle: end after a grace period (a busy team sets and cancels
                         # timers all the time; a thread per burst would cost more).
                         self._cond.wait(_IDLE_GRACE)
                         if not self._heap and not self._stopped:
-                            self._thread = None
+                            self._thread = None  # under the lock: call_later starts anew
                             return
                         continue
                     wait = self._heap[0][0] - time.monotonic()
@@ -156,6 +172,7 @@ class Scheduler:
         self._heap.clear()
         self._thread = None
         self._cancelled = 0
+        self._generation += 1  # the parent's handles no longer count here
 
 
 TIMERS = Scheduler("actorchestra-timers")

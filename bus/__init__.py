@@ -1,9 +1,12 @@
 """bus: typed events and their delivery between actors.
 
 Events are frozen pydantic models sharing one envelope; :class:`EventBus` routes them
-by type and recipient into actor mailboxes, through an :class:`AddressBook` (the seam a
-transport implements), with dead letters for what cannot be delivered, and
-OpenTelemetry messaging spans for every hop.
+by type and recipient into actor mailboxes, through an address book (the seam a
+transport implements, :class:`bus.lowlevel.AddressBook`), with dead letters for what
+cannot be delivered, and OpenTelemetry messaging spans for every hop.
+
+``bus`` is the lowest floor: it imports neither ``memory`` nor ``actors``. Its
+low-level API (the address book, envelopes, the wire format) is in ``bus.lowlevel``.
 """
 
 import logging

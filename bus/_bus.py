@@ -52,8 +52,9 @@ class BusStatistics:
 class EventBus:
     """Routes typed events to subscribers' mailboxes, in publish order.
 
-    Delivery to an actor is made by name through the :class:`AddressBook`, by default a
-    Pykka ``tell`` into the actor's mailbox (Pykka calls it ``actor_inbox``), in the
+    Delivery to an actor is made by name through the address book
+    (:class:`~bus.lowlevel.AddressBook`), by default a Pykka ``tell`` into the actor's
+    mailbox (Pykka calls it ``actor_inbox``), in the
     publisher's thread, so events from one publisher reach one subscriber in publish
     order. A restarted actor keeps receiving: while a bound actor is dead and not yet
     rebound (:meth:`bind`), events for it are *parked* for the next actor bound to that
@@ -75,7 +76,7 @@ class EventBus:
             :class:`EventSink`), e.g. a :class:`memory.SQLiteEventLog`; publishers of
             optional events then always build them (:meth:`has_subscribers` is true).
         address_book: Where events for actor names are delivered; ``None`` uses a new
-            :class:`InProcessAddressBook` (this process's actors, told through Pykka).
+            :class:`~bus.lowlevel.InProcessAddressBook` (this process's actors, told through Pykka).
 
     Attributes:
         telemetry: The tracer and meter providers above, as one :class:`Telemetry` (its
@@ -165,9 +166,10 @@ class EventBus:
         Args:
             event_type: An :class:`Event` subclass (``Event`` itself for every event).
             subscriber: An actor's name, bound with :meth:`bind` (the actor receives an
-                :class:`Envelope` in its mailbox), or a callable that receives the event
-                in the publisher's thread, before any actor is told of it (it must not
-                block: it delays the publisher and every actor's delivery).
+                envelope, :class:`~bus.lowlevel.Envelope`, in its mailbox), or a callable
+                that receives the event in the publisher's thread, before any actor is
+                told of it (it must not block: it delays the publisher and every actor's
+                delivery).
             recipient: Only events addressed to this name (e.g. ``TaskStarted.agent``).
             where: Only events for which this returns true; runs in the publisher's
                 thread.
@@ -245,11 +247,11 @@ class EventBus:
         """Deliver ``event`` to every matching subscriber.
 
         Runs in the caller's thread: the event log (if any) appends it first, then
-        callable subscribers are called in turn, then actor subscribers get an
-        :class:`Envelope` by ``tell`` (non-blocking). So an event is logged, and seen by
-        every callable (e.g. :class:`actors.testing.EventRecorder`), before any actor
-        can react to it: a recording keeps causes before their effects, whichever
-        threads publish them. With tracing on, this is one ``publish <type>`` PRODUCER
+        callable subscribers are called in turn, then actor subscribers get an envelope
+        (:class:`~bus.lowlevel.Envelope`) by ``tell`` (non-blocking). So an event is
+        logged, and seen by every callable (e.g. :class:`actors.testing.EventRecorder`),
+        before any actor can react to it: a recording keeps causes before their effects,
+        whichever threads publish them. With tracing on, this is one ``publish <type>`` PRODUCER
         span, the child of the current span (outside any trace, events whose
         ``starts_trace`` is false get no span, a broadcast event no one subscribes to gets
         none: nothing hops, and neither does an event the sampler drops: its envelope

@@ -10,11 +10,13 @@ __all__ = ["FailureKind"]
 class FailureKind(enum.StrEnum):
     """The kind of a failure, carried beside its message in results, events and metrics.
 
-    The values are the documented low-cardinality set that the ``error.type`` attribute
-    of ``actorchestra.tasks.failed`` and of a workflow span's ``retry`` events takes
-    (OpenTelemetry semantic conventions, ``error.type``: "SHOULD be predictable and
-    SHOULD have low cardinality"). The exception class, where there is one, stays in the
-    message and on the agent's span (``exception.type``).
+    A closed, documented, low-cardinality set (OpenTelemetry semantic conventions,
+    ``error.type``: "SHOULD be predictable and SHOULD have low cardinality"). The kinds of
+    a failed *attempt* — ``error``, ``crash``, ``timeout``, ``undeliverable``,
+    ``handoff`` — are the ``error.type`` of ``actorchestra.tasks.failed`` and of a
+    workflow span's ``retry`` events; every kind can end a *task* (``TaskResult``,
+    ``TaskFinished``). The exception class, where there is one, stays in the message and
+    on the agent's span (``exception.type``).
 
     * ``error`` — the agent reported the attempt failed (``TaskFailed``: its handler
       raised, or its output was unusable).

@@ -7,7 +7,8 @@
 * :class:`IdempotencyStore` (:class:`SQLiteIdempotencyStore`,
   :class:`InMemoryIdempotencyStore`): a side effect's result by idempotency key.
 
-The SQLite classes may share one file (stdlib ``sqlite3``, WAL).
+The SQLite classes may share one file (stdlib ``sqlite3``, WAL). ``memory`` imports
+``bus`` (events, the wire format) and never ``actors``.
 """
 
 import logging

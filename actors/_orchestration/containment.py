@@ -63,17 +63,20 @@ class Containment(WorkflowTransitions):
             return
         del self._workflows[wf.id]
         cause = f"orchestrator error: {type(exc).__name__}"
-        with contextlib.suppress(Exception):  # the same fault may strike again
-            for run in wf.tasks.values():
-                if run.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
-                    run.error, run.error_kind = cause, FailureKind.ORCHESTRATOR
-                    self._close(wf, run, TaskStatus.FAILED)
-            self._record(
-                WorkflowFinished,
-                workflow_id=wf.id,
-                status="failed",
-                duration=time.monotonic() - wf.submitted_mono,
-            )
+        try:
+            with contextlib.suppress(Exception):  # the same fault may strike again
+                for run in wf.tasks.values():
+                    if run.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+                        run.set_error(FailureKind.ORCHESTRATOR, cause)
+                        self._close(wf, run, TaskStatus.FAILED)
+                self._record(
+                    WorkflowFinished,
+                    workflow_id=wf.id,
+                    status="failed",
+                    duration=time.monotonic() - wf.submitted_mono,
+                )
+        finally:
+            _cancel_timers(wf)  # the process's timer thread must not hold it
         wf.span.set_status(trace.StatusCode.ERROR, msg)
         if wf.owns_span:
             wf.span.end()
@@ -85,9 +88,7 @@ class Containment(WorkflowTransitions):
         Their timers are cancelled: the process's timer thread outlives this actor.
         """
         for wf in list(self._workflows.values()):
-            for run in wf.tasks.values():
-                if run.timer is not None:
-                    run.timer.cancel()
+            _cancel_timers(wf)
             msg = f"Orchestrator {self.name!r} {how} before workflow {wf.id!r} finished."
             exc = WorkflowError(msg)
             wf.span.set_status(trace.StatusCode.ERROR, msg)
@@ -95,3 +96,10 @@ class Containment(WorkflowTransitions):
                 wf.span.end()
             wf.future.set_exception((WorkflowError, exc, None))
         self._workflows.clear()
+
+
+def _cancel_timers(wf: Workflow) -> None:
+    for run in wf.tasks.values():
+        if run.timer is not None:
+            run.timer.cancel()
+            run.timer = None

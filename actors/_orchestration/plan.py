@@ -23,10 +23,10 @@ class Task(BaseModel):
         priority: Among ready tasks, higher starts first.
         max_attempts: Attempts before the task fails for good (≥ 1).
         timeout: Seconds an attempt may run before it fails as timed out (and is retried
-            if attempts remain); ``None`` uses the orchestrator's ``task_timeout``.
+            if attempts remain); ``None`` uses the team's ``Limits.task_timeout``.
         needs_approval: When ready, the task waits for an approval (``ApprovalDecided``)
-            before it starts; a rejection, or no decision within the orchestrator's
-            ``approval_timeout``, fails it.
+            before it starts; a rejection, or no decision within the team's
+            ``Limits.approval_timeout``, fails it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

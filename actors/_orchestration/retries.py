@@ -30,7 +30,7 @@ class Retries(WorkflowTransitions):
         if not retryable or run.attempts >= run.task.max_attempts:
             self._fail(wf, run, kind, error)
             return
-        run.error, run.error_kind = error, kind
+        run.set_error(kind, error)
         wf.span.add_event(
             "retry",
             {

@@ -40,7 +40,7 @@ class Team:
 
     Args:
         agents: Child specs of the agents (see :meth:`Agent.child_spec`), in start order.
-        bus: The bus the agents were given; a new one (global tracer provider) if ``None``.
+        bus: The bus the agents were given; a new one reporting to ``telemetry`` if ``None``.
         handoffs: Allowed handoffs: agent name → names it may hand over to.
         name: Name of the root supervisor.
         max_restarts: Restart intensity of the agents supervisor.
@@ -146,11 +146,11 @@ class Team:
         return submit(self._orchestrator(), plan, workflow_id=workflow_id, name=name)
 
     def resume(self, workflow_id: str) -> pykka.Future[WorkflowResult]:
-        """Continue a workflow from the bus's event log (see :func:`actors.resume`)."""
+        """Continue a workflow from the bus's event log (see :func:`actors.lowlevel.resume`)."""
         return resume(self._orchestrator(), workflow_id)
 
     def cancel(self, workflow_id: str, reason: str = "by request") -> None:
-        """Cancel a running workflow (see :func:`actors.cancel`)."""
+        """Cancel a running workflow (see :func:`actors.lowlevel.cancel`)."""
         cancel(self._orchestrator(), workflow_id, reason)
 
     def approve(

@@ -140,7 +140,7 @@ class WorkflowTransitions(Actor):
         if delay is None:
             return
 
-        def tell() -> None:  # runs in the scheduler's thread
+        def tell() -> None:  # runs in the timer thread
             with contextlib.suppress(pykka.ActorDeadError):
                 self.actor_ref.tell(message)
 
@@ -247,7 +247,7 @@ class WorkflowTransitions(Actor):
 
     def _fail(self, wf: Workflow, run: TaskRun, kind: FailureKind, error: str) -> None:
         """End ``run`` as failed (no more attempts) and cancel its dependents."""
-        run.error, run.error_kind = error, kind
+        run.set_error(kind, error)
         self._close(wf, run, TaskStatus.FAILED)
         self._cancel_dependents(wf, run.task.id)
 
@@ -256,8 +256,8 @@ class WorkflowTransitions(Actor):
         while stack:
             run = wf.tasks[stack.pop()]
             if run.status is TaskStatus.PENDING:
-                run.error = f"cancelled: dependency {task_id!r} did not complete"
-                run.error_kind = FailureKind.CANCELLED
+                why = f"cancelled: dependency {task_id!r} did not complete"
+                run.set_error(FailureKind.CANCELLED, why)
                 self._close(wf, run, TaskStatus.CANCELLED)
                 stack.extend(wf.dependents[run.task.id])
 
@@ -269,8 +269,7 @@ class WorkflowTransitions(Actor):
         wf.span.add_event("cancel", {"actorchestra.cancel.reason": reason})
         for run in wf.tasks.values():
             if run.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
-                run.error = f"cancelled: {reason}"
-                run.error_kind = FailureKind.CANCELLED
+                run.set_error(FailureKind.CANCELLED, f"cancelled: {reason}")
                 self._close(wf, run, TaskStatus.CANCELLED)
 
     def _close(self, wf: Workflow, run: TaskRun, status: TaskStatus) -> None:

@@ -61,6 +61,10 @@ class TaskRun:
     on_agent: str | None = None  # the agent running the current dispatch (for routing)
     approval: str = ""  # "", "requested" or "approved"
 
+    def set_error(self, kind: FailureKind, error: str) -> None:
+        """Record why the current attempt (or the task) failed: its kind and message."""
+        self.error, self.error_kind = error, kind
+
     def restore(self, record: TaskFinished) -> None:
         """Take the outcome the event log recorded for this task (a resumed workflow)."""
         self.status = TaskStatus(record.status)

@@ -13,7 +13,7 @@ from typing import Any
 import pykka
 
 from actors._errors import ConfigurationError
-from bus import EventBus
+from bus import EventBus, Telemetry
 
 from .child_spec import ChildSpec
 from .restart_strategy import RestartStrategy
@@ -37,6 +37,8 @@ class DynamicSupervisor(Supervisor):
         max_children: At most this many instances at once; ``None`` for no limit.
         max_restarts: Restart intensity: restarts allowed within ``period``.
         period: Restart intensity window, in seconds.
+        telemetry: Where its ``crash`` spans and restart metrics go; ``None`` uses the
+            bus's (``bus.telemetry``).
 
     Example:
         >>> from actors import Agent, DynamicSupervisor
@@ -58,6 +60,7 @@ class DynamicSupervisor(Supervisor):
         max_children: int | None = None,
         max_restarts: int = 3,
         period: float = 5.0,
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(
             name=name,
@@ -65,6 +68,7 @@ class DynamicSupervisor(Supervisor):
             strategy=RestartStrategy.ONE_FOR_ONE,
             max_restarts=max_restarts,
             period=period,
+            telemetry=telemetry,
         )
         self._template = template
         self._numbers = itertools.count(1)
