@@ -35,7 +35,7 @@ def _failed_error_types(reader: InMemoryMetricReader) -> dict[str, int]:
                 if metric.name == "actorchestra.tasks.failed":
                     for point in metric.data.data_points:
                         kind = str((point.attributes or {})["error.type"])
-                        counts[kind] = counts.get(kind, 0) + int(point.value)  # type: ignore[union-attr]
+                        counts[kind] = counts.get(kind, 0) + int(getattr(point, "value", 0))
     return counts
 
 
