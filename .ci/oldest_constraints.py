@@ -16,9 +16,14 @@ FLOOR = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*>=\s*([^,
 
 
 def main() -> int:
-    """Print one `name==floor` line per runtime dependency; 1 if one has no floor."""
+    """Print one `name==floor` line per runtime dependency; 1 if one has no floor.
+
+    Runtime: the core's dependencies and those of the user-facing extras (``otlp``,
+    ``testing``), so the oldest OpenTelemetry SDK and Hypothesis are proven too.
+    """
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-    for requirement in project["project"]["dependencies"]:
+    extras = project["project"]["optional-dependencies"]
+    for requirement in [*project["project"]["dependencies"], *extras["otlp"], *extras["testing"]]:
         match = FLOOR.match(requirement)
         if match is None:
             print(f"error: {requirement!r} declares no '>=' floor", file=sys.stderr)

@@ -7,8 +7,10 @@ Built in floors, each importing only from those below it: ``actors.testing`` (pu
 imports them.
 """
 
+import importlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from bus import ActorchestraError as ActorchestraError
 from bus import OperationalError as OperationalError
@@ -20,10 +22,7 @@ from ._agents.agent import Agent as Agent
 from ._agents.agent import HandoffTo as HandoffTo
 from ._agents.agent import TaskContext as TaskContext
 from ._agents.cancellation import Cancellation as Cancellation
-from ._agents.chat import DEFAULT_MODEL_RETRIES as DEFAULT_MODEL_RETRIES
 from ._agents.idempotency_keys import idempotency_key as idempotency_key
-from ._agents.llm_agent import LLMAgent as LLMAgent
-from ._agents.planner import Planner as Planner
 from ._agents.tool import Tool as Tool
 from ._agents.tool import side_effect as side_effect
 from ._backoff import Backoff as Backoff
@@ -55,6 +54,33 @@ from ._supervision.dynamic import DynamicSupervisor as DynamicSupervisor
 from ._supervision.restart_strategy import RestartStrategy as RestartStrategy
 from ._supervision.supervisor import ChildInfo as ChildInfo
 from ._supervision.supervisor import Supervisor as Supervisor
+
+if TYPE_CHECKING:
+    from ._agents.chat import DEFAULT_MODEL_RETRIES as DEFAULT_MODEL_RETRIES
+    from ._agents.llm_agent import LLMAgent as LLMAgent
+    from ._agents.planner import Planner as Planner
+
+# The LLM classes import openai (about half of a cold import): loaded on first use.
+_LAZY = {
+    "DEFAULT_MODEL_RETRIES": "._agents.chat",
+    "LLMAgent": "._agents.llm_agent",
+    "Planner": "._agents.planner",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 try:
     __version__ = version("actorchestra")

@@ -24,20 +24,33 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry import metrics
+
+try:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import (
+        ReadableSpan,
+        SpanLimits,
+        SynchronousMultiSpanProcessor,
+        TracerProvider,
+    )
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SimpleSpanProcessor,
+        SpanExporter,
+    )
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+    from opentelemetry.sdk.trace.sampling import ParentBased, Sampler
+except ImportError as exc:  # pragma: no cover - the [otlp] extra is not installed
+    msg = "actors.telemetry needs the OpenTelemetry SDK: pip install 'actorchestra[otlp]'"
+    raise ImportError(msg) from exc
 
 from bus import Telemetry
 
-__all__ = ["TelemetrySetup", "format_span_tree", "setup_telemetry"]
+__all__ = ["TelemetrySetup", "format_span_tree", "sdk_tracer_provider", "setup_telemetry"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +71,9 @@ class TelemetrySetup:
     memory: InMemorySpanExporter | None
     otlp: bool
 
-    @property
-    def telemetry(self) -> Telemetry:
-        """Both providers as the one value actors take (e.g. ``Planner(telemetry=...)``)."""
-        return Telemetry(self.tracer_provider, self.meter_provider)
+    telemetry: Telemetry
+    """What to give ``EventBus(telemetry=...)`` (and ``Planner(telemetry=...)``): both
+    providers, and the span processor of the bus's fast path when the sampler allows."""
 
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Flush and shut the exporters down within ``timeout`` seconds.
@@ -97,7 +109,15 @@ def setup_telemetry(
         The providers and their exporters. They are *not* installed globally.
     """
     resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service_name)})
-    provider = TracerProvider(resource=resource)  # the sampler comes from OTEL_TRACES_SAMPLER
+    readers = []
+    metrics_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    if metrics_endpoint:
+        readers.append(PeriodicExportingMetricReader(_otlp_metric_exporter()))
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    # The sampler comes from OTEL_TRACES_SAMPLER.
+    provider, telemetry = sdk_tracer_provider(resource=resource, meter_provider=meter_provider)
     memory = None
     if keep_in_memory:
         memory = InMemorySpanExporter()
@@ -107,14 +127,64 @@ def setup_telemetry(
     )
     if endpoint:
         provider.add_span_processor(BatchSpanProcessor(_otlp_span_exporter()))
-    readers = []
-    metrics_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    otlp = bool(endpoint or metrics_endpoint)
+    return TelemetrySetup(provider, meter_provider, memory, otlp, telemetry)
+
+
+def sdk_tracer_provider(
+    *,
+    resource: Resource | None = None,
+    root_sampler: Sampler | None = None,
+    span_limits: SpanLimits | None = None,
+    id_generator: IdGenerator | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> tuple[TracerProvider, Telemetry]:
+    """An SDK tracer provider whose bus spans take the fast path, and its :class:`Telemetry`.
+
+    The provider is built on a ``SynchronousMultiSpanProcessor`` of our own
+    (``TracerProvider(active_span_processor=...)``); processors added to it later with
+    ``add_span_processor`` land there too, and the returned ``Telemetry`` gives it to
+    the bus (``Telemetry.span_processor``), so hop spans reach them finished without the
+    SDK's per-span machinery. Exported spans are the same as the SDK's own.
+
+    The fast path is declared only when the sampler follows the parent: with
+    ``root_sampler`` the sampler is ``ParentBased(root_sampler)``; without it, the SDK
+    reads ``OTEL_TRACES_SAMPLER``, and the fast path is declared when that is unset or
+    one of the ``parentbased_*`` samplers (the OpenTelemetry SDK environment
+    variables). Otherwise every span goes through the tracer.
+
+    Args:
+        resource: The provider's resource; the SDK's default if ``None``.
+        root_sampler: The sampler of traces' roots; see above.
+        span_limits: Span limits; ``SpanLimits()`` (the ``OTEL_*_LIMIT`` variables) if
+            ``None``.
+        id_generator: Trace and span ids; random if ``None``.
+        meter_provider: The ``Telemetry``'s meter provider; the global one if ``None``.
+
+    Returns:
+        The provider (add your span processors to it) and the value to give
+        ``EventBus(telemetry=...)``.
+    """
+    processor = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
+    sampler = ParentBased(root_sampler) if root_sampler is not None else None
+    provider = TracerProvider(
+        sampler=sampler,
+        resource=resource,
+        active_span_processor=processor,
+        id_generator=id_generator,
+        span_limits=span_limits,
     )
-    if metrics_endpoint:
-        readers.append(PeriodicExportingMetricReader(_otlp_metric_exporter()))
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
-    return TelemetrySetup(provider, meter_provider, memory, bool(endpoint or metrics_endpoint))
+    from_env = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    follows_parent = root_sampler is not None or from_env in ("", *_PARENT_BASED)
+    return provider, Telemetry(
+        provider,
+        meter_provider,
+        span_processor=processor if follows_parent else None,
+        span_limits=span_limits,
+    )
+
+
+_PARENT_BASED = ("parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio")
 
 
 def _protocol(signal: str) -> str:

@@ -71,6 +71,8 @@ class EventBus:
             global provider (OpenTelemetry's no-op one unless the application set one).
         meter_provider: Where metrics go (dead letters, mailbox depth, and the actors'
             task, token and restart metrics); ``None`` uses the global provider.
+        telemetry: Both providers as one value, with the span processor of the fast
+            path (see :class:`Telemetry`); instead of the two arguments above.
         tracing: ``False`` creates no spans and carries no trace context at all.
         event_log: Gets every published event before its subscribers do (see
             :class:`EventSink`), e.g. a :class:`memory.SQLiteEventLog`; publishers of
@@ -98,6 +100,7 @@ class EventBus:
         *,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
+        telemetry: Telemetry | None = None,
         tracing: bool = True,
         event_log: EventSink | None = None,
         address_book: AddressBook | None = None,
@@ -108,11 +111,16 @@ class EventBus:
         self._routes = self._subscriptions.routes  # the cache, for publish's fast path
         self._address_book = address_book if address_book is not None else InProcessAddressBook()
         self._closed = False
-        self._tracer = BusTracer(tracer_provider) if tracing else None
-        self.tracing = tracing
+        if telemetry is None:
+            telemetry = Telemetry(tracer_provider, meter_provider)
+        elif tracer_provider is not None or meter_provider is not None:
+            msg = "Give EventBus either telemetry= or tracer_provider=/meter_provider=, not both."
+            raise ConfigurationError(msg)
         if not tracing:
-            tracer_provider = trace.NoOpTracerProvider()
-        self.telemetry = Telemetry(tracer_provider, meter_provider)
+            telemetry = Telemetry(trace.NoOpTracerProvider(), telemetry.meter_provider)
+        self.tracing = tracing
+        self.telemetry = telemetry
+        self._tracer = BusTracer(telemetry) if tracing else None
         meter = self.telemetry.meter("actorchestra.bus")
         self._dead_letters = DeadLetters(meter)
         meter.create_observable_gauge(

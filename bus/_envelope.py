@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Generic, TypeVar
 
 from opentelemetry.context import Context
@@ -32,22 +33,26 @@ class Envelope(Generic[E_co]):
         span_context: Context of the ``publish`` span (or, for a hop the sampler drops,
             of the publisher's span), or ``None`` when tracing is off.
         context: The OpenTelemetry context current where the event was published, or
-            ``None``. Its values (baggage, say) travel with the event in-process, and a
-            hop the sampler drops makes it current again as it is, for a fraction of
-            a microsecond.
+            ``None``.
+        snapshot: Every context variable where the event was published (``contextvars``:
+            the OpenTelemetry context, baggage, request ids, logging contexts), or
+            ``None``. The subscriber's handler runs in a copy of it; a hop the sampler
+            drops needs nothing more, for a fraction of a microsecond.
     """
 
-    __slots__ = ("_process", "context", "event", "span_context")
+    __slots__ = ("_process", "context", "event", "snapshot", "span_context")
 
     def __init__(
         self,
         event: E_co,
         span_context: SpanContext | None = None,
         context: Context | None = None,
+        snapshot: contextvars.Context | None = None,
     ) -> None:
         self.event = event
         self.span_context = span_context
         self.context = context
+        self.snapshot = snapshot
         self._process = UNDECIDED
 
     def __repr__(self) -> str:

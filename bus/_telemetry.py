@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opentelemetry import metrics, trace
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanLimits, SpanProcessor
 
 __all__ = ["Telemetry"]
 
@@ -20,6 +24,20 @@ class Telemetry:
     Args:
         tracer_provider: Where spans go; ``None`` uses the global tracer provider.
         meter_provider: Where metrics go; ``None`` uses the global meter provider.
+        span_processor: The SDK tracer provider's span processor (e.g. the
+            ``SynchronousMultiSpanProcessor`` it was built with,
+            ``TracerProvider(active_span_processor=...)``), given again so the bus can
+            hand the spans of its hops to it directly, finished (the fast path of
+            ``bus._hop_spans``). Giving it is the application's word that the
+            provider's sampler follows the parent — samples the children of sampled
+            parents and drops those of unsampled ones, as the SDK's default
+            ``ParentBased`` samplers do — and that no processor needs ``on_start`` for
+            these spans (export processors do not).
+            :func:`actors.telemetry.setup_telemetry` gives it when both hold. ``None``:
+            every span goes through the tracer.
+        span_limits: The provider's span limits, if it was given explicit ones
+            (``TracerProvider(span_limits=...)``); ``None`` means the SDK's default,
+            ``SpanLimits()`` from the ``OTEL_*_LIMIT`` variables.
 
     Example:
         >>> from opentelemetry.sdk.trace import TracerProvider
@@ -32,6 +50,8 @@ class Telemetry:
 
     tracer_provider: trace.TracerProvider | None = None
     meter_provider: metrics.MeterProvider | None = None
+    span_processor: SpanProcessor | None = None
+    span_limits: SpanLimits | None = None
 
     def tracer(self, name: str) -> trace.Tracer:
         """A tracer from :attr:`tracer_provider` (or the global provider if ``None``).

@@ -8,23 +8,25 @@ the child of the publish span and linked to it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
-from . import _context
 from ._envelope import DROPPED, HOP, SDK, Envelope
 from ._errors import error_text
 from ._event import Event
-from ._hop_spans import HopSpans
+from ._telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from ._hop_spans import HopSpans
 
 __all__ = [
     "BusTracer",
@@ -42,50 +44,49 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 
 
 class BusTracer:
-    """Creates the bus's messaging spans with one tracer.
+    """Creates the bus's messaging spans with one tracer, on OpenTelemetry's public API.
 
     Three fast paths keep tracing cheap enough for every hop (see ``shared/DESIGN.md``):
 
-    * The OpenTelemetry context current at publish travels in the :class:`Envelope`,
-      as an object: no ``traceparent`` is formatted or parsed in-process.
-    * When the provider's sampler is the SDK's ``ParentBased`` with its default of
-      dropping the children of unsampled parents, a hop whose parent is not sampled
-      creates no span at all: the publisher's context is made current again around the
-      handler. The outcome is the sampler's own (nothing recorded, same trace id and
-      flags) for about 0.7 us instead of about 10 us for two non-recording SDK spans.
-    * A hop whose parent is sampled and local is a :class:`HopSpan` when the provider
-      qualifies (:meth:`HopSpans.for_provider`): the same finished span reaches the span
-      processors for about a third of an SDK span's cost.
+    * The context current at publish travels in the :class:`Envelope` as objects: the
+      OpenTelemetry context and a snapshot of every context variable (baggage, request
+      ids, structlog contexts). No ``traceparent`` is formatted or parsed in-process,
+      and the handler runs in a copy of the snapshot (``contextvars``).
+    * When the application gave its span processor (``Telemetry.span_processor``, its
+      word that the sampler follows the parent, as the SDK's default ``ParentBased``
+      does), a hop whose parent is not sampled creates no span at all: the handler runs
+      in the publisher's context, the outcome the sampler would give (nothing recorded,
+      same trace id and flags) for a fraction of a microsecond.
+    * Under the same condition, a hop whose parent is sampled and local is a
+      :class:`~bus._hop_spans.HopSpan`, handed finished to that processor.
+
+    Everything else goes through the tracer, as any instrumentation would.
 
     Args:
-        tracer_provider: Where spans go; ``None`` uses the global provider.
+        telemetry: Where spans go (see :class:`Telemetry`).
     """
 
-    __slots__ = ("_drop_local", "_drop_remote", "_hops", "_tracer")
+    __slots__ = ("_hops", "_tracer")
 
-    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self._tracer = trace.get_tracer("actorchestra.bus", tracer_provider=tracer_provider)
-        provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
-        self._hops = HopSpans.for_provider(provider)
-        sampler = getattr(provider, "sampler", None)
-        # ParentBased's delegates for unsampled parents: ALWAYS_OFF unless configured.
-        parent_based = isinstance(sampler, ParentBased)
-        local = getattr(sampler, "_local_parent_not_sampled", None)
-        remote = getattr(sampler, "_remote_parent_not_sampled", None)
-        self._drop_local = parent_based and local is ALWAYS_OFF
-        self._drop_remote = parent_based and remote is ALWAYS_OFF
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._tracer = telemetry.tracer("actorchestra.bus")
+        self._hops: HopSpans | None = None
+        if telemetry.span_processor is not None:
+            from ._hop_spans import HopSpans  # noqa: PLC0415 - the SDK, only when given
+
+            provider = telemetry.tracer_provider or trace.get_tracer_provider()
+            hops = HopSpans.for_telemetry(provider, telemetry.span_processor)
+            if hops is not None and telemetry.span_limits is not None:
+                hops = hops.with_limits(telemetry.span_limits)
+            self._hops = hops
 
     def _child(self, parent: SpanContext) -> int:
         """How a child span of ``parent`` is made: ``HOP``, ``DROPPED`` or ``SDK``."""
-        if _context.INDEXABLE:  # the tuple's fields by index: no property calls
-            valid, remote, sampled = parent[5], parent[2], parent[3] & TraceFlags.SAMPLED
-        else:  # pragma: no cover - another API version
-            valid, remote, sampled = parent.is_valid, parent.is_remote, parent.trace_flags.sampled
-        if not valid:
+        if self._hops is None or not parent.is_valid:
             return SDK
-        if sampled:
-            return SDK if remote or self._hops is None else HOP
-        return DROPPED if (self._drop_remote if remote else self._drop_local) else SDK
+        if parent.trace_flags.sampled:
+            return SDK if parent.is_remote else HOP
+        return DROPPED  # the sampler follows the parent: it would drop this one
 
     def start_publish(
         self, event: Event, recipient: str | None, routed: bool
@@ -99,21 +100,21 @@ class BusTracer:
         ``starts_trace`` is false, none when the event is not ``routed`` (a broadcast
         nobody subscribes to: nothing hops), and none when the sampler would drop it.
         """
-        context = _context.current()
-        current = _context.current_span(context)
+        context = otel_context.get_current()
+        current = trace.get_current_span(context)
         parent = current.get_span_context()
         child = self._child(parent)
-        if child is DROPPED and (type(current) is NonRecordingSpan or not current.is_recording()):
-            envelope = Envelope(event, parent, context)
+        if child is DROPPED and not current.is_recording():
+            envelope = Envelope(event, parent, context, contextvars.copy_context())
             envelope._process = DROPPED
             return envelope, None
-        if child is SDK and not parent.is_valid:  # outside any trace
+        if not parent.is_valid:  # outside any trace
             if not event.starts_trace:
                 return Envelope(event), None
             if not routed:
-                return Envelope(event, None, context), None
+                return Envelope(event, None, context, contextvars.copy_context()), None
         elif not routed:
-            return Envelope(event, parent, context), None
+            return Envelope(event, parent, context, contextvars.copy_context()), None
         attributes: dict[str, AttributeValue] = {
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.type": "send",
@@ -125,45 +126,57 @@ class BusTracer:
         }
         name = f"publish {event.type}"
         span: Span
+        snapshot = contextvars.copy_context()
         if child is HOP:
             span = self._hops.start(name, SpanKind.PRODUCER, parent, attributes)  # type: ignore[union-attr]
-            envelope = Envelope(event, span.get_span_context(), context)
+            envelope = Envelope(event, span.get_span_context(), context, snapshot)
             envelope._process = HOP  # the child of a hop span is one
             return envelope, span
-        span = self._tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
+        span = self._tracer.start_span(
+            name, context=context, kind=SpanKind.PRODUCER, attributes=attributes
+        )
         if not span.is_recording():  # the sampler dropped it: the hop continues from it
             context = trace.set_span_in_context(span, context)
-        return Envelope(event, span.get_span_context(), context), span
+        return Envelope(event, span.get_span_context(), context, snapshot), span
 
     def handle(
         self, envelope: Envelope[Event], subscriber: str, handler: Callable[[Event], R]
     ) -> R:
         """Run ``handler(envelope.event)`` inside its ``process`` span (see :class:`ProcessScope`).
 
-        The same as a ``with ProcessScope(...)`` block, with the two common cases inline
-        (no scope object): a hop the sampler dropped only makes the publisher's context
-        current around the call, and a hop span is made and ended here.
+        In a copy of the publisher's context variables when the envelope carries them;
+        a hop the sampler drops runs the handler there and nothing else.
         """
-        process = envelope._process
-        context = envelope.context
-        if process is DROPPED and context is not None:
-            token = _context.attach(context)
-            try:
-                return handler(envelope.event)
-            finally:
-                _context.detach(token)
-        if process is not HOP:
+        snapshot = envelope.snapshot
+        if snapshot is None:
             with ProcessScope(self, envelope, subscriber):
                 return handler(envelope.event)
+        process = envelope._process
+        if process is DROPPED:
+            return snapshot.copy().run(handler, envelope.event)
+        if process is HOP:
+            return snapshot.copy().run(self._in_hop_span, envelope, subscriber, handler)
+        return snapshot.copy().run(self._in_process_span, envelope, subscriber, handler)
+
+    def _in_process_span(
+        self, envelope: Envelope[Event], subscriber: str, handler: Callable[[Event], R]
+    ) -> R:
+        with ProcessScope(self, envelope, subscriber):
+            return handler(envelope.event)
+
+    def _in_hop_span(
+        self, envelope: Envelope[Event], subscriber: str, handler: Callable[[Event], R]
+    ) -> R:
+        # Runs in a copy of the publisher's context variables: what it attaches there
+        # ends with the copy, so there is nothing to detach.
         span = self._start_process(envelope, subscriber, envelope.span_context, HOP)
-        token = _context.attach(_context.with_span(context, span))
+        otel_context.attach(trace.set_span_in_context(span, envelope.context))
         try:
             return handler(envelope.event)
         except BaseException as exc:
             record_failure(span, exc)
             raise
         finally:
-            _context.detach(token)
             span.end()
 
     def _start_process(
@@ -228,10 +241,10 @@ class ProcessScope:
             if child is DROPPED:
                 if context is None:  # e.g. an envelope made from a wire event
                     context = trace.set_span_in_context(NonRecordingSpan(parent))
-                self._token = _context.attach(context)
-                return _context.current_span(context)
+                self._token = otel_context.attach(context)
+                return trace.get_current_span(context)
         span = self._span = self._tracer._start_process(envelope, self._subscriber, parent, child)
-        self._token = _context.attach(_context.with_span(context, span))
+        self._token = otel_context.attach(trace.set_span_in_context(span, context))
         return span
 
     def __exit__(
@@ -241,7 +254,7 @@ class ProcessScope:
         tb: TracebackType | None,
     ) -> None:
         if self._token is not None:
-            _context.detach(self._token)
+            otel_context.detach(self._token)
         span = self._span
         if span is None:
             return

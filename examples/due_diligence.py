@@ -229,11 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(log.close)
         effects = SQLiteIdempotencyStore(args.db)
         stack.callback(effects.close)
-        bus = EventBus(
-            tracer_provider=telemetry.tracer_provider,
-            meter_provider=telemetry.meter_provider,
-            event_log=log,
-        )
+        bus = EventBus(telemetry=telemetry.telemetry, event_log=log)
         specs = [
             LLMAgent.child_spec(
                 name,

@@ -44,7 +44,8 @@ def test_all_is_sorted_and_every_error_is_exported(name: str) -> None:
             private = importlib.import_module(dotted.removesuffix(".__init__"))
             for obj_name, obj in vars(private).items():
                 if (
-                    inspect.isclass(obj)
+                    not obj_name.startswith("_")
+                    and inspect.isclass(obj)
                     and issubclass(obj, Exception)
                     and obj.__module__.startswith(name)
                 ):
@@ -64,6 +65,17 @@ def test_importing_starts_no_thread_and_installs_no_tracer_provider() -> None:
         "from opentelemetry import trace\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
         "assert type(trace.get_tracer_provider()).__name__ == 'ProxyTracerProvider'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_importing_the_packages_loads_no_llm_client_sdk_or_hypothesis() -> None:
+    # The LLM classes, the telemetry helper and the testing kit load them when used.
+    code = (
+        "import sys, actors, bus, memory\n"
+        "heavy = [m for m in ('openai', 'opentelemetry.sdk', 'hypothesis') if m in sys.modules]\n"
+        "assert heavy == [], heavy\n"
+        "assert actors.LLMAgent.__name__ == 'LLMAgent' and 'openai' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

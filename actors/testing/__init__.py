@@ -14,6 +14,8 @@ This public package is the top floor: it may import anything in ``actors``, ``bu
 ``memory``, and nothing there imports it (so ``import actors`` loads no Hypothesis).
 """
 
+from typing import TYPE_CHECKING
+
 from .faults import Faults as Faults
 from .faults import FaultyAgent as FaultyAgent
 from .llm_faults import LLMFaults as LLMFaults
@@ -21,7 +23,6 @@ from .llm_server import FakeLLMServer as FakeLLMServer
 from .llm_server import Reply as Reply
 from .llm_server import Responder as Responder
 from .llm_server import tool_names as tool_names
-from .plans import plans as plans
 from .protocol import ProtocolViolation as ProtocolViolation
 from .protocol import check_protocol as check_protocol
 from .recorder import EventRecorder as EventRecorder
@@ -39,3 +40,17 @@ __all__ = [
     "plans",
     "tool_names",
 ]
+
+if TYPE_CHECKING:
+    from .plans import plans as plans
+
+
+def __getattr__(name: str) -> object:
+    # plans() needs Hypothesis (the [testing] extra); the rest of the kit does not.
+    if name != "plans":
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    from .plans import plans  # noqa: PLC0415
+
+    globals()["plans"] = plans
+    return plans

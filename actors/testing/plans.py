@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - the [testing] extra is not installed
+    msg = "actors.testing.plans needs Hypothesis: pip install 'actorchestra[testing]'"
+    raise ImportError(msg) from exc
 
 from actors._orchestration.plan import Plan, Task
 

@@ -9,7 +9,10 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import Sampler
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
+
+from actors.telemetry import sdk_tracer_provider
+from bus import Telemetry
 
 
 class DiscardExporter(SpanExporter):
@@ -19,11 +22,23 @@ class DiscardExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def sdk_provider(sampler: Sampler | None = None) -> TracerProvider:
-    """An SDK provider with a BatchSpanProcessor, as an application would run it."""
-    provider = TracerProvider(sampler=sampler)
+def sdk_provider(
+    root: Sampler | None = None, *, fast: bool = True
+) -> tuple[TracerProvider, Telemetry]:
+    """An SDK provider sampling ``ParentBased(root)`` (``root`` None: always on) with a
+    BatchSpanProcessor, as an application would run it, and the bus's ``Telemetry``.
+
+    ``fast``: built with ``actors.telemetry.sdk_tracer_provider`` (hop spans handed to
+    its processor directly); otherwise every span goes through the SDK's tracer.
+    """
+    root = root if root is not None else ALWAYS_ON
+    if fast:
+        provider, telemetry = sdk_tracer_provider(root_sampler=root)
+    else:
+        provider = TracerProvider(sampler=ParentBased(root))
+        telemetry = Telemetry(provider)
     provider.add_span_processor(BatchSpanProcessor(DiscardExporter()))
-    return provider
+    return provider, telemetry
 
 
 def median_of(runs: int, measure: Callable[[], float]) -> float:

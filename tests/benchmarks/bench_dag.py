@@ -46,10 +46,10 @@ def per_run(fn: Callable[[], object], n: int) -> float:
 
 
 def ours(n: int, runs: int, *, traced: bool, event_log: bool = False) -> float:
-    provider = sdk_provider() if traced else None
+    provider, telemetry = sdk_provider() if traced else (None, None)
     with tempfile.TemporaryDirectory() as scratch:
         log = SQLiteEventLog(Path(scratch) / "log.db") if event_log else None
-        bus = EventBus(tracer_provider=provider, tracing=traced, event_log=log)
+        bus = EventBus(telemetry=telemetry, tracing=traced, event_log=log)
         agents = [NoOp.child_spec(a, bus) for a in AGENTS]
         with Team(agents, bus=bus) as team:
             result = median_of(runs, lambda: per_run(lambda: team.run(PLAN, timeout=10), n))

@@ -9,10 +9,17 @@ import random
 import threading
 from typing import Any
 
+import pykka
 import pytest
 from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    ReadableSpan,
+    SpanLimits,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+    TracerProvider,
+)
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
@@ -26,7 +33,8 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import SpanContext
 
 from actors import Actor
-from bus import ChildStarted, Event, EventBus, TaskStarted
+from actors.telemetry import sdk_tracer_provider
+from bus import ChildStarted, Event, EventBus, TaskStarted, Telemetry
 from bus._hop_spans import HopSpans
 from bus.lowlevel import Envelope
 
@@ -52,11 +60,26 @@ class Relay(Actor):
             self.done.set()
 
 
-def run_pipeline(sampler: Sampler, n: int) -> list[ReadableSpan]:
+def traced(
+    root: Sampler, *, fast: bool = True, limits: SpanLimits | None = None
+) -> tuple[TracerProvider, EventBus, InMemorySpanExporter]:
+    """A provider sampling ``ParentBased(root)`` into an in-memory exporter, and a bus on it.
+
+    ``fast``: the bus feeds hop spans to the provider's processor directly; otherwise
+    every span goes through the SDK's tracer.
+    """
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=sampler)
+    if fast:
+        provider, telemetry = sdk_tracer_provider(root_sampler=root, span_limits=limits)
+    else:
+        provider = TracerProvider(sampler=ParentBased(root), span_limits=limits)
+        telemetry = Telemetry(provider)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    bus = EventBus(tracer_provider=provider)
+    return provider, EventBus(telemetry=telemetry), exporter
+
+
+def run_pipeline(root: Sampler, n: int, *, fast: bool = True) -> list[ReadableSpan]:
+    provider, bus, exporter = traced(root, fast=fast)
     done = threading.Event()
     Relay.start(name="a", bus=bus, nxt="b", done=done, n=n)
     Relay.start(name="b", bus=bus, nxt=None, done=done, n=n)
@@ -84,15 +107,27 @@ def shape(spans: list[ReadableSpan]) -> list[tuple[object, ...]]:
     return sorted(rows, key=repr)
 
 
-def test_hop_spans_are_used_only_for_the_default_parent_based_sampler() -> None:
-    assert HopSpans.for_provider(TracerProvider(sampler=ParentBased(ALWAYS_ON))) is not None
-    assert HopSpans.for_provider(TracerProvider(sampler=ALWAYS_ON)) is None
-    assert HopSpans.for_provider(trace.NoOpTracerProvider()) is None
+def test_hop_spans_are_used_only_with_an_sdk_provider_and_its_processor() -> None:
+    processor = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
+    assert HopSpans.for_telemetry(TracerProvider(), processor) is not None
+    assert HopSpans.for_telemetry(trace.NoOpTracerProvider(), processor) is None
+    assert HopSpans.for_telemetry(TracerProvider(), object()) is None
+    _, telemetry = sdk_tracer_provider(root_sampler=ALWAYS_ON)
+    assert telemetry.span_processor is not None
+
+
+def test_the_fast_path_is_declared_only_for_samplers_that_follow_the_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for value, declared in [("", True), ("parentbased_traceidratio", True), ("always_on", False)]:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", value)
+        _, telemetry = sdk_tracer_provider()
+        assert (telemetry.span_processor is not None) is declared, value
 
 
 def test_hop_spans_record_the_same_spans_as_the_sdk() -> None:
-    fast = run_pipeline(ParentBased(ALWAYS_ON), 3)  # hop spans
-    slow = run_pipeline(ALWAYS_ON, 3)  # the SDK's own spans
+    fast = run_pipeline(ALWAYS_ON, 3)  # hop spans
+    slow = run_pipeline(ALWAYS_ON, 3, fast=False)  # the SDK's own spans
     assert len(fast) == len(slow) == 3 * 5  # request, 2 x (publish, process)
     assert shape(fast) == shape(slow)
     for s in fast:
@@ -102,7 +137,7 @@ def test_hop_spans_record_the_same_spans_as_the_sdk() -> None:
 
 def test_sampling_keeps_or_drops_whole_traces() -> None:
     n = 200
-    spans = run_pipeline(ParentBased(TraceIdRatioBased(0.5)), n)
+    spans = run_pipeline(TraceIdRatioBased(0.5), n)
     by_trace: dict[int, list[str]] = {}
     for s in spans:
         assert s.context is not None
@@ -119,10 +154,7 @@ def test_sampling_keeps_or_drops_whole_traces() -> None:
 
 
 def test_an_exception_in_a_process_span_is_recorded_with_status_error() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    bus = EventBus(tracer_provider=provider)
+    provider, bus, exporter = traced(ALWAYS_ON)
     tracer = provider.get_tracer("test")
     with tracer.start_as_current_span("request") as root:
         envelope = Envelope(TaskStarted(agent="x"), root.get_span_context())
@@ -154,17 +186,9 @@ class Probe(Actor):
         self.seen.put((baggage.get_baggage("tenant"), current.get_span_context(), recording))
 
 
-def provider_with(sampler: Sampler) -> tuple[TracerProvider, InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=sampler)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider, exporter
-
-
 @pytest.mark.parametrize("sampled", [True, False], ids=["sampled", "dropped"])
 def test_the_publishers_context_travels_with_the_event(sampled: bool) -> None:
-    provider, exporter = provider_with(ParentBased(ALWAYS_ON if sampled else ALWAYS_OFF))
-    bus = EventBus(tracer_provider=provider)
+    provider, bus, exporter = traced(ALWAYS_ON if sampled else ALWAYS_OFF)
     seen: queue.Queue[tuple[object, ...]] = queue.Queue()
     Probe.start(name="p", bus=bus, seen=seen)
     token = otel_context.attach(baggage.set_baggage("tenant", "acme"))
@@ -190,9 +214,8 @@ def test_the_publishers_context_travels_with_the_event(sampled: bool) -> None:
 
 
 def test_a_span_started_in_a_dropped_hop_is_dropped_too() -> None:
-    provider, exporter = provider_with(ParentBased(ALWAYS_OFF))
+    provider, bus, exporter = traced(ALWAYS_OFF)
     trace_api = provider.get_tracer("probe")
-    bus = EventBus(tracer_provider=provider)
     recorded: list[bool] = []
 
     def handler(event: Event) -> None:
@@ -214,8 +237,7 @@ def test_a_span_started_in_a_dropped_hop_is_dropped_too() -> None:
 
 
 def test_an_event_outside_any_trace_that_starts_none_gets_no_process_span() -> None:
-    provider, exporter = provider_with(ParentBased(ALWAYS_ON))
-    bus = EventBus(tracer_provider=provider)
+    provider, bus, exporter = traced(ALWAYS_ON)
     seen: queue.Queue[tuple[object, ...]] = queue.Queue()
     Probe.start(name="p", bus=bus, seen=seen)
     bus.publish(ChildStarted(supervisor="root", child="p"))  # a routine report, no trace
@@ -244,29 +266,44 @@ class StartRecorder(SpanProcessor):
         self.started.append(span.name)
 
 
-def test_hop_spans_take_ids_from_the_provider_and_reach_on_start_where_it_does_something() -> None:
+def test_hop_spans_take_ids_from_the_provider_and_reach_every_processor_added() -> None:
+    provider, telemetry = sdk_tracer_provider(id_generator=CountingIds())
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(id_generator=CountingIds())
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    bus = EventBus(tracer_provider=provider)
+    bus = EventBus(telemetry=telemetry)
     bus.subscribe(TaskStarted, lambda e: None, recipient="p")
     tracer = provider.get_tracer("test")
     with tracer.start_as_current_span("before"):
         bus.publish(TaskStarted(agent="p"))
-    recorder = StartRecorder()
-    provider.add_span_processor(recorder)  # added later: the bus notices
+    later = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(later))  # added later: reached too
     with tracer.start_as_current_span("after"):
         bus.publish(TaskStarted(agent="p"))
     hops = [s for s in exporter.get_finished_spans() if s.name.endswith("task.started")]
     assert len(hops) == 4
     assert all(s.context is not None and 1000 <= s.context.span_id < 1100 for s in hops)
-    assert recorder.started == ["after", "publish task.started", "process task.started"]
+    assert sorted(s.name for s in later.get_finished_spans()) == [
+        "after",
+        "process task.started",
+        "publish task.started",
+    ]
+    provider.shutdown()
+
+
+def test_without_the_fast_path_processors_see_on_start_for_every_span() -> None:
+    provider = TracerProvider()
+    recorder = StartRecorder()
+    provider.add_span_processor(recorder)
+    bus = EventBus(tracer_provider=provider)
+    bus.subscribe(TaskStarted, lambda e: None, recipient="p")
+    with provider.get_tracer("test").start_as_current_span("request"):
+        bus.publish(TaskStarted(agent="p"))
+    assert recorder.started == ["request", "publish task.started", "process task.started"]
     provider.shutdown()
 
 
 def test_a_hop_span_reads_like_the_sdks_own() -> None:
-    provider, exporter = provider_with(ParentBased(ALWAYS_ON))
-    bus = EventBus(tracer_provider=provider)
+    provider, bus, exporter = traced(ALWAYS_ON)
     other = provider.get_tracer("test").start_span("other")
 
     def handler(event: Event) -> None:
@@ -307,9 +344,9 @@ def test_a_hop_span_reads_like_the_sdks_own() -> None:
 
 def test_a_batch_span_processor_exports_every_hop_span() -> None:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider, telemetry = sdk_tracer_provider(root_sampler=ALWAYS_ON)
     provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=7))
-    bus = EventBus(tracer_provider=provider)
+    bus = EventBus(telemetry=telemetry)
     bus.subscribe(TaskStarted, lambda e: None, recipient="p")
     with provider.get_tracer("test").start_as_current_span("request"):
         for i in range(50):
@@ -318,3 +355,93 @@ def test_a_batch_span_processor_exports_every_hop_span() -> None:
     names = sorted(s.name for s in exporter.get_finished_spans())
     assert names == ["process task.started"] * 50 + ["publish task.started"] * 50 + ["request"]
     provider.shutdown()
+
+
+class Busy(Actor):
+    """Does to its process span what handlers do: attributes, events, links, errors."""
+
+    def __init__(self, *, name: str, bus: EventBus, other: SpanContext, done: threading.Event):
+        super().__init__(name=name, bus=bus)
+        self.other, self.done = other, done
+        bus.subscribe(TaskStarted, name, recipient=name)
+
+    def on_event(self, event: Event) -> None:
+        span = trace.get_current_span()
+        span.set_attribute("long", "x" * 50)  # longer than the limit: truncated
+        span.set_attributes({f"many.{i}": i for i in range(8)})  # more than the limit
+        span.set_attribute("bad", object())  # type: ignore[arg-type]  # not a value: dropped
+        for i in range(3):  # more events than the limit, more attributes each
+            span.add_event(f"step {i}", {"a": "y" * 20, "b": 2, "c": 3})
+        span.add_link(self.other, {"why": "test", "extra": 1})
+        span.record_exception(LookupError("kept"))
+        span.set_status(trace.StatusCode.ERROR, "first")
+        span.set_status(trace.StatusCode.UNSET)  # ignored, as the SDK ignores it
+        self.done.set()
+        raise KeyError("escapes")
+
+
+def exported(spans: list[ReadableSpan]) -> list[tuple[object, ...]]:
+    """Every exported field of each span but ids and timestamps, in a stable order."""
+    by_id = {s.context.span_id: s.name for s in spans if s.context is not None}
+    rows = []
+    for s in spans:
+        attributes = dict(s.attributes or {})
+        attributes.pop("messaging.message.id", None)
+        events = []
+        for e in s.events:
+            fields = dict(e.attributes or {})
+            stack = fields.pop("exception.stacktrace", None)
+            events.append((e.name, sorted(fields.items()), stack is not None))
+        rows.append(
+            (
+                s.name,
+                s.kind,
+                by_id.get(s.parent.span_id) if s.parent is not None else None,
+                [
+                    (by_id.get(k.context.span_id, "other"), dict(k.attributes or {}))
+                    for k in s.links
+                ],
+                sorted(attributes.items()),
+                events,
+                (s.status.status_code, s.status.description),
+                dict(s.resource.attributes),
+                (s.instrumentation_scope.name, s.instrumentation_scope.version)
+                if s.instrumentation_scope
+                else None,
+                (s.dropped_attributes, s.dropped_events, s.dropped_links),
+            )
+        )
+    return sorted(rows, key=repr)
+
+
+def record_busy_workflow(*, fast: bool) -> list[ReadableSpan]:
+    limits = SpanLimits(
+        max_span_attributes=9,
+        max_events=2,
+        max_event_attributes=2,
+        max_links=2,
+        max_link_attributes=1,
+        max_attribute_length=8,
+        max_span_attribute_length=12,
+    )
+    provider, bus, exporter = traced(ALWAYS_ON, fast=fast, limits=limits)
+    tracer = provider.get_tracer("test")
+    other = tracer.start_span("other")
+    done = threading.Event()
+    Busy.start(name="busy", bus=bus, other=other.get_span_context(), done=done)
+    with tracer.start_as_current_span("request"):
+        bus.publish(TaskStarted(agent="busy", task_id="t1", workflow_id="wf"))
+    assert done.wait(5)
+    other.end()
+    pykka.ActorRegistry.stop_all()
+    provider.shutdown()
+    return list(exporter.get_finished_spans())
+
+
+def test_the_fast_path_exports_exactly_what_sdk_spans_export() -> None:
+    fast, slow = record_busy_workflow(fast=True), record_busy_workflow(fast=False)
+    assert [s.name for s in fast if s.name.startswith("process")] == ["process task.started"]
+    process = next(s for s in fast if s.name.startswith("process"))
+    assert process.dropped_attributes > 0 and process.dropped_events > 0  # limits applied
+    assert process.status.status_code is trace.StatusCode.ERROR
+    assert exported(fast) == exported(slow)
