@@ -6,7 +6,10 @@ import itertools
 import json
 import queue
 import random
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -445,3 +448,27 @@ def test_the_fast_path_exports_exactly_what_sdk_spans_export() -> None:
     assert process.dropped_attributes > 0 and process.dropped_events > 0  # limits applied
     assert process.status.status_code is trace.StatusCode.ERROR
     assert exported(fast) == exported(slow)
+
+
+def test_the_bus_traces_with_opentelemetry_classes_of_another_layout() -> None:
+    # Link, SpanContext and the span processors replaced by look-alikes (slots, other
+    # field names, another tuple order) before the bus is imported: it uses the public
+    # API only, so the import and a traced workflow work all the same.
+    script = Path(__file__).with_name("lookalikes.py")
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [
+        "invoke_workflow",
+        "workflow",
+        "process",
+        "task.completed",
+        "process",
+        "task.started",
+        "publish",
+        "task.completed",
+        "publish",
+        "task.started",
+        "request",
+    ]
