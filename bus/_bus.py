@@ -74,6 +74,10 @@ class EventBus:
         telemetry: Both providers as one value, with the span processor of the fast
             path (see :class:`Telemetry`); instead of the two arguments above.
         tracing: ``False`` creates no spans and carries no trace context at all.
+        publish_spans: ``False`` traces each hop with one span, the ``process`` span,
+            the child of the publisher's span, instead of a ``publish`` span and its
+            ``process`` child (the OpenTelemetry messaging conventions allow a consumer
+            span alone); about half the cost of tracing a hop.
         event_log: Gets every published event before its subscribers do (see
             :class:`EventSink`), e.g. a :class:`memory.SQLiteEventLog`; publishers of
             optional events then always build them (:meth:`has_subscribers` is true).
@@ -102,6 +106,7 @@ class EventBus:
         meter_provider: metrics.MeterProvider | None = None,
         telemetry: Telemetry | None = None,
         tracing: bool = True,
+        publish_spans: bool = True,
         event_log: EventSink | None = None,
         address_book: AddressBook | None = None,
     ) -> None:
@@ -120,7 +125,7 @@ class EventBus:
             telemetry = Telemetry(trace.NoOpTracerProvider(), telemetry.meter_provider)
         self.tracing = tracing
         self.telemetry = telemetry
-        self._tracer = BusTracer(telemetry) if tracing else None
+        self._tracer = BusTracer(telemetry, publish_spans=publish_spans) if tracing else None
         meter = self.telemetry.meter("actorchestra.bus")
         self._dead_letters = DeadLetters(meter)
         meter.create_observable_gauge(

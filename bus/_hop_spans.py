@@ -198,8 +198,8 @@ class HopSpan(trace.Span):
         self._attributes = attributes
         self._cleaned = False  # whether attributes must go through BoundedAttributes
         self._link_parent = link_parent
-        self._events: list[SpanEvent] = []
-        self._links: list[Link] = []
+        self._events: list[SpanEvent] | tuple[()] = ()  # a list once one is added
+        self._links: list[Link] | tuple[()] = ()
         self._status = _UNSET
         self._start_time = time.time_ns()
         self._end_time: int | None = None
@@ -222,7 +222,7 @@ class HopSpan(trace.Span):
         limits = owner._limits
         links: Sequence[Link] = self._links
         if self._link_parent:
-            links = [Link(self._parent), *links]
+            links = (Link(self._parent), *links)
         if limits.max_links is not None and len(links) > limits.max_links:
             links = BoundedList.from_seq(limits.max_links, links)
         events: Sequence[SpanEvent] = self._events
@@ -295,7 +295,11 @@ class HopSpan(trace.Span):
             max_value_len=limits.max_attribute_length,
             immutable=True,
         )
-        self._events.append(SpanEvent(name, bounded, timestamp))
+        event = SpanEvent(name, bounded, timestamp)
+        if isinstance(self._events, list):
+            self._events.append(event)
+        else:
+            self._events = [event]
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         """Link another span (a link to an invalid context without attributes is ignored)."""
@@ -304,7 +308,11 @@ class HopSpan(trace.Span):
             return
         if not context.is_valid and not attributes:
             return
-        self._links.append(Link(context, self._link_attributes(attributes)))
+        link = Link(context, self._link_attributes(attributes))
+        if isinstance(self._links, list):
+            self._links.append(link)
+        else:
+            self._links = [link]
 
     def update_name(self, name: str) -> None:
         """Rename the span."""

@@ -64,12 +64,16 @@ class BusTracer:
 
     Args:
         telemetry: Where spans go (see :class:`Telemetry`).
+        publish_spans: ``False`` makes one span per hop: the ``process`` span, the child
+            of the publisher's span (the messaging conventions allow a consumer span
+            without a producer span), for about half the cost of tracing a hop.
     """
 
-    __slots__ = ("_hops", "_tracer")
+    __slots__ = ("_hops", "_publish_spans", "_tracer")
 
-    def __init__(self, telemetry: Telemetry) -> None:
+    def __init__(self, telemetry: Telemetry, *, publish_spans: bool = True) -> None:
         self._tracer = telemetry.tracer("actorchestra.bus")
+        self._publish_spans = publish_spans
         self._hops: HopSpans | None = None
         if telemetry.span_processor is not None:
             from ._hop_spans import HopSpans  # noqa: PLC0415 - the SDK, only when given
@@ -101,6 +105,11 @@ class BusTracer:
         nobody subscribes to: nothing hops), and none when the sampler would drop it.
         """
         context = otel_context.get_current()
+        dropped = _DROPPED_HOP.get()
+        if dropped is not None and dropped[0] is context:  # in a dropped hop's handler
+            envelope = Envelope(event, dropped[1], context, contextvars.copy_context())
+            envelope._process = DROPPED
+            return envelope, None
         current = trace.get_current_span(context)
         parent = current.get_span_context()
         child = self._child(parent)
@@ -111,10 +120,14 @@ class BusTracer:
         if not parent.is_valid:  # outside any trace
             if not event.starts_trace:
                 return Envelope(event), None
-            if not routed:
+            if not routed or not self._publish_spans:  # the process span is the root
                 return Envelope(event, None, context, contextvars.copy_context()), None
         elif not routed:
             return Envelope(event, parent, context, contextvars.copy_context()), None
+        elif not self._publish_spans:  # the process span is the child of the publisher's
+            envelope = Envelope(event, parent, context, contextvars.copy_context())
+            envelope._process = child
+            return envelope, None
         attributes: dict[str, AttributeValue] = {
             "messaging.system": MESSAGING_SYSTEM,
             "messaging.operation.type": "send",
@@ -153,7 +166,8 @@ class BusTracer:
                 return handler(envelope.event)
         process = envelope._process
         if process is DROPPED:
-            return snapshot.copy().run(handler, envelope.event)
+            decided = (envelope.context, envelope.span_context)
+            return snapshot.copy().run(_in_dropped_hop, decided, handler, envelope.event)
         if process is HOP:
             return snapshot.copy().run(self._in_hop_span, envelope, subscriber, handler)
         return snapshot.copy().run(self._in_process_span, envelope, subscriber, handler)
@@ -196,15 +210,33 @@ class BusTracer:
         name = f"process {event.type}"
         if parent is None:  # a root: the event came from outside any trace
             return self._tracer.start_span(name, kind=SpanKind.CONSUMER, attributes=attributes)
+        linked = self._publish_spans  # the publish span is its parent and its link
         if child is HOP:
-            return self._hops.start(name, SpanKind.CONSUMER, parent, attributes, link_parent=True)  # type: ignore[union-attr]
+            return self._hops.start(name, SpanKind.CONSUMER, parent, attributes, link_parent=linked)  # type: ignore[union-attr]
         return self._tracer.start_span(
             name,
             context=trace.set_span_in_context(NonRecordingSpan(parent)),
             kind=SpanKind.CONSUMER,
-            links=(Link(parent),),
+            links=(Link(parent),) if linked else (),
             attributes=attributes,
         )
+
+
+# In the handler of a hop the sampler dropped: the publisher's OpenTelemetry context and
+# span context. A dropped hop attaches nothing, so what the handler publishes is
+# published from that very context (contexts are immutable): the decision travels with
+# the hop instead of being made again. (Not the envelope: its snapshot would chain every
+# earlier hop's context.)
+_DROPPED_HOP: contextvars.ContextVar[tuple[object, SpanContext | None] | None] = (
+    contextvars.ContextVar("actorchestra_dropped_hop", default=None)
+)
+
+
+def _in_dropped_hop(
+    decided: tuple[object, SpanContext | None], handler: Callable[[Event], R], event: Event
+) -> R:
+    _DROPPED_HOP.set(decided)  # in the copy of the publisher's context the handler runs in
+    return handler(event)
 
 
 class ProcessScope:

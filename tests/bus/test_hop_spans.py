@@ -472,3 +472,27 @@ def test_the_bus_traces_with_opentelemetry_classes_of_another_layout() -> None:
         "task.started",
         "request",
     ]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["hop spans", "sdk spans"])
+def test_one_span_a_hop_is_the_process_span_child_of_the_publishers(fast: bool) -> None:
+    exporter = InMemorySpanExporter()
+    if fast:
+        provider, telemetry = sdk_tracer_provider(root_sampler=ALWAYS_ON)
+    else:
+        provider = TracerProvider()
+        telemetry = Telemetry(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    bus = EventBus(telemetry=telemetry, publish_spans=False)
+    seen: queue.Queue[tuple[object, ...]] = queue.Queue()
+    Probe.start(name="p", bus=bus, seen=seen)
+    with provider.get_tracer("test").start_as_current_span("request") as request:
+        bus.publish(TaskStarted(agent="p", task_id="t1"))
+    _, current, _ = seen.get(timeout=5)
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {"request", "process task.started", "work"}
+    process = spans["process task.started"]
+    assert process.parent == request.get_span_context()
+    assert process.links == ()
+    assert current == process.context  # the handler runs in it
+    provider.shutdown()
