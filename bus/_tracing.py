@@ -1,8 +1,9 @@
 """Trace context on the bus: messaging spans and W3C propagation.
 
-Span names and attributes follow the OpenTelemetry messaging semantic conventions:
-``publish <event type>`` is a PRODUCER span and ``process <event type>`` a CONSUMER span,
-the child of the publish span and linked to it.
+Span names and attributes follow the OpenTelemetry messaging semantic conventions
+(``{messaging.operation.name} {destination}``, the destination being the template, the
+event type): ``publish <event type>`` is a PRODUCER span and ``process <event type>`` a
+CONSUMER span, the child of the publish span and linked to it.
 """
 
 from __future__ import annotations
@@ -128,15 +129,7 @@ class BusTracer:
             envelope = Envelope(event, parent, context, contextvars.copy_context())
             envelope._process = child
             return envelope, None
-        attributes: dict[str, AttributeValue] = {
-            "messaging.system": MESSAGING_SYSTEM,
-            "messaging.operation.type": "send",
-            "messaging.operation.name": "publish",
-            "messaging.destination.name": recipient or event.type,
-            "messaging.message.id": event.id,
-            "actorchestra.workflow.id": event.workflow_id,
-            "actorchestra.task.id": event.task_id,
-        }
+        attributes = _message_attributes(event, recipient, "send", "publish")
         name = f"publish {event.type}"
         span: Span
         snapshot = contextvars.copy_context()
@@ -197,16 +190,8 @@ class BusTracer:
         self, envelope: Envelope[Event], subscriber: str, parent: SpanContext | None, child: int
     ) -> Span:
         event = envelope.event
-        attributes: dict[str, AttributeValue] = {
-            "messaging.system": MESSAGING_SYSTEM,
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.destination.name": event.recipient or event.type,
-            "messaging.consumer.group.name": subscriber,
-            "messaging.message.id": event.id,
-            "actorchestra.workflow.id": event.workflow_id,
-            "actorchestra.task.id": event.task_id,
-        }
+        attributes = _message_attributes(event, event.recipient, "process", "process")
+        attributes["messaging.consumer.group.name"] = subscriber
         name = f"process {event.type}"
         if parent is None:  # a root: the event came from outside any trace
             return self._tracer.start_span(name, kind=SpanKind.CONSUMER, attributes=attributes)
@@ -237,6 +222,30 @@ def _in_dropped_hop(
 ) -> R:
     _DROPPED_HOP.set(decided)  # in the copy of the publisher's context the handler runs in
     return handler(event)
+
+
+def _message_attributes(
+    event: Event, recipient: str | None, kind: str, operation: str
+) -> dict[str, AttributeValue]:
+    """A hop's attributes (OpenTelemetry messaging conventions).
+
+    The destination template is the event type (the span name's ``{destination}``, low
+    cardinality); the destination name is the recipient an event is addressed to, or
+    the event type for a broadcast; the conversation is the workflow.
+    """
+    attributes: dict[str, AttributeValue] = {
+        "messaging.system": MESSAGING_SYSTEM,
+        "messaging.operation.type": kind,
+        "messaging.operation.name": operation,
+        "messaging.destination.template": event.type,
+        "messaging.destination.name": recipient or event.type,
+        "messaging.message.id": event.id,
+        "actorchestra.workflow.id": event.workflow_id,
+        "actorchestra.task.id": event.task_id,
+    }
+    if event.workflow_id:
+        attributes["messaging.message.conversation_id"] = event.workflow_id
+    return attributes
 
 
 class ProcessScope:
@@ -314,8 +323,10 @@ def record_failure(span: Span, exc: BaseException) -> None:
     if not span.is_recording():
         return
     text = error_text(exc)
+    module = type(exc).__module__
+    kind = type(exc).__qualname__ if module == "builtins" else f"{module}.{type(exc).__qualname__}"
+    span.set_attribute("error.type", kind)  # the conventions' error.type: the exception type
     if isinstance(exc, pydantic.ValidationError):
-        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
         span.add_event("exception", {"exception.type": kind, "exception.message": text})
     else:
         span.record_exception(exc)

@@ -40,6 +40,7 @@ from actors.telemetry import sdk_tracer_provider
 from bus import ChildStarted, Event, EventBus, TaskStarted, Telemetry
 from bus._hop_spans import HopSpans
 from bus.lowlevel import Envelope
+from tests.helpers import wait_until
 
 
 class Relay(Actor):
@@ -169,6 +170,26 @@ def test_an_exception_in_a_process_span_is_recorded_with_status_error() -> None:
     assert [e.name for e in process.events] == ["exception"]
     assert process.events[0].attributes is not None
     assert process.events[0].attributes["exception.type"] == "ValueError"
+    assert process.attributes is not None and process.attributes["error.type"] == "ValueError"
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["hop spans", "sdk spans"])
+def test_hop_attributes_follow_the_messaging_conventions(fast: bool) -> None:
+    provider, bus, exporter = traced(ALWAYS_ON, fast=fast)
+    bus.subscribe(TaskStarted, lambda e: None, recipient="legal")
+    Relay.start(name="legal", bus=bus, nxt=None, done=threading.Event(), n=1)
+    with provider.get_tracer("test").start_as_current_span("request"):
+        bus.publish(TaskStarted(agent="legal", task_id="t2", workflow_id="wf-7"))
+    assert wait_until(lambda: len(exporter.get_finished_spans()) == 3)
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    for name, kind in (("publish task.started", "send"), ("process task.started", "process")):
+        attributes = dict(spans[name].attributes or {})
+        assert name == f"{attributes['messaging.operation.name']} task.started"
+        assert attributes["messaging.operation.type"] == kind
+        assert attributes["messaging.destination.template"] == "task.started"
+        assert attributes["messaging.destination.name"] == "legal"
+        assert attributes["messaging.message.conversation_id"] == "wf-7"
     provider.shutdown()
 
 
