@@ -15,6 +15,15 @@ from opentelemetry import metrics
 
 from bus import Telemetry
 
+# The GenAI conventions' advisory explicit bucket boundaries: tokens, then seconds.
+TOKEN_USAGE_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+OPERATION_DURATION_BUCKETS = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+_AGENT_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
+
 __all__ = ["Instruments"]
 
 _lock = threading.Lock()
@@ -40,6 +49,14 @@ class Instruments:
             (``gen_ai.token.type`` is ``input`` or ``output``).
         restarts: ``actorchestra.supervisor.restarts`` — child restarts
             (``actorchestra.supervisor``, ``actorchestra.child``).
+        operation_duration: ``gen_ai.client.operation.duration`` — seconds per model call
+            (GenAI conventions; ``error.type`` on failure).
+        agent_duration: ``gen_ai.invoke_agent.duration`` — seconds per agent invocation.
+        tool_duration: ``gen_ai.execute_tool.duration`` — seconds per tool call.
+
+    The GenAI histograms take the conventions' advisory bucket boundaries; the agent
+    and tool durations are as proposed for the conventions (semantic-conventions-genai
+    pull request 322), not yet merged there.
     """
 
     tasks_started: metrics.Counter
@@ -48,6 +65,9 @@ class Instruments:
     task_duration: metrics.Histogram
     token_usage: metrics.Histogram
     restarts: metrics.Counter
+    operation_duration: metrics.Histogram
+    agent_duration: metrics.Histogram
+    tool_duration: metrics.Histogram
 
     @staticmethod
     def of(meter_provider: metrics.MeterProvider | None) -> Instruments:
@@ -89,6 +109,25 @@ def _create(meter: metrics.Meter) -> Instruments:
             "gen_ai.client.token.usage",
             unit="{token}",
             description="Tokens used per model call (GenAI semantic conventions).",
+            explicit_bucket_boundaries_advisory=list(TOKEN_USAGE_BUCKETS),
+        ),
+        operation_duration=meter.create_histogram(
+            "gen_ai.client.operation.duration",
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=list(OPERATION_DURATION_BUCKETS),
+        ),
+        agent_duration=meter.create_histogram(
+            "gen_ai.invoke_agent.duration",
+            unit="s",
+            description="Duration of an agent invocation.",
+            explicit_bucket_boundaries_advisory=list(_AGENT_BUCKETS),
+        ),
+        tool_duration=meter.create_histogram(
+            "gen_ai.execute_tool.duration",
+            unit="s",
+            description="Duration of a tool execution.",
+            explicit_bucket_boundaries_advisory=list(OPERATION_DURATION_BUCKETS),
         ),
         restarts=meter.create_counter(
             "actorchestra.supervisor.restarts",

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import json
-import os
+import contextlib
+import time
 from typing import Any, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessage
-from opentelemetry import metrics, trace
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AttributeValue
 
 from actors._errors import ConfigurationError, TaskCancelled, TaskError
+from actors._metrics import Instruments
 from bus import TokenUsage
 
 from .cancellation import Cancellation, call_cancellable
+from .genai import (
+    capture_message_content,
+    input_messages,
+    output_messages,
+    provider_name,
+    server_port,
+    upstream_openai_instrumentation,
+)
 
-__all__ = ["DEFAULT_MODEL_RETRIES", "capture_message_content", "chat", "with_retries"]
+__all__ = ["DEFAULT_MODEL_RETRIES", "chat", "with_retries"]
 
 DEFAULT_MODEL_RETRIES = 1
 """Retries of one model call by the ``openai`` client, unless an agent or planner says.
@@ -34,16 +44,6 @@ _RETRYABLE = (
     openai.RateLimitError,
     openai.InternalServerError,
 )
-
-
-def capture_message_content() -> bool:
-    """Whether spans may record prompts, completions and tool arguments and results.
-
-    Off unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``true`` (the
-    OpenTelemetry GenAI instrumentations' switch): they may hold personal data or secrets.
-    """
-    value = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "")
-    return value.strip().lower() == "true"
 
 
 def _bounded(client: openai.OpenAI, seconds: float) -> openai.OpenAI:
@@ -90,26 +90,31 @@ def chat(
     model: str,
     messages: list[dict[str, Any]],
     agent: str,
-    token_usage: metrics.Histogram | None = None,
+    instruments: Instruments | None = None,
     cancellation: Cancellation | None = None,
     **kwargs: Any,  # noqa: ANN401 - passed to chat.completions.create
 ) -> tuple[ChatCompletionMessage, TokenUsage]:
     """Call ``client.chat.completions.create`` inside a GenAI ``chat {model}`` CLIENT span.
 
     Attributes follow the OpenTelemetry GenAI semantic conventions
-    (``gen_ai.operation.name``, ``gen_ai.provider.name``, request and response model,
-    ``gen_ai.usage.input_tokens``/``output_tokens``, finish reasons). No prompt or
-    completion text is recorded unless :func:`capture_message_content` (then
-    ``gen_ai.input.messages`` and ``gen_ai.output.messages`` hold them as JSON). Token
-    counts also go to ``token_usage`` (the ``gen_ai.client.token.usage`` histogram),
-    when given. The ``openai`` client retries transport errors, 429
-    and 5xx itself (``max_retries``, honouring ``Retry-After``; see
-    :data:`DEFAULT_MODEL_RETRIES` for how that multiplies with task attempts).
+    (:data:`~actors._agents.genai.GENAI_CONVENTIONS`): operation, provider (as best known
+    from the endpoint's host), request and response model, ``server.address`` and
+    ``server.port``, ``gen_ai.output.type`` when a ``response_format`` asks for JSON,
+    token usage (with cached input and reasoning tokens when the server reports them)
+    and finish reasons. No prompt or completion text is recorded unless
+    :func:`~actors._agents.genai.capture_message_content` (then ``gen_ai.input.messages``
+    and ``gen_ai.output.messages`` hold them, as JSON in the conventions' ``role`` +
+    ``parts`` shape). Token counts and the call's duration go to ``instruments``
+    (``gen_ai.client.token.usage``, ``gen_ai.client.operation.duration``) when given.
+    When an OpenTelemetry OpenAI instrumentation is active it makes the ``chat`` span
+    and those metrics: this call makes none, so nothing is counted twice.
 
-    With ``cancellation``, the call is not made once it is cancelled, it may take at
-    most the attempt's remaining time (the client's timeout for this request), and the
-    caller stops waiting for it the moment the attempt is cancelled (the request is
-    abandoned; it ends at that timeout).
+    The ``openai`` client retries transport errors, 429 and 5xx itself (``max_retries``,
+    honouring ``Retry-After``; see :data:`DEFAULT_MODEL_RETRIES` for how that
+    multiplies with task attempts). With ``cancellation``, the call is not made once it
+    is cancelled, it may take at most the attempt's remaining time (the client's
+    timeout for this request), and the caller stops waiting for it the moment the
+    attempt is cancelled (the request is abandoned; it ends at that timeout).
 
     Returns:
         The first choice's message and the call's token usage.
@@ -122,20 +127,29 @@ def chat(
             body (which may echo the prompt); the error is not chained, for the same
             reason.
     """
-    with tracer.start_as_current_span(
-        f"chat {model}",
-        kind=SpanKind.CLIENT,
-        attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "openai",
-            "gen_ai.request.model": model,
-            "gen_ai.agent.name": agent,
-            "server.address": client.base_url.host,
-        },
-    ) as span:
-        capture = capture_message_content()
+    url = client.base_url
+    common: dict[str, AttributeValue] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": provider_name(url.host),
+        "gen_ai.request.model": model,
+        "server.address": url.host,
+        "server.port": server_port(url.scheme, url.port),
+    }
+    upstream = upstream_openai_instrumentation()
+    span_cm = (
+        contextlib.nullcontext(trace.INVALID_SPAN)
+        if upstream
+        else tracer.start_as_current_span(
+            f"chat {model}",
+            kind=SpanKind.CLIENT,
+            attributes={**common, "gen_ai.agent.name": agent, **_output_type(kwargs)},
+        )
+    )
+    started = time.monotonic()
+    with span_cm as span:
+        capture = capture_message_content() and span.is_recording()
         if capture:
-            span.set_attribute("gen_ai.input.messages", json.dumps(messages, default=str))
+            span.set_attribute("gen_ai.input.messages", input_messages(messages))
         try:
             if cancellation is None:
                 response = client.chat.completions.create(
@@ -151,43 +165,76 @@ def chat(
                     cancellation,
                     f"chat {agent}",
                 )
-        except TaskCancelled:
-            span.set_attribute("error.type", "cancelled")
-            raise
-        except openai.OpenAIError as exc:
-            span.set_attribute("error.type", type(exc).__name__)
+        except (TaskCancelled, openai.OpenAIError) as exc:
+            kind = "cancelled" if isinstance(exc, TaskCancelled) else type(exc).__name__
+            span.set_attribute("error.type", kind)
+            if instruments is not None and not upstream:
+                instruments.operation_duration.record(
+                    time.monotonic() - started, {**common, "error.type": kind}
+                )
+            if isinstance(exc, TaskCancelled):
+                raise
             retryable = isinstance(exc, _RETRYABLE)
             msg = f"Model call for agent {agent!r} failed: {_describe(exc)}"
             # Not chained: an error body may echo the request (prompt text).
             raise TaskError(msg, retryable=retryable) from None
         usage = TokenUsage()
+        details: dict[str, AttributeValue] = {}
         if response.usage is not None:
             usage = TokenUsage(
                 input_tokens=response.usage.prompt_tokens,
                 output_tokens=response.usage.completion_tokens,
             )
-        span.set_attribute("gen_ai.response.model", response.model)
-        span.set_attribute("gen_ai.response.id", response.id)
-        span.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
-        span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
-        span.set_attribute(
-            "gen_ai.response.finish_reasons", [c.finish_reason or "" for c in response.choices]
-        )
-        if token_usage is not None:
-            common = {
-                "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": model,
+            details = _token_details(response.usage)
+        span.set_attributes(
+            {
                 "gen_ai.response.model": response.model,
+                "gen_ai.response.id": response.id,
+                "gen_ai.usage.input_tokens": usage.input_tokens,
+                "gen_ai.usage.output_tokens": usage.output_tokens,
+                "gen_ai.response.finish_reasons": [c.finish_reason or "" for c in response.choices],
+                **details,
             }
-            token_usage.record(usage.input_tokens, {**common, "gen_ai.token.type": "input"})
-            token_usage.record(usage.output_tokens, {**common, "gen_ai.token.type": "output"})
+        )
+        if instruments is not None and not upstream:
+            measured = {**common, "gen_ai.response.model": response.model}
+            instruments.operation_duration.record(time.monotonic() - started, measured)
+            token_usage = instruments.token_usage
+            token_usage.record(usage.input_tokens, {**measured, "gen_ai.token.type": "input"})
+            token_usage.record(usage.output_tokens, {**measured, "gen_ai.token.type": "output"})
         if capture:
             span.set_attribute(
                 "gen_ai.output.messages",
-                json.dumps([c.message.model_dump(mode="json") for c in response.choices]),
+                output_messages(
+                    [(c.message.model_dump(mode="json"), c.finish_reason) for c in response.choices]
+                ),
             )
         if not response.choices:
             msg = f"Model for agent {agent!r} returned no choices."
             raise TaskError(msg, retryable=True)
         return response.choices[0].message, usage
+
+
+def _output_type(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
+    """``gen_ai.output.type`` when the request asks for a format (JSON or text)."""
+    requested = kwargs.get("response_format")
+    if not isinstance(requested, dict):
+        return {}
+    kind = requested.get("type")
+    if kind in ("json_schema", "json_object"):
+        return {"gen_ai.output.type": "json"}
+    return {"gen_ai.output.type": "text"} if kind == "text" else {}
+
+
+def _token_details(usage: Any) -> dict[str, AttributeValue]:  # noqa: ANN401 - CompletionUsage
+    """Cached input and reasoning tokens, when the server reports them."""
+    found: dict[str, AttributeValue] = {}
+    prompt = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(prompt, "cached_tokens", None) if prompt is not None else None
+    if cached is not None:
+        found["gen_ai.usage.cache_read.input_tokens"] = cached
+    completion = getattr(usage, "completion_tokens_details", None)
+    reasoning = getattr(completion, "reasoning_tokens", None) if completion is not None else None
+    if reasoning is not None:
+        found["gen_ai.usage.reasoning.output_tokens"] = reasoning
+    return found

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
 import openai
 import pydantic
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel, JsonValue
 
 from actors._errors import (
@@ -21,12 +24,14 @@ from actors._errors import (
 )
 from actors._json_value import describe_validation_error
 from actors._metrics import Instruments
+from actors._supervision.child_spec import ChildSpec, RestartPolicy
 from bus import EventBus, Telemetry
 from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
 
 from .agent import Agent, TaskContext
-from .chat import DEFAULT_MODEL_RETRIES, capture_message_content, chat, with_retries
+from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
+from .genai import capture_message_content, provider_name
 from .tool import Tool
 
 __all__ = ["LLMAgent"]
@@ -73,6 +78,8 @@ class LLMAgent(Agent):
             :data:`actors.DEFAULT_MODEL_RETRIES`, 1); ``None`` keeps the client's own.
         telemetry: Where its ``invoke_agent``/``chat``/``execute_tool`` spans and
             token metrics go; ``None`` uses the bus's (``bus.telemetry``).
+        description: What it does: the ``invoke_agent`` span's
+            ``gen_ai.agent.description``; :meth:`child_spec` passes the spec's.
 
     Raises:
         ConfigurationError: ``max_iterations`` < 1, ``max_retries`` < 0, or two tools
@@ -95,9 +102,11 @@ class LLMAgent(Agent):
         recall_limit: int = 5,
         max_retries: int | None = DEFAULT_MODEL_RETRIES,
         telemetry: Telemetry | None = None,
+        description: str = "",
     ) -> None:
         super().__init__(name=name, bus=bus, memory=memory, idempotency=idempotency)
         self.recall_limit = recall_limit
+        self.agent_description = description or type(self).description
         if max_iterations < 1:
             msg = f"LLMAgent {name!r} needs max_iterations >= 1, got {max_iterations}."
             raise ConfigurationError(msg)
@@ -117,6 +126,33 @@ class LLMAgent(Agent):
         self._tracer = telemetry.tracer("actorchestra.llm")
         self._instruments = Instruments.of_telemetry(telemetry)
 
+    @classmethod
+    def child_spec(
+        cls,
+        name: str,
+        bus: EventBus,
+        *,
+        restart: RestartPolicy = RestartPolicy.PERMANENT,
+        shutdown_timeout: float = 5.0,
+        description: str | None = None,
+        capabilities: Collection[str] = (),
+        **kwargs: Any,  # noqa: ANN401 - passed on to the constructor
+    ) -> ChildSpec:
+        """As :meth:`Agent.child_spec`; the agent learns its description too (for its spans)."""
+        spec = super().child_spec(
+            name,
+            bus,
+            restart=restart,
+            shutdown_timeout=shutdown_timeout,
+            description=description,
+            capabilities=capabilities,
+            **kwargs,
+        )
+        text = spec.description
+        return dataclasses.replace(
+            spec, start=lambda: cls.start(name=name, bus=bus, description=text, **kwargs)
+        )
+
     def handle(self, task: TaskContext) -> object:
         """Run the tool loop for one task attempt (see the class docstring).
 
@@ -126,20 +162,39 @@ class LLMAgent(Agent):
                 and tool call; a model call in flight is abandoned at once).
             LLMOutputError: No valid final answer within ``max_iterations``.
         """
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.provider.name": provider_name(self.client.base_url.host),
+            "gen_ai.agent.name": self.name,
+            "gen_ai.request.model": self.model,
+            "gen_ai.output.type": "text" if self.output_type is None else "json",
+        }
+        if self.agent_description:
+            attributes["gen_ai.agent.description"] = self.agent_description
+        started = time.monotonic()
+        error: str | None = None
         with self._tracer.start_as_current_span(
-            f"invoke_agent {self.name}",
-            kind=SpanKind.INTERNAL,
-            attributes={
-                "gen_ai.operation.name": "invoke_agent",
-                "gen_ai.agent.name": self.name,
-                "gen_ai.request.model": self.model,
-            },
+            f"invoke_agent {self.name}", kind=SpanKind.INTERNAL, attributes=attributes
         ) as span:
             facts: list[Record] = []
             if self.memory is not None and self.recall_limit > 0:
                 facts = self.recall(task.description or task.task_id, self.recall_limit)
                 span.set_attribute("actorchestra.memory.recalled", len(facts))
-            result = self._loop(task, facts)
+            try:
+                result = self._loop(task, facts)
+            except BaseException as exc:
+                error = type(exc).__name__
+                span.set_attribute("error.type", error)
+                raise
+            finally:
+                self._instruments.agent_duration.record(
+                    time.monotonic() - started,
+                    {
+                        "gen_ai.agent.name": self.name,
+                        "gen_ai.request.model": self.model,
+                        **({"error.type": error} if error else {}),
+                    },
+                )
             span.set_attribute("gen_ai.usage.input_tokens", task.usage.input_tokens)
             span.set_attribute("gen_ai.usage.output_tokens", task.usage.output_tokens)
             if self.memory is not None:
@@ -176,7 +231,7 @@ class LLMAgent(Agent):
                 model=self.model,
                 messages=messages,
                 agent=self.name,
-                token_usage=self._instruments.token_usage,
+                instruments=self._instruments,
                 cancellation=task.cancellation,
                 **kwargs,
             )
@@ -188,7 +243,9 @@ class LLMAgent(Agent):
                     if call.type != "function":
                         content = f"error: tool call type {call.type!r} is not supported"
                     else:
-                        content = self._run_tool(call.function.name, call.function.arguments, task)
+                        content = self._run_tool(
+                            call.function.name, call.function.arguments, task, call.id
+                        )
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
                 last_problem = "the model was still calling tools"
                 continue
@@ -220,39 +277,61 @@ class LLMAgent(Agent):
         )
         raise LLMOutputError(msg)
 
-    def _run_tool(self, name: str, arguments: str, task: TaskContext) -> str:
+    def _run_tool(self, name: str, arguments: str, task: TaskContext, call_id: str) -> str:
         tool = self.tools.get(name)
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": name,
+            "gen_ai.tool.type": "function",
+            "gen_ai.tool.call.id": call_id,
+        }
+        if tool is not None and tool.description:
+            attributes["gen_ai.tool.description"] = tool.description
+        started = time.monotonic()
+        error: str | None = None
         with self._tracer.start_as_current_span(
-            f"execute_tool {name}",
-            kind=SpanKind.INTERNAL,
-            attributes={
-                "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": name,
-                "gen_ai.tool.type": "function",
-            },
+            f"execute_tool {name}", kind=SpanKind.INTERNAL, attributes=attributes
         ) as span:
-            if tool is None:
-                span.set_attribute("error.type", "UnknownTool")
-                return f"error: there is no tool named {name!r}; available: {sorted(self.tools)}"
-            capture = capture_message_content()
-            if capture:
-                span.set_attribute("gen_ai.tool.call.arguments", arguments)
             try:
-                result = tool.invoke(arguments, task)
-            except ToolArgumentsError as exc:
-                span.set_attribute("error.type", type(exc).__name__)
-                return f"error: {exc}"
-            except NotJSONError as exc:  # the tool's code, not the model, must change
-                record_failure(span, exc)
-                raise TaskError(str(exc), retryable=False) from None
-            except Exception as exc:  # the tool's own failure: tell the model
-                record_failure(span, exc)
-                span.set_attribute("error.type", type(exc).__name__)
-                logger.info("Tool %r of agent %r raised %s", name, self.name, type(exc).__name__)
-                return f"error: tool {name!r} raised {type(exc).__name__}: {exc}"
-            if capture:
-                span.set_attribute("gen_ai.tool.call.result", result)
-            return result
+                if tool is None:
+                    error = "UnknownTool"
+                    span.set_status(StatusCode.ERROR, f"no tool named {name!r}")
+                    span.set_attribute("error.type", error)
+                    return (
+                        f"error: there is no tool named {name!r}; available: {sorted(self.tools)}"
+                    )
+                capture = capture_message_content()
+                if capture:
+                    span.set_attribute("gen_ai.tool.call.arguments", arguments)
+                try:
+                    result = tool.invoke(arguments, task)
+                except ToolArgumentsError as exc:
+                    error = type(exc).__name__
+                    span.set_status(StatusCode.ERROR, error)
+                    span.set_attribute("error.type", error)
+                    return f"error: {exc}"
+                except NotJSONError as exc:  # the tool's code, not the model, must change
+                    error = type(exc).__name__
+                    record_failure(span, exc)
+                    raise TaskError(str(exc), retryable=False) from None
+                except Exception as exc:  # the tool's own failure: tell the model
+                    error = type(exc).__name__
+                    record_failure(span, exc)
+                    logger.info("Tool %r of agent %r raised %s", name, self.name, error)
+                    return f"error: tool {name!r} raised {error}: {exc}"
+                if capture:
+                    span.set_attribute("gen_ai.tool.call.result", result)
+                return result
+            finally:
+                self._instruments.tool_duration.record(
+                    time.monotonic() - started,
+                    {
+                        "gen_ai.tool.name": name,
+                        "gen_ai.tool.type": "function",
+                        "gen_ai.agent.name": self.name,
+                        **({"error.type": error} if error else {}),
+                    },
+                )
 
 
 def task_prompt(task: TaskContext, facts: Sequence[Record] = ()) -> str:

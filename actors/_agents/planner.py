@@ -73,7 +73,7 @@ class Planner:
         self.usage = TokenUsage()
         telemetry = telemetry if telemetry is not None else Telemetry()
         self._tracer = telemetry.tracer("actorchestra.planner")
-        self._token_usage = Instruments.of_telemetry(telemetry).token_usage
+        self._instruments = Instruments.of_telemetry(telemetry)
 
     def plan(
         self,
@@ -113,7 +113,11 @@ class Planner:
         with self._tracer.start_as_current_span(
             "plan planner",
             kind=SpanKind.INTERNAL,
-            attributes={"gen_ai.operation.name": "plan", "gen_ai.request.model": self.model},
+            attributes={
+                "gen_ai.operation.name": "plan",
+                "gen_ai.agent.name": "planner",
+                "gen_ai.request.model": self.model,
+            },
         ) as span:
             problem = ""
             for attempt in range(1, self.max_attempts + 1):
@@ -123,7 +127,7 @@ class Planner:
                     model=self.model,
                     messages=messages,
                     agent="planner",
-                    token_usage=self._token_usage,
+                    instruments=self._instruments,
                     cancellation=cancellation,
                     response_format=response_format(Plan),
                 )

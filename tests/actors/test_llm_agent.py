@@ -2,9 +2,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import types
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
 from actors import (
@@ -21,6 +26,7 @@ from actors import (
     Team,
     Tool,
 )
+from actors._agents.chat import chat
 from actors.testing import FakeLLMServer, Reply
 from bus import EventBus
 from memory import InMemoryStore
@@ -231,3 +237,29 @@ def test_requests_per_model_call_are_bounded_by_the_agent_not_the_clients_defaul
     assert client.max_retries == 2  # the caller's client is left as it was
     with pytest.raises(ConfigurationError, match=r"^max_retries must be >= 0 or None, got -1\.$"):
         Planner(client, "m", {}, max_retries=-1)
+
+
+class _Instrumentor:
+    """Stands in for an OpenTelemetry OpenAI instrumentor (its public flag only)."""
+
+    is_instrumented_by_opentelemetry = True
+
+
+def test_no_chat_span_of_ours_when_the_upstream_openai_instrumentation_is_active(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    with FakeLLMServer([Reply.text("one"), Reply.text("two")]) as server:
+        client = server.client()
+        messages = [{"role": "user", "content": "hi"}]
+        chat(client, tracer, model="m", messages=messages, agent="a")
+        upstream = types.ModuleType("opentelemetry.instrumentation.openai_v2")
+        upstream.OpenAIInstrumentor = _Instrumentor  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, upstream.__name__, upstream)
+        message, _ = chat(client, tracer, model="m", messages=messages, agent="a")
+    assert message.content == "two"
+    assert [s.name for s in exporter.get_finished_spans()] == ["chat m"]  # the first only
+    provider.shutdown()
