@@ -151,6 +151,9 @@ class Agent(Actor):
     description: ClassVar[str] = ""
     """What the agent can do, in words; the planner shows it to the model."""
 
+    takes_description: ClassVar[bool] = False
+    """Whether the constructor takes ``description=`` (:meth:`child_spec` passes its own)."""
+
     dropped_late: ClassVar[int] = 0
     """Outcomes of attempts that ended after their bus stopped (abandoned by a shutdown),
     dropped, in this process; the first one is logged at WARNING."""
@@ -239,12 +242,15 @@ class Agent(Actor):
             capabilities: Capabilities a task may name instead of this agent.
             **kwargs: More constructor arguments.
         """
+        text = cls.description if description is None else description
+        if cls.takes_description:
+            kwargs["description"] = text
         return ChildSpec(
             id=name,
             start=lambda: cls.start(name=name, bus=bus, **kwargs),
             restart=restart,
             shutdown_timeout=shutdown_timeout,
-            description=cls.description if description is None else description,
+            description=text,
             capabilities=frozenset(capabilities),
         )
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import openai
@@ -24,7 +23,6 @@ from actors._errors import (
 )
 from actors._json_value import describe_validation_error
 from actors._metrics import Instruments
-from actors._supervision.child_spec import ChildSpec, RestartPolicy
 from bus import EventBus, Telemetry
 from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
@@ -79,12 +77,14 @@ class LLMAgent(Agent):
         telemetry: Where its ``invoke_agent``/``chat``/``execute_tool`` spans and
             token metrics go; ``None`` uses the bus's (``bus.telemetry``).
         description: What it does: the ``invoke_agent`` span's
-            ``gen_ai.agent.description``; :meth:`child_spec` passes the spec's.
+            ``gen_ai.agent.description``; :meth:`Agent.child_spec` passes the spec's.
 
     Raises:
         ConfigurationError: ``max_iterations`` < 1, ``max_retries`` < 0, or two tools
             share a name.
     """
+
+    takes_description = True
 
     def __init__(
         self,
@@ -125,33 +125,6 @@ class LLMAgent(Agent):
         telemetry = telemetry if telemetry is not None else bus.telemetry
         self._tracer = telemetry.tracer("actorchestra.llm")
         self._instruments = Instruments.of_telemetry(telemetry)
-
-    @classmethod
-    def child_spec(
-        cls,
-        name: str,
-        bus: EventBus,
-        *,
-        restart: RestartPolicy = RestartPolicy.PERMANENT,
-        shutdown_timeout: float = 5.0,
-        description: str | None = None,
-        capabilities: Collection[str] = (),
-        **kwargs: Any,  # noqa: ANN401 - passed on to the constructor
-    ) -> ChildSpec:
-        """As :meth:`Agent.child_spec`; the agent learns its description too (for its spans)."""
-        spec = super().child_spec(
-            name,
-            bus,
-            restart=restart,
-            shutdown_timeout=shutdown_timeout,
-            description=description,
-            capabilities=capabilities,
-            **kwargs,
-        )
-        text = spec.description
-        return dataclasses.replace(
-            spec, start=lambda: cls.start(name=name, bus=bus, description=text, **kwargs)
-        )
 
     def handle(self, task: TaskContext) -> object:
         """Run the tool loop for one task attempt (see the class docstring).
