@@ -11,7 +11,6 @@ from typing import Any
 
 import pykka
 from pykka import messages as pykka_messages
-from pykka._actor import ActorInbox  # the mailbox Protocol (private in Pykka)
 
 from bus import ActorTerminated, BusClosedError, Event, EventBus, Subscription
 from bus._errors import error_text
@@ -89,7 +88,7 @@ class Actor(pykka.ThreadingActor):
         return f"{type(self).__name__} {self.name!r} ({self.actor_urn})"
 
     @staticmethod
-    def _create_actor_inbox() -> ActorInbox:
+    def _create_actor_inbox() -> queue.SimpleQueue[Any]:
         # The mailbox (Pykka's ``actor_inbox``) is an unbounded ``queue.SimpleQueue``:
         # implemented in C, it costs a fraction of ``queue.Queue``'s locks and
         # conditions per message, which is most of a hop's cost.
