@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from opentelemetry import trace
 
 from actors._link import ActorExit
-from bus import ChildCrashed, EventBus
+from bus import ChildCrashed, Event, EventBus
 from bus._errors import error_text
 from bus._tracing import record_failure
 
@@ -46,19 +46,7 @@ def reporting_crash(
             "Child %r of %r crashed: %s: %s", child_id, supervisor, type(reason).__name__, text
         )
         in_flight = exit_.in_flight.event if exit_.in_flight is not None else None
-        bus.publish(
-            ChildCrashed(
-                source=supervisor,
-                supervisor=supervisor,
-                child=child_id,
-                error_type=type(reason).__name__,
-                message=text,
-                workflow_id=in_flight.workflow_id if in_flight else "",
-                task_id=in_flight.task_id if in_flight else "",
-                causation_id=in_flight.id if in_flight else "",
-                attempt=in_flight.attempt if in_flight else 1,
-            )
-        )
+        bus.publish(_child_crashed(supervisor, child_id, reason, text, in_flight))
         yield
 
 
@@ -66,12 +54,21 @@ def report_failed_start(bus: EventBus, supervisor: str, child_id: str, exc: Exce
     """Report that restarting child ``child_id`` raised ``exc``: a crash, as OTP counts it."""
     text = error_text(exc)
     logger.info("Child %r of %r failed to restart: %s", child_id, supervisor, text)
-    bus.publish(
-        ChildCrashed(
-            source=supervisor,
-            supervisor=supervisor,
-            child=child_id,
-            error_type=type(exc).__name__,
-            message=text,
-        )
+    bus.publish(_child_crashed(supervisor, child_id, exc, text, None))
+
+
+def _child_crashed(
+    supervisor: str, child_id: str, reason: BaseException, text: str, in_flight: Event | None
+) -> ChildCrashed:
+    """The ``ChildCrashed`` event, naming the task of the event in flight, if any."""
+    return ChildCrashed(
+        source=supervisor,
+        supervisor=supervisor,
+        child=child_id,
+        error_type=type(reason).__name__,
+        message=text,
+        workflow_id=in_flight.workflow_id if in_flight else "",
+        task_id=in_flight.task_id if in_flight else "",
+        causation_id=in_flight.id if in_flight else "",
+        attempt=in_flight.attempt if in_flight else 1,
     )
