@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pydantic
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
@@ -42,6 +42,7 @@ __all__ = [
 MESSAGING_SYSTEM = "actorchestra"
 R = TypeVar("R")
 _PROPAGATOR = TraceContextTextMapPropagator()
+_SAMPLED = TraceFlags.SAMPLED
 
 
 class BusTracer:
@@ -89,7 +90,7 @@ class BusTracer:
         """How a child span of ``parent`` is made: ``HOP``, ``DROPPED`` or ``SDK``."""
         if self._hops is None or not parent.is_valid:
             return SDK
-        if parent.trace_flags.sampled:
+        if parent.trace_flags & _SAMPLED:
             return SDK if parent.is_remote else HOP
         return DROPPED  # the sampler follows the parent: it would drop this one
 
@@ -106,18 +107,23 @@ class BusTracer:
         nobody subscribes to: nothing hops), and none when the sampler would drop it.
         """
         context = otel_context.get_current()
-        dropped = _DROPPED_HOP.get()
-        if dropped is not None and dropped[0] is context:  # in a dropped hop's handler
-            envelope = Envelope(event, dropped[1], context, contextvars.copy_context())
-            envelope._process = DROPPED
-            return envelope, None
-        current = trace.get_current_span(context)
-        parent = current.get_span_context()
-        child = self._child(parent)
-        if child is DROPPED and not current.is_recording():
-            envelope = Envelope(event, parent, context, contextvars.copy_context())
-            envelope._process = DROPPED
-            return envelope, None
+        decided = _DECIDED.get()
+        if decided is not None and decided[0] is context:  # in a hop's handler: known
+            parent, child = decided[1], decided[2]
+            if child is DROPPED:
+                envelope = Envelope(event, parent, context, contextvars.copy_context())
+                envelope._process = DROPPED  # the snapshot carries the decision on
+                return envelope, None
+        else:
+            current = trace.get_current_span(context)
+            parent = current.get_span_context()
+            child = self._child(parent)
+            if child is DROPPED and not current.is_recording():
+                snapshot = contextvars.copy_context()
+                snapshot.run(_DECIDED.set, (context, parent, DROPPED))
+                envelope = Envelope(event, parent, context, snapshot)
+                envelope._process = DROPPED
+                return envelope, None
         if not parent.is_valid:  # outside any trace
             if not event.starts_trace:
                 return Envelope(event), None
@@ -158,9 +164,8 @@ class BusTracer:
             with ProcessScope(self, envelope, subscriber):
                 return handler(envelope.event)
         process = envelope._process
-        if process is DROPPED:
-            decided = (envelope.context, envelope.span_context)
-            return snapshot.copy().run(_in_dropped_hop, decided, handler, envelope.event)
+        if process is DROPPED:  # the snapshot says so to what the handler publishes
+            return snapshot.copy().run(handler, envelope.event)
         if process is HOP:
             return snapshot.copy().run(self._in_hop_span, envelope, subscriber, handler)
         return snapshot.copy().run(self._in_process_span, envelope, subscriber, handler)
@@ -177,7 +182,9 @@ class BusTracer:
         # Runs in a copy of the publisher's context variables: what it attaches there
         # ends with the copy, so there is nothing to detach.
         span = self._start_process(envelope, subscriber, envelope.span_context, HOP)
-        otel_context.attach(trace.set_span_in_context(span, envelope.context))
+        context = trace.set_span_in_context(span, envelope.context)
+        otel_context.attach(context)
+        _DECIDED.set((context, span.get_span_context(), HOP))  # its children are hop spans
         try:
             return handler(envelope.event)
         except BaseException as exc:
@@ -207,21 +214,16 @@ class BusTracer:
         )
 
 
-# In the handler of a hop the sampler dropped: the publisher's OpenTelemetry context and
-# span context. A dropped hop attaches nothing, so what the handler publishes is
-# published from that very context (contexts are immutable): the decision travels with
-# the hop instead of being made again. (Not the envelope: its snapshot would chain every
-# earlier hop's context.)
-_DROPPED_HOP: contextvars.ContextVar[tuple[object, SpanContext | None] | None] = (
-    contextvars.ContextVar("actorchestra_dropped_hop", default=None)
+# What is known of a context in the handlers the bus runs (each in its own copy of the
+# context variables): ``(context, span context, child)`` - while the OpenTelemetry
+# context current is ``context``, the current span's context is ``span context`` and its
+# children are made as ``child`` (HOP or DROPPED). Contexts are immutable, so the triple
+# stays true of that object; what the handler publishes from it skips the decision, and
+# a hop the sampler dropped is passed on by its snapshot alone. (Not the envelope: its
+# snapshot would chain every earlier hop's context.)
+_DECIDED: contextvars.ContextVar[tuple[object, SpanContext, int] | None] = contextvars.ContextVar(
+    "actorchestra_decided", default=None
 )
-
-
-def _in_dropped_hop(
-    decided: tuple[object, SpanContext | None], handler: Callable[[Event], R], event: Event
-) -> R:
-    _DROPPED_HOP.set(decided)  # in the copy of the publisher's context the handler runs in
-    return handler(event)
 
 
 def _message_attributes(

@@ -3,6 +3,17 @@
 Followed: :data:`GENAI_CONVENTIONS`. The conventions are in Development status and have
 no release yet; names were checked against the specification text (``docs/gen-ai/``
 and ``model/gen-ai/`` of ``open-telemetry/semantic-conventions-genai``), not memory.
+
+Two choices the text leaves to us, made here:
+
+* No ``gen_ai.system_instructions``: an agent's system prompt travels as a ``system``
+  message of the Chat Completions history, and instructions that are part of the chat
+  history "SHOULD be recorded in ``gen_ai.input.messages``" (the attribute is for APIs
+  that take instructions separately, e.g. the Responses API's ``instructions``).
+* No ``gen_ai.client.inference.operation.details`` events: OpenTelemetry Python's
+  events and logs APIs are still private modules (``opentelemetry._events``,
+  ``opentelemetry._logs``), which this project does not use. So ``EVENT_ONLY`` records
+  no content, and ``SPAN_AND_EVENT`` records it on spans only.
 """
 
 from __future__ import annotations

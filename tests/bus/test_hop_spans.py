@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import json
 import queue
@@ -516,4 +517,66 @@ def test_one_span_a_hop_is_the_process_span_child_of_the_publishers(fast: bool) 
     assert process.parent == request.get_span_context()
     assert process.links == ()
     assert current == process.context  # the handler runs in it
+    provider.shutdown()
+
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+
+@pytest.mark.parametrize("publish_spans", [True, False], ids=["two spans", "one span"])
+@pytest.mark.parametrize("sampled", [True, False], ids=["sampled", "dropped"])
+def test_a_chain_of_hops_keeps_the_trace_and_the_context_variables(
+    sampled: bool, publish_spans: bool
+) -> None:
+    """Each handler publishes the next hop from the context the bus ran it in."""
+    provider, telemetry = sdk_tracer_provider(root_sampler=ALWAYS_ON if sampled else ALWAYS_OFF)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    bus = EventBus(telemetry=telemetry, publish_spans=publish_spans)
+    seen: list[tuple[str, SpanContext, str, str | None]] = []
+
+    def stage(name: str, nxt: str | None) -> None:
+        def handle(event: Event) -> None:
+            current = trace.get_current_span().get_span_context()
+            tenant = baggage.get_baggage("tenant")
+            seen.append((name, current, REQUEST_ID.get(), str(tenant) if tenant else None))
+            REQUEST_ID.set(f"{REQUEST_ID.get()}>{name}")  # travels on to the next hop
+            if nxt is not None:
+                bus.publish(TaskStarted(agent=nxt, task_id=event.task_id))
+
+        bus.subscribe(TaskStarted, handle, recipient=name)
+
+    for name, nxt in (("a", "b"), ("b", "c"), ("c", None)):
+        stage(name, nxt)
+    token = otel_context.attach(baggage.set_baggage("tenant", "acme"))
+    REQUEST_ID.set("r1")
+    try:
+        with provider.get_tracer("test").start_as_current_span("request") as request:
+            bus.publish(TaskStarted(agent="a", task_id="t1"))
+    finally:
+        otel_context.detach(token)
+    assert [(n, r, t) for n, _, r, t in seen] == [
+        ("a", "r1", "acme"),
+        ("b", "r1>a", "acme"),
+        ("c", "r1>a>b", "acme"),
+    ]
+    trace_id = request.get_span_context().trace_id
+    assert {current.trace_id for _, current, _, _ in seen} == {trace_id}
+    spans = {s.context.span_id: s for s in exporter.get_finished_spans() if s.context}
+    if not sampled:  # no span at all: each handler sees the request's unsampled span
+        assert spans == {}
+        assert [current for _, current, _, _ in seen] == [request.get_span_context()] * 3
+        provider.shutdown()
+        return
+    parent = request.get_span_context()
+    for _, current, _, _ in seen:  # each hop's process span is the child of the last
+        process = spans[current.span_id]
+        assert process.name == "process task.started"
+        hop_parent = spans[process.parent.span_id] if publish_spans else None  # type: ignore[union-attr]
+        if hop_parent is not None:  # the publish span, the child of the last hop's
+            assert hop_parent.name == "publish task.started"
+            assert hop_parent.parent == parent
+        else:
+            assert process.parent == parent
+        parent = current
     provider.shutdown()
