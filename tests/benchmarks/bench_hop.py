@@ -175,6 +175,7 @@ def main() -> None:
     )
     full = sdk_provider()
     sampled = sdk_provider(TraceIdRatioBased(0.1))
+    dropped = sdk_provider(ALWAYS_OFF)
     plain = sdk_provider(fast=False)
     variants: dict[str, Callable[[], float]] = {
         "raw pykka tell": lambda: run_raw(n, window),
@@ -184,16 +185,17 @@ def main() -> None:
         "bus, every span, SDK's own spans": lambda: run_bus(n, window, plain),
         "bus, every span, one span a hop": lambda: run_bus(n, window, full, one=True),
         "bus, 10%, one span a hop": lambda: run_bus(n, window, sampled, one=True),
+        "bus, parent-based 0% (all dropped)": lambda: run_bus(n, window, dropped),
     }
     rates: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(runs):  # taking turns spreads the machine's noisy moments over all
         for name, run in variants.items():
             rates[name].append(run())
-    raw, off, on, ten, sdk, on1, ten1 = (rates[name] for name in variants)
+    raw, off, on, ten, sdk, on1, ten1, zero = (rates[name] for name in variants)
     for name, got in rates.items():
         rate = statistics.median(got)
         print(
-            f"  {name:32s} {rate:>10,.0f} msg/s   {1e6 / rate:7.1f} us/msg   "
+            f"  {name:34s} {rate:>10,.0f} msg/s   {1e6 / rate:7.1f} us/msg   "
             f"{rate / statistics.median(raw):5.2f}x raw"
         )
 
@@ -206,7 +208,8 @@ def main() -> None:
     print(f"  SDK's own spans / untraced:    {ratio(off, sdk):.2f}x  (for comparison)")
     print(f"  one span a hop, all / untraced: {ratio(off, on1):.2f}x  (target <= 3x)")
     print(f"  one span a hop, 10% / untraced: {ratio(off, ten1):.2f}x  (target <= 1.25x)")
-    for provider, _ in (full, sampled, plain):
+    print(f"  every hop dropped / untraced:   {ratio(off, zero):.2f}x  (the floor of sampling)")
+    for provider, _ in (full, sampled, plain, dropped):
         provider.shutdown()
 
 
