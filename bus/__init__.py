@@ -25,6 +25,7 @@ from ._errors import UsageError as UsageError
 from ._event import DeadLetter as DeadLetter
 from ._event import Event as Event
 from ._event import event_class as event_class
+from ._external_event import ExternalEvent as ExternalEvent
 from ._failure_kind import FailureKind as FailureKind
 from ._parse import EVENT_SCHEMA_VERSION as EVENT_SCHEMA_VERSION
 from ._parse import parse_event as parse_event
@@ -73,6 +74,7 @@ __all__ = [
     "Event",
     "EventBus",
     "EventValidationError",
+    "ExternalEvent",
     "FailureKind",
     "Handoff",
     "OperationalError",

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from ._event import DeadLetter
+from ._external_event import ExternalEvent
 from ._supervision_events import (
     ActorTerminated,
     ChildCrashed,
@@ -45,7 +46,8 @@ AnyEvent = Annotated[
     | ChildStarted
     | ChildCrashed
     | ChildRestarted
-    | SupervisorEscalated,
+    | SupervisorEscalated
+    | ExternalEvent,
     Field(discriminator="type"),
 ]
 """Union of every event type, discriminated on ``type``."""

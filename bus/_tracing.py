@@ -35,6 +35,7 @@ __all__ = [
     "continuing_trace",
     "from_wire",
     "record_failure",
+    "remote_span_context",
     "to_wire",
     "traceparent",
 ]
@@ -365,11 +366,16 @@ def from_wire(event: Event) -> Envelope[Event]:
     The span context is extracted from ``traceparent``/``tracestate``; an event without
     them gets an envelope with no span context.
     """
-    if not event.traceparent:
-        return Envelope(event)
-    carrier: dict[str, Any] = {"traceparent": event.traceparent}
-    if event.tracestate:
-        carrier["tracestate"] = event.tracestate
+    return Envelope(event, remote_span_context(event.traceparent, event.tracestate))
+
+
+def remote_span_context(parent: str, state: str = "") -> SpanContext | None:
+    """The remote span context of W3C ``traceparent``/``tracestate`` headers, if valid."""
+    if not parent:
+        return None
+    carrier: dict[str, Any] = {"traceparent": parent}
+    if state:
+        carrier["tracestate"] = state
     ctx = _PROPAGATOR.extract(carrier)
     span_context: SpanContext = trace.get_current_span(ctx).get_span_context()
-    return Envelope(event, span_context if span_context.is_valid else None)
+    return span_context if span_context.is_valid else None

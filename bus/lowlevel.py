@@ -8,10 +8,15 @@
 * :func:`to_wire`, :func:`from_wire`, :func:`traceparent` — an envelope's W3C Trace
   Context in and out of the event's ``traceparent``/``tracestate`` fields;
   :func:`read_stored_event` — a stored event back, whatever version wrote it.
+* :func:`to_cloudevent`, :func:`write_cloudevent`, :func:`read_cloudevent` — events
+  as CloudEvents 1.0 (JSON event format) in and out of messages with headers.
 """
 
 from ._address_book import AddressBook as AddressBook
 from ._address_book import InProcessAddressBook as InProcessAddressBook
+from ._cloudevents import read_cloudevent as read_cloudevent
+from ._cloudevents import to_cloudevent as to_cloudevent
+from ._cloudevents import write_cloudevent as write_cloudevent
 from ._envelope import Envelope as Envelope
 from ._parse import read_stored_event as read_stored_event
 from ._sink import EventSink as EventSink
@@ -25,7 +30,10 @@ __all__ = [
     "EventSink",
     "InProcessAddressBook",
     "from_wire",
+    "read_cloudevent",
     "read_stored_event",
+    "to_cloudevent",
     "to_wire",
     "traceparent",
+    "write_cloudevent",
 ]
