@@ -19,11 +19,15 @@ def main() -> int:
     """Print one `name==floor` line per runtime dependency; 1 if one has no floor.
 
     Runtime: the core's dependencies and those of the user-facing extras (``otlp``,
-    ``testing``), so the oldest OpenTelemetry SDK and Hypothesis are proven too.
+    ``testing``, ``nats``), so the oldest OpenTelemetry SDK, Hypothesis and nats-py are
+    proven too.
     """
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     extras = project["project"]["optional-dependencies"]
-    for requirement in [*project["project"]["dependencies"], *extras["otlp"], *extras["testing"]]:
+    runtime = [*project["project"]["dependencies"]]
+    for extra in ("otlp", "testing", "nats"):
+        runtime += extras[extra]
+    for requirement in runtime:
         match = FLOOR.match(requirement)
         if match is None:
             print(f"error: {requirement!r} declares no '>=' floor", file=sys.stderr)

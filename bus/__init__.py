@@ -9,8 +9,10 @@ cannot be delivered, and OpenTelemetry messaging spans for every hop.
 low-level API (the address book, envelopes, the wire format) is in ``bus.lowlevel``.
 """
 
+import importlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from ._any_event import AnyEvent as AnyEvent
 from ._bus import BusStatistics as BusStatistics
@@ -77,6 +79,7 @@ __all__ = [
     "ExternalEvent",
     "FailureKind",
     "Handoff",
+    "NatsTransport",
     "OperationalError",
     "Subscription",
     "SupervisorEscalated",
@@ -86,6 +89,8 @@ __all__ = [
     "TaskStarted",
     "Telemetry",
     "TokenUsage",
+    "TransportError",
+    "TransportStatistics",
     "UsageError",
     "WorkflowFinished",
     "WorkflowResumed",
@@ -95,3 +100,27 @@ __all__ = [
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+if TYPE_CHECKING:
+    from ._nats_transport import NatsTransport as NatsTransport
+    from ._nats_transport import TransportError as TransportError
+    from ._nats_transport import TransportStatistics as TransportStatistics
+
+_NATS = frozenset({"NatsTransport", "TransportError", "TransportStatistics"})
+
+
+def __getattr__(name: str) -> object:
+    # The NATS transport needs nats-py (the [nats] extra); importing bus does not.
+    if name not in _NATS:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    try:
+        module = importlib.import_module("._nats_transport", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "nats":
+            raise
+        msg = f"bus.{name} needs nats-py: pip install 'actorchestra[nats]'"
+        raise ModuleNotFoundError(msg, name=exc.name) from None
+    value = getattr(module, name)
+    globals()[name] = value
+    return value

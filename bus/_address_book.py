@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import pykka
+from opentelemetry import metrics
 
 from ._errors import ConfigurationError
 
-__all__ = ["AddressBook", "InProcessAddressBook"]
+__all__ = ["NOT_BOUND", "AddressBook", "InProcessAddressBook", "mailbox_depths"]
 
 _MAX_PARKED = 10_000
+NOT_BOUND = "subscriber not bound"
+"""Why :meth:`InProcessAddressBook.deliver` did not deliver: no actor has the name here."""
 
 
 class AddressBook(Protocol):
@@ -157,7 +160,7 @@ class InProcessAddressBook:
         """
         ref = self._refs.get(name)
         if ref is None:
-            return "subscriber not bound"
+            return NOT_BOUND
         try:
             ref.tell(message)
         except pykka.ActorDeadError:
@@ -218,3 +221,13 @@ class InProcessAddressBook:
                 parked.append(message)
                 return None
             return f"subscriber dead and {_MAX_PARKED} messages already parked"
+
+
+def mailbox_depths(book: AddressBook) -> list[metrics.Observation]:
+    """The depth of each bound, live actor's mailbox (for a metric reader's thread)."""
+    observations = []
+    for name, ref in book.bound():
+        qsize = getattr(ref.actor_inbox, "qsize", None)  # queue.Queue and SimpleQueue
+        if qsize is not None and ref.is_alive():
+            observations.append(metrics.Observation(qsize(), {"actorchestra.actor.name": name}))
+    return observations

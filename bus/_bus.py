@@ -6,13 +6,13 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 import pykka
 from opentelemetry import metrics, trace
 
-from ._address_book import AddressBook, InProcessAddressBook
+from ._address_book import AddressBook, InProcessAddressBook, mailbox_depths
+from ._bus_statistics import BusStatistics
 from ._dead_letters import DeadLetters
 from ._envelope import Envelope
 from ._errors import BusClosedError, ConfigurationError
@@ -30,23 +30,6 @@ E = TypeVar("E", bound=Event)
 R = TypeVar("R")
 
 _NO_SPAN = contextlib.nullcontext()  # reusable
-
-
-@dataclass(frozen=True, slots=True)
-class BusStatistics:
-    """A snapshot of the bus's counters.
-
-    Attributes:
-        subscriptions: Live subscriptions.
-        bound_names: Names bound to an actor.
-        parked: Messages held for names whose actor is restarting.
-        dead_letters: Events that could not be delivered, since the bus started.
-    """
-
-    subscriptions: int
-    bound_names: int
-    parked: int
-    dead_letters: int
 
 
 class EventBus:
@@ -130,41 +113,12 @@ class EventBus:
         self._dead_letters = DeadLetters(meter)
         meter.create_observable_gauge(
             "actorchestra.mailbox.depth",
-            callbacks=[self._observe_mailboxes],
+            callbacks=[lambda _options: mailbox_depths(self._address_book)],
             unit="{message}",
             description="Messages waiting in each bound actor's mailbox.",
         )
 
-    def _observe_mailboxes(self, _options: metrics.CallbackOptions) -> list[metrics.Observation]:
-        # Runs in the metric reader's thread.
-        observations = []
-        for name, ref in self._address_book.bound():
-            qsize = getattr(ref.actor_inbox, "qsize", None)  # queue.Queue and SimpleQueue
-            if qsize is not None and ref.is_alive():
-                observations.append(metrics.Observation(qsize(), {"actorchestra.actor.name": name}))
-        return observations
-
     # -- subscriptions -------------------------------------------------------------
-
-    @overload
-    def subscribe(
-        self,
-        event_type: type[E],
-        subscriber: str,
-        *,
-        recipient: str | None = None,
-        where: Callable[[E], bool] | None = None,
-    ) -> Subscription: ...
-
-    @overload
-    def subscribe(
-        self,
-        event_type: type[E],
-        subscriber: Callable[[E], object],
-        *,
-        recipient: str | None = None,
-        where: Callable[[E], bool] | None = None,
-    ) -> Subscription: ...
 
     def subscribe(
         self,
@@ -293,12 +247,43 @@ class EventBus:
         finally:
             span.end()
 
-    def _send(self, envelope: Envelope[Event], subs: tuple[Subscription, ...]) -> None:
+    def receive(self, envelope: Envelope[Event]) -> list[tuple[str, str]]:
+        """Deliver an envelope from another process to this process's subscribers only.
+
+        For transports (e.g. :class:`bus.NatsTransport`): as :meth:`publish` (event
+        log first), but with no ``publish`` span (the sender made it), nothing sent on
+        to another process, and what an actor here cannot be told returned instead of
+        becoming a dead letter, for the transport to hand back to another process.
+
+        Args:
+            envelope: The event with the sender's span context; ``envelope.received``
+                set (the subject it came on).
+
+        Returns:
+            ``(subscriber, reason)`` for each actor subscriber it could not be told to.
+
+        Raises:
+            BusClosedError: The bus was stopped.
+        """
+        self._check_open()
+        event = envelope.event
+        key = (type(event), event.recipient)
+        subs = self._routes.get(key)
+        failed: list[tuple[str, str]] = []
+        self._send(envelope, subs if subs is not None else self._subscriptions.route(key), failed)
+        return failed
+
+    def _send(
+        self,
+        envelope: Envelope[Event],
+        subs: tuple[Subscription, ...],
+        failed: list[tuple[str, str]] | None = None,
+    ) -> None:
         """Append ``envelope`` to the event log (if any), then deliver it."""
         log = self.event_log
         if log is not None:
             log.append(envelope)
-        self._deliver(envelope, subs)
+        self._deliver(envelope, subs, failed)
 
     def processing(
         self, envelope: Envelope[Event], subscriber: str
@@ -339,7 +324,13 @@ class EventBus:
             return _NO_SPAN
         return continuing_trace(envelope.span_context)
 
-    def _deliver(self, envelope: Envelope[Event], subs: tuple[Subscription, ...]) -> None:
+    def _deliver(
+        self,
+        envelope: Envelope[Event],
+        subs: tuple[Subscription, ...],
+        failed: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Deliver to ``subs``; what an actor cannot be told is a dead letter (or in ``failed``)."""
         event = envelope.event
         addressed = False  # reached (or dead-lettered for) a subscriber of the recipient
         for sub in subs:
@@ -350,12 +341,15 @@ class EventBus:
                 addressed = True
             if isinstance(target, str):
                 reason = self._address_book.deliver(target, envelope)
-                if reason is not None:
+                if reason is not None and failed is not None:
+                    failed.append((target, reason))
+                elif reason is not None:
                     self._dead_letter(envelope, target, reason)
             else:
                 self._call(sub, target, envelope)
-        if not addressed and event.recipient is not None and event.dead_letter_if_unrouted:
-            self._dead_letter(envelope, event.recipient, "no subscriber")
+        unrouted = not addressed and event.recipient is not None and event.dead_letter_if_unrouted
+        if unrouted and failed is None:
+            self._dead_letter(envelope, event.recipient or "", "no subscriber")
 
     def _call(
         self, sub: Subscription, target: Callable[[Any], object], envelope: Envelope[Event]

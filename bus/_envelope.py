@@ -38,9 +38,12 @@ class Envelope(Generic[E_co]):
             the OpenTelemetry context, baggage, request ids, logging contexts), or
             ``None``. The subscriber's handler runs in a copy of it; a hop the sampler
             drops needs nothing more, for a fraction of a microsecond.
+        received: Where it came from: ``""`` for this process, else the subject of the
+            message it arrived in from another process (a transport sets it; what was
+            received is delivered to this process's subscribers only).
     """
 
-    __slots__ = ("_process", "context", "event", "snapshot", "span_context")
+    __slots__ = ("_process", "context", "event", "received", "snapshot", "span_context")
 
     def __init__(
         self,
@@ -53,6 +56,7 @@ class Envelope(Generic[E_co]):
         self.span_context = span_context
         self.context = context
         self.snapshot = snapshot
+        self.received = ""
         self._process = UNDECIDED
 
     def __repr__(self) -> str:

@@ -87,6 +87,10 @@ class Event(BaseModel):
     recipient_field: ClassVar[str | None] = None
     """Name of the field that addresses the event to one subscriber, if any."""
 
+    sender_field: ClassVar[str] = "source"
+    """Name of the field naming who the event speaks for (an agent's outcome: the agent);
+    across processes it is part of the subject, so a server's permissions can bind it."""
+
     dead_letter_if_unrouted: ClassVar[bool] = True
     """Whether an addressed event that no subscriber of its recipient took is a dead letter."""
 
@@ -172,6 +176,11 @@ class Event(BaseModel):
                 )
                 raise ConfigurationError(msg)
             _TYPES[tag] = cls  # new, or a user's type defined again (a reloaded module)
+
+    @property
+    def sender(self) -> str:
+        """Who the event speaks for: the value of :attr:`sender_field`."""
+        return str(getattr(self, self.sender_field))
 
     @property
     def recipient(self) -> str | None:

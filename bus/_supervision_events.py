@@ -42,6 +42,8 @@ class ChildCrashed(Event):
         message: Exception message.
     """
 
+    sender_field: ClassVar[str] = "child"
+
     type: Literal["supervisor.child_crashed"] = "supervisor.child_crashed"
     supervisor: str
     child: str

@@ -78,6 +78,8 @@ class TaskCompleted(Event):
         usage: Tokens the attempt spent.
     """
 
+    sender_field: ClassVar[str] = "agent"
+
     type: Literal["task.completed"] = "task.completed"
     agent: str = Field(min_length=1)
     result: JsonValue = None
@@ -94,6 +96,8 @@ class TaskFailed(Event):
         retryable: Whether another attempt may succeed.
         usage: Tokens the attempt spent before failing.
     """
+
+    sender_field: ClassVar[str] = "agent"
 
     type: Literal["task.failed"] = "task.failed"
     agent: str = ""
@@ -113,6 +117,8 @@ class Handoff(Event):
         context: The slice of context handed over (not the whole history).
         usage: Tokens the attempt spent before handing off.
     """
+
+    sender_field: ClassVar[str] = "from_agent"
 
     type: Literal["task.handoff"] = "task.handoff"
     from_agent: str = Field(min_length=1)

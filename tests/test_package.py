@@ -211,7 +211,13 @@ def test_modules_are_small_and_the_top_of_actors_is_short() -> None:
 
 
 # Floors of actors/, top to bottom: a module imports from its own floor and those below.
-FLOORS = ["actors.testing", "actors._agents", "actors._orchestration", "actors._supervision"]
+FLOORS = [
+    "actors.testing",
+    "actors.worker",
+    "actors._agents",
+    "actors._orchestration",
+    "actors._supervision",
+]
 SURFACE = {"actors", "actors.lowlevel", "actors.telemetry"}
 
 

@@ -26,6 +26,7 @@ from memory import EventLog, MemoryStore
 
 from .handoffs import Handoffs
 from .policies import Limits, RetryPolicy
+from .remote import ORCHESTRATOR_INBOX
 from .result import TaskStatus
 from .resume import Resumption
 from .routing import AgentRouter
@@ -124,9 +125,8 @@ class Orchestrator(Resumption, Handoffs):
             event_log = bus.event_log
         self._event_log = event_log
         self._memory = memory
-        for event_type in (TaskCompleted, TaskFailed, Handoff, ChildCrashed, ApprovalDecided):
+        for event_type in ORCHESTRATOR_INBOX:
             bus.subscribe(event_type, name)
-        bus.subscribe(DeadLetter, name)
 
     # -- messages: submit, resume, cancel, timers ----------------------------------------
 

@@ -21,6 +21,7 @@ from memory import MemoryStore
 from .orchestrator import Orchestrator
 from .plan import Plan
 from .policies import Limits, RetryPolicy
+from .remote import AGENT_INBOX, RemoteAgent, Transport
 from .result import WorkflowResult
 from .submit import cancel, resume, submit
 from .workflow_span import workflow_span
@@ -39,8 +40,14 @@ class Team:
     call :meth:`stop`.
 
     Args:
-        agents: Child specs of the agents (see :meth:`Agent.child_spec`), in start order.
-        bus: The bus the agents were given; a new one reporting to ``telemetry`` if ``None``.
+        agents: Child specs of the agents (see :meth:`Agent.child_spec`), in start order,
+            and :class:`RemoteAgent` entries for agents served by other processes
+            (:class:`actors.worker.Worker`), reached through ``transport``.
+        bus: The bus the agents were given; if ``None``, ``transport.bus()`` with a
+            transport, else a new one reporting to ``telemetry``.
+        transport: How remote agents are reached (e.g. :class:`bus.NatsTransport`);
+            the team provisions their queues and serves its orchestrator through it.
+            The caller closes it, after :meth:`stop`.
         handoffs: Allowed handoffs: agent name → names it may hand over to.
         name: Name of the root supervisor.
         max_restarts: Restart intensity of the agents supervisor.
@@ -73,7 +80,7 @@ class Team:
 
     def __init__(
         self,
-        agents: Sequence[ChildSpec],
+        agents: Sequence[ChildSpec | RemoteAgent],
         *,
         bus: EventBus | None = None,
         handoffs: Mapping[str, Collection[str]] | None = None,
@@ -84,11 +91,17 @@ class Team:
         limits: Limits | None = None,
         telemetry: Telemetry | None = None,
         memory: MemoryStore | None = None,
+        transport: Transport | None = None,
     ) -> None:
         if not agents:
             msg = "A Team needs at least one agent child spec."
             raise ConfigurationError(msg)
-        names = {spec.id for spec in agents}
+        remote = [a for a in agents if isinstance(a, RemoteAgent)]
+        local = [a for a in agents if not isinstance(a, RemoteAgent)]
+        if remote and transport is None:
+            msg = "A Team with RemoteAgent entries needs a transport= to reach them."
+            raise ConfigurationError(msg)
+        names = {spec.id for spec in local} | {agent.name for agent in remote}
         for source, targets in (handoffs or {}).items():
             unknown = sorted(({source} | set(targets)) - names)
             if unknown:
@@ -97,10 +110,16 @@ class Team:
         self._owns_bus = bus is None
         if bus is None:
             t = telemetry or Telemetry()
-            bus = EventBus(tracer_provider=t.tracer_provider, meter_provider=t.meter_provider)
+            if transport is not None:
+                bus = transport.bus(telemetry=t)
+            else:
+                bus = EventBus(tracer_provider=t.tracer_provider, meter_provider=t.meter_provider)
         self.bus = bus
-        self.agents: dict[str, str] = {spec.id: spec.description for spec in agents}
-        self._names = frozenset(self.agents).union(*(spec.capabilities for spec in agents))
+        self.agents: dict[str, str] = {spec.id: spec.description for spec in local}
+        self.agents |= {agent.name: agent.description for agent in remote}
+        capabilities = {s.id: s.capabilities for s in local if s.capabilities}
+        capabilities |= {a.name: frozenset(a.capabilities) for a in remote if a.capabilities}
+        self._names = frozenset(self.agents).union(*capabilities.values())
         self.name = name
         self.telemetry = telemetry = telemetry if telemetry is not None else bus.telemetry
         b = self.bus
@@ -111,7 +130,7 @@ class Team:
                 bus=b,
                 agents=names,
                 handoffs=handoffs,
-                capabilities={s.id: s.capabilities for s in agents if s.capabilities},
+                capabilities=capabilities,
                 retry=retry,
                 limits=limits,
                 telemetry=telemetry,
@@ -123,15 +142,22 @@ class Team:
             start=lambda: Supervisor.start(
                 name=f"{name}.agents",
                 bus=b,
-                children=agents,
+                children=local,
                 max_restarts=max_restarts,
                 period=period,
                 telemetry=telemetry,
             ),
         )
+        for agent in remote:  # their work goes to the transport: no actor has the name here
+            for event_type in AGENT_INBOX:
+                bus.subscribe(event_type, agent.name, recipient=agent.name)
+        if transport is not None:
+            transport.provision([agent.name for agent in remote])
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
             name=name, bus=b, children=[orchestrator, agents_sup], telemetry=telemetry
         )
+        if transport is not None:
+            transport.serve(["orchestrator"])
 
     def submit(
         self, plan: Plan, *, workflow_id: str | None = None, name: str = "workflow"

@@ -1,0 +1,71 @@
+"""Agents of a team that run in other processes, and what crosses to and from them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from bus import (
+    ApprovalDecided,
+    CancelRequested,
+    ChildCrashed,
+    DeadLetter,
+    Event,
+    Handoff,
+    TaskCompleted,
+    TaskFailed,
+    TaskStarted,
+)
+
+if TYPE_CHECKING:
+    from bus import EventBus
+
+__all__ = ["AGENT_INBOX", "ORCHESTRATOR_INBOX", "RemoteAgent", "Transport"]
+
+AGENT_INBOX: tuple[type[Event], ...] = (TaskStarted, CancelRequested)
+"""What an orchestrator sends an agent (addressed to the agent's name)."""
+
+ORCHESTRATOR_INBOX: tuple[type[Event], ...] = (
+    TaskCompleted,
+    TaskFailed,
+    Handoff,
+    ChildCrashed,
+    ApprovalDecided,
+    DeadLetter,
+)
+"""What an orchestrator takes: the outcomes of attempts, crashes, decisions, dead letters."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAgent:
+    """An agent of a :class:`Team` served by other processes (see :class:`actors.worker.Worker`).
+
+    The team routes the agent's work to it through its transport; the processes that
+    serve the name form a pool.
+
+    Attributes:
+        name: The agent's name, as the workers' child specs have it.
+        capabilities: Capabilities it offers (for routing by capability).
+        description: What it does (shown to a planner).
+    """
+
+    name: str
+    capabilities: Collection[str] = field(default_factory=frozenset)
+    description: str = ""
+
+
+class Transport(Protocol):
+    """What a team or a worker needs of a transport (e.g. :class:`bus.NatsTransport`)."""
+
+    def bus(self, **options: object) -> EventBus:
+        """This process's bus, delivering to other processes."""
+        ...
+
+    def provision(self, names: Collection[str]) -> None:
+        """Make the names' queues exist before anyone serves them."""
+        ...
+
+    def serve(self, names: Collection[str]) -> None:
+        """Take the messages for ``names`` (bound on this process's bus)."""
+        ...

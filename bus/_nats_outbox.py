@@ -1,0 +1,118 @@
+"""The outbox: events for other processes, stored in JetStream in order, with backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import nats.errors
+
+from ._cloudevents import write_cloudevent
+from ._envelope import Envelope
+from ._event import Event
+from ._nats_counters import Counters
+from ._nats_loop import LoopThread
+from ._nats_subjects import Subjects
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+__all__ = ["Outbox"]
+
+logger = logging.getLogger(__name__)
+
+_PUBLISH_TIMEOUT = 5.0  # seconds one JetStream publish waits for the server's answer
+
+Item = tuple[str, bytes, dict[str, str], Event]
+
+
+class Outbox:
+    """At most ``size`` messages waiting; one task publishes them in order.
+
+    :meth:`put` runs in any thread. A JetStream publish waits for the server's
+    acknowledgement (the message is stored); while the server is unreachable it is
+    retried, with backoff, for ``outage_timeout`` seconds, then given up as a dead
+    letter (``failed(event, subject, reason)``). ``stored(event)`` runs after each success.
+    """
+
+    def __init__(
+        self,
+        loop: LoopThread,
+        js: JetStreamContext,
+        subjects: Subjects,
+        counters: Counters,
+        *,
+        size: int,
+        backpressure_timeout: float,
+        outage_timeout: float,
+        stored: Callable[[Event], Awaitable[object]],
+        failed: Callable[[Event, str, str], Awaitable[object]],
+    ) -> None:
+        self._loop, self._js, self._subjects, self._counters = loop, js, subjects, counters
+        self._slots = threading.BoundedSemaphore(size)
+        self._backpressure_timeout = backpressure_timeout
+        self._outage_timeout = outage_timeout
+        self._stored, self._failed = stored, failed
+        self._queue: asyncio.Queue[Item] = loop.call(_new_queue(), 5)
+        self.closed = False
+        loop.spawn(self._publish_forever(), "the NATS outbox")
+
+    def __len__(self) -> int:
+        return self._queue.qsize()
+
+    def put(self, name: str, envelope: Envelope[Event]) -> str | None:
+        """Queue ``envelope`` for the process that serves ``name``.
+
+        Returns:
+            ``None`` once queued; else why not: closed, or no room within the
+            backpressure timeout (from the loop's own thread: no room at once).
+        """
+        if self.closed:
+            return "transport closed"
+        blocking = not self._loop.in_loop()
+        timeout = self._backpressure_timeout if blocking else None
+        if not self._slots.acquire(blocking, timeout):
+            return f"NATS outbox full for {self._backpressure_timeout} s"
+        event = envelope.event
+        payload, headers = write_cloudevent(envelope)
+        headers["Nats-Msg-Id"] = f"{event.id}:{name}"  # JetStream drops a duplicate
+        subject = self._subjects.to(name, event.sender)
+        self._loop.soon(self._queue.put_nowait, (subject, payload, headers, event))
+        return None
+
+    async def _publish_forever(self) -> None:
+        while True:
+            subject, payload, headers, event = await self._queue.get()
+            try:
+                stored = await self._publish(subject, payload, headers)
+            finally:
+                self._slots.release()
+            if stored:
+                self._counters.sent += 1
+                await self._stored(event)
+            else:
+                await self._failed(event, subject, "could not be stored in JetStream")
+
+    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> bool:
+        deadline = time.monotonic() + self._outage_timeout
+        pause = 0.05
+        while True:
+            try:
+                await self._js.publish(subject, payload, timeout=_PUBLISH_TIMEOUT, headers=headers)
+            except (TimeoutError, nats.errors.Error) as exc:
+                if time.monotonic() + pause > deadline:
+                    logger.error("Publishing to %s failed for good: %s", subject, exc)
+                    return False
+                self._counters.publish_retries += 1
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+            else:
+                return True
+
+
+async def _new_queue() -> asyncio.Queue[Item]:
+    return asyncio.Queue()  # made in the loop, for the loop

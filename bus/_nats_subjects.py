@@ -1,0 +1,70 @@
+"""The NATS subjects and JetStream names of one namespace (one team's traffic).
+
+An event for the actor named ``<name>``, spoken for by ``<sender>`` (see
+:attr:`bus.Event.sender`: an agent's outcome names the agent), travels on
+``<namespace>.to.<name>.<sender>``, stored in the stream ``<namespace>-messages``
+(work-queue retention: a message lives until a consumer acknowledges it) and read by
+the durable pull consumer ``to-<name>``, which every process serving ``<name>`` shares
+(a pool). So a server's permissions can say which names a worker may receive for
+(``$JS.API.CONSUMER.MSG.NEXT.<stream>.to-<name>``) and which senders it may speak for
+(``<namespace>.to.*.<sender>``). Undeliverable messages go to ``<namespace>.deadletter``.
+
+Names become subject tokens by escaping every character but ASCII letters, digits and
+``_`` as ``%XX`` (UTF-8), so ``team.agents`` is ``team%2Eagents``; the empty name is
+``-``. NATS docs, "Subject-Based Messaging": tokens are separated by ``.``, and ``*``
+and ``>`` are wildcards; consumer names may not hold ``.``, ``*``, ``>`` or slashes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._errors import ConfigurationError
+
+__all__ = ["Subjects", "token"]
+
+_PLAIN = re.compile(r"[A-Za-z0-9_]")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+
+
+def token(name: str) -> str:
+    """``name`` as one subject token (and part of a consumer name).
+
+    >>> token("legal"), token("team.agents"), token("")
+    ('legal', 'team%2Eagents', '-')
+    """
+    if not name:
+        return "-"
+    return "".join(c if _PLAIN.match(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in name)
+
+
+class Subjects:
+    """The subjects, stream and consumer names of ``namespace``.
+
+    Args:
+        namespace: ASCII letters, digits and ``_``, at most 32: one team's traffic.
+
+    Raises:
+        ConfigurationError: ``namespace`` has other characters.
+    """
+
+    def __init__(self, namespace: str) -> None:
+        if not _NAMESPACE.match(namespace):
+            msg = f"NATS namespace {namespace!r} must be 1-32 ASCII letters, digits or '_'."
+            raise ConfigurationError(msg)
+        self.namespace = namespace
+        self.stream = f"{namespace}-messages"
+        self.all_messages = f"{namespace}.to.>"
+        self.dead_letters = f"{namespace}.deadletter"
+
+    def to(self, name: str, sender: str) -> str:
+        """The subject of a message for ``name`` spoken for by ``sender``."""
+        return f"{self.namespace}.to.{token(name)}.{token(sender)}"
+
+    def inbox(self, name: str) -> str:
+        """The subjects of every message for ``name`` (a filter)."""
+        return f"{self.namespace}.to.{token(name)}.>"
+
+    def consumer(self, name: str) -> str:
+        """The durable consumer that the processes serving ``name`` share."""
+        return f"to-{token(name)}"

@@ -1,0 +1,341 @@
+"""NatsTransport: the bus's events between processes and hosts, over NATS JetStream.
+
+What it guarantees (NATS docs, "JetStream" and "Consumers"):
+
+* **At-least-once delivery.** Every message is stored in the stream before the sender
+  counts it sent (a JetStream publish waits for the server's acknowledgement); a
+  ``TaskStarted`` is acknowledged by the process that took it only when the attempt's
+  outcome is stored in turn (see ``bus._nats_work``), so a process killed mid-task
+  leaves it to be redelivered, after the consumer's ``ack_wait``, to another process
+  serving that agent. Side effects stay once per key through the idempotency store.
+* **Order per publisher and subscriber**: one sender task per process publishes in
+  order, and each process takes a name's messages in stream order.
+* **Dead letters**: a message delivered ``max_deliver`` times without an
+  acknowledgement (a poison message, or a process dying each time) is removed from the
+  stream, published as a ``DeadLetter`` CloudEvent on ``<namespace>.deadletter`` and
+  published on this process's bus, where the orchestrator retries or fails its task.
+* **Bounded everything**: the queue of messages waiting to be published
+  (``max_pending``; a publisher waits up to ``backpressure_timeout`` seconds for room,
+  else the event is a dead letter), the attempts in progress here (``max_in_flight``),
+  reconnection (``reconnect_attempts`` every ``reconnect_wait`` seconds), each
+  publish's retries (``outage_timeout`` seconds), and shutdown (``drain_timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+
+from ._bus import EventBus
+from ._envelope import Envelope
+from ._errors import ConfigurationError, OperationalError
+from ._event import Event
+from ._nats_counters import Counters, TransportStatistics
+from ._nats_dead_letters import DeadLetterOffice
+from ._nats_inbox import Inbox, quietly
+from ._nats_loop import LoopThread
+from ._nats_outbox import Outbox
+from ._nats_subjects import Subjects
+from ._remote_address_book import RemoteAddressBook
+
+__all__ = ["NatsTransport", "TransportError", "TransportStatistics"]
+
+logger = logging.getLogger(__name__)
+
+
+class TransportError(OperationalError):
+    """The transport could not do its job: NATS unreachable at start, or a setup refused."""
+
+
+class NatsTransport:
+    """Carries events between the processes of a team, over NATS JetStream.
+
+    One transport per process. :meth:`bus` makes this process's :class:`EventBus`:
+    events for actor names that are not bound here go to JetStream, and :meth:`serve`
+    takes the messages for the names bound here. Several processes serving the same
+    name share its consumer: a pool, each message taken by one of them.
+
+    Args:
+        servers: NATS URL(s), e.g. ``"nats://127.0.0.1:4222"``.
+        namespace: Separates teams on one server (see ``bus._nats_subjects``).
+        user: User name, with ``password``; or ``token``; or ``credentials`` (a
+            ``.creds`` file): how this process authenticates (NATS docs,
+            "Authentication"), so the server's permissions apply to it.
+        password: The user's password.
+        token: An authentication token.
+        credentials: Path of a NATS credentials file (JWT and NKey seed).
+        connection_name: Shown in the server's monitoring.
+        ack_wait: Seconds the server waits for an acknowledgement (or an in-progress
+            signal, sent every third of it) before redelivering.
+        max_deliver: Deliveries of one message before it becomes a dead letter.
+        max_pending: Messages waiting to be published, at most.
+        max_in_flight: Attempts in progress in this process, at most (a pool's member
+            takes no more).
+        max_in_progress: Seconds an attempt without a timeout keeps its message.
+        backpressure_timeout: Seconds a publisher waits for room in the outbox.
+        outage_timeout: Seconds a publish is retried (e.g. while the server restarts).
+        connect_timeout: Seconds to reach the server at start.
+        reconnect_attempts: Reconnections tried after losing the server (each
+            ``reconnect_wait`` seconds apart) before the transport gives up.
+        reconnect_wait: Seconds between reconnection attempts.
+        provision: Create the stream (and the consumers of served names) if missing;
+            ``False`` for processes whose credentials may not (see :meth:`provision`).
+        dead_letters: Turn max-deliveries advisories into dead letters here (one
+            process of a team is enough; needs ``$JS.EVENT.ADVISORY.>``).
+
+    Raises:
+        TransportError: NATS is unreachable (the message names the URL), or the
+            stream could not be created.
+        ConfigurationError: A bad ``namespace``.
+    """
+
+    def __init__(
+        self,
+        servers: str | Sequence[str] = "nats://127.0.0.1:4222",
+        *,
+        namespace: str = "actorchestra",
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        credentials: str | Path | None = None,
+        connection_name: str | None = None,
+        ack_wait: float = 30.0,
+        max_deliver: int = 5,
+        max_pending: int = 1000,
+        max_in_flight: int = 64,
+        max_in_progress: float = 3600.0,
+        backpressure_timeout: float = 5.0,
+        outage_timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        reconnect_attempts: int = 120,
+        reconnect_wait: float = 0.5,
+        provision: bool = True,
+        dead_letters: bool = True,
+    ) -> None:
+        self.subjects = Subjects(namespace)
+        self.servers = [servers] if isinstance(servers, str) else list(servers)
+        self.ack_wait, self.max_deliver, self.max_in_flight = ack_wait, max_deliver, max_in_flight
+        self._max_in_progress = max_in_progress
+        self._provision = provision
+        self._counters = Counters()
+        self._bus: EventBus | None = None
+        self._inbox: Inbox | None = None
+        self._served: set[str] = set()
+        self._closed = False
+        self._loop = LoopThread(f"actorchestra-nats-{namespace}")
+        options: dict[str, Any] = {
+            "servers": self.servers,
+            "name": connection_name,
+            "connect_timeout": connect_timeout,
+            "allow_reconnect": True,
+            "max_reconnect_attempts": reconnect_attempts,
+            "reconnect_time_wait": reconnect_wait,
+            "error_cb": self._on_error,
+            "reconnected_cb": self._on_reconnected,
+            "disconnected_cb": self._on_disconnected,
+        }
+        if user is not None:
+            options |= {"user": user, "password": password}
+        if token is not None:
+            options["token"] = token
+        if credentials is not None:
+            options["user_credentials"] = str(credentials)
+        try:
+            self._nc = self._loop.call(nats.connect(**options), connect_timeout * 2 + 5)
+        except Exception as exc:
+            self._loop.stop()
+            where = ", ".join(self.servers)
+            msg = f"Cannot connect to NATS at {where}: {type(exc).__name__}: {exc}"
+            raise TransportError(msg) from None
+        self._js = self._nc.jetstream()
+        self._office = DeadLetterOffice(self._nc, self._js, self.subjects, self._counters)
+        try:
+            if provision:
+                self._loop.call(self._add_stream(), 10)
+            if dead_letters:
+                self._loop.call(self._office.watch(), 10)
+        except Exception as exc:
+            self.close(drain_timeout=0)
+            msg = f"Cannot set up JetStream ({self.subjects.stream!r}): {exc}"
+            raise TransportError(msg) from None
+        self._outbox = Outbox(
+            self._loop,
+            self._js,
+            self.subjects,
+            self._counters,
+            size=max_pending,
+            backpressure_timeout=backpressure_timeout,
+            outage_timeout=outage_timeout,
+            stored=self._stored,
+            failed=self._office.post,
+        )
+
+    # -- set-up, in the loop ----------------------------------------------------------
+
+    async def _add_stream(self) -> None:
+        config = StreamConfig(
+            name=self.subjects.stream,
+            subjects=[self.subjects.all_messages],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=120.0,
+        )
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError:  # it exists with another configuration
+            await self._js.stream_info(self.subjects.stream)
+
+    async def _add_consumer(self, name: str) -> None:
+        config = ConsumerConfig(
+            durable_name=self.subjects.consumer(name),
+            filter_subject=self.subjects.inbox(name),
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+            max_ack_pending=max(1000, self.max_in_flight),
+        )
+        with contextlib.suppress(nats.js.errors.BadRequestError):  # exists: keep it
+            await self._js.add_consumer(self.subjects.stream, config)
+
+    # -- the bus side -----------------------------------------------------------------
+
+    def bus(self, **options: Any) -> EventBus:  # noqa: ANN401 - EventBus's keyword arguments
+        """This process's bus, delivering to other processes through this transport.
+
+        Args:
+            options: :class:`EventBus` keyword arguments (not ``address_book``).
+
+        Raises:
+            ConfigurationError: Called twice (one bus per transport).
+        """
+        if self._bus is not None:
+            msg = "A NatsTransport carries one bus; it has one already."
+            raise ConfigurationError(msg)
+        self._bus = EventBus(address_book=RemoteAddressBook(self.send), **options)
+        self._office.bus = self._bus
+        return self._bus
+
+    def provision(self, names: Collection[str]) -> None:
+        """Create the consumers of ``names`` (for workers whose credentials may not).
+
+        Raises:
+            TransportError: The server refused or did not answer in 10 s.
+        """
+        try:
+            for name in names:
+                self._loop.call(self._add_consumer(name), 10)
+        except Exception as exc:
+            msg = f"Cannot create the consumers of {sorted(names)}: {exc}"
+            raise TransportError(msg) from None
+
+    def serve(self, names: Collection[str]) -> None:
+        """Take the messages for ``names`` (actors bound on :meth:`bus`) from JetStream.
+
+        Raises:
+            ConfigurationError: :meth:`bus` was not called yet.
+            TransportError: A consumer could not be created or read.
+        """
+        if self._bus is None:
+            msg = "Call NatsTransport.bus() before serve(): received events go to that bus."
+            raise ConfigurationError(msg)
+        if self._provision:
+            self.provision(names)
+        if self._inbox is None:
+            self._inbox = Inbox(
+                self._nc,
+                self._bus,
+                self.subjects,
+                self._counters,
+                ack_wait=self.ack_wait,
+                max_in_flight=self.max_in_flight,
+                max_in_progress=self._max_in_progress,
+            )
+        for name in set(names) - self._served:
+            try:
+                self._loop.call(self._inbox.serve(self._js, name), 10)
+            except Exception as exc:
+                msg = f"Cannot take messages for {name!r}: {type(exc).__name__}: {exc}"
+                raise TransportError(msg) from None
+            self._served.add(name)
+
+    def send(self, name: str, envelope: Envelope[Event]) -> str | None:
+        """Queue ``envelope`` for the process that serves ``name``; from any thread.
+
+        Returns:
+            ``None`` once queued; why not otherwise (closed, or no room in the outbox
+            within ``backpressure_timeout`` seconds).
+        """
+        return self._outbox.put(name, envelope)
+
+    async def _stored(self, event: Event) -> None:
+        if self._inbox is None:
+            return
+        message = self._inbox.work.ended(event)
+        if message is not None:  # the attempt's outcome is stored: its task is done here
+            await quietly(message.ack())
+
+    # -- connection events, in the loop -----------------------------------------------
+
+    async def _on_error(self, exc: Exception) -> None:
+        logger.warning("NATS: %s: %s", type(exc).__name__, exc)
+
+    async def _on_disconnected(self) -> None:
+        if not self._closed:
+            logger.warning("NATS: disconnected from %s; reconnecting", ", ".join(self.servers))
+
+    async def _on_reconnected(self) -> None:
+        self._counters.reconnects += 1
+        logger.info("NATS: reconnected to %s", self._nc.connected_url)
+
+    # -- statistics and shutdown ------------------------------------------------------
+
+    def statistics(self) -> TransportStatistics:
+        """A snapshot of the counters (see :class:`TransportStatistics`)."""
+        counters = self._counters
+        return TransportStatistics(
+            sent=counters.sent,
+            received=counters.received,
+            redelivered=counters.redelivered,
+            handed_back=counters.handed_back,
+            dead_letters=counters.dead_letters,
+            publish_retries=counters.publish_retries,
+            reconnects=counters.reconnects,
+            outbox=len(self._outbox),
+            in_progress=0 if self._inbox is None else len(self._inbox.work),
+        )
+
+    def close(self, drain_timeout: float = 10.0) -> None:
+        """Stop taking messages, let attempts in progress end, then disconnect.
+
+        Attempts still running after ``drain_timeout`` seconds are handed back (nak):
+        the server gives them to another process of the pool at once. Messages waiting
+        in the outbox are published first, within the same time. Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._loop.call(self._drain(drain_timeout), drain_timeout + 10)
+        self._loop.stop()
+
+    async def _drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        if self._inbox is not None:
+            await self._inbox.drain(deadline)
+        outbox = getattr(self, "_outbox", None)
+        while outbox is not None and len(outbox) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if outbox is not None:
+            outbox.closed = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._nc.drain(), 5)

@@ -1,0 +1,79 @@
+"""Attempts in progress in this process, whose messages are acknowledged at their end.
+
+A ``TaskStarted`` taken from JetStream is acknowledged only once the attempt's outcome
+(``TaskCompleted``, ``TaskFailed``, ``Handoff``, or the ``ChildCrashed`` of the agent
+that ran it) is stored in JetStream: if the process dies first, the server redelivers the
+task to another process of the pool after the consumer's ack wait. While the attempt
+runs, the message is kept alive with in-progress acknowledgements, up to the attempt's
+``timeout`` (or the transport's ``max_in_progress``), after which it is let go: the
+server redelivers it. Used from the transport's event-loop thread only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ._event import Event
+from ._supervision_events import ChildCrashed
+from ._task_events import Handoff, TaskCompleted, TaskFailed, TaskStarted
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+
+__all__ = ["ATTEMPT_ENDS", "PendingWork"]
+
+ATTEMPT_ENDS = (TaskCompleted, TaskFailed, Handoff, ChildCrashed)
+"""The events that end an attempt, for its message's acknowledgement."""
+
+Key = tuple[str, str, int]
+
+
+@dataclass(slots=True)
+class _Held:
+    message: Msg
+    deadline: float  # monotonic seconds after which it is let go
+
+
+class PendingWork:
+    """The JetStream messages of attempts running here, by (workflow, task, attempt)."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: dict[Key, _Held] = {}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def hold(self, started: TaskStarted, message: Msg, now: float, limit: float) -> None:
+        """Keep ``message`` until its attempt ends, or ``limit`` seconds past its timeout."""
+        deadline = now + (started.timeout or 0.0) + limit
+        self._held[(started.workflow_id, started.task_id, started.attempt)] = _Held(
+            message, deadline
+        )
+
+    def drop(self, started: TaskStarted) -> Msg | None:
+        """Forget the message of ``started`` (it could not be delivered); returns it."""
+        held = self._held.pop((started.workflow_id, started.task_id, started.attempt), None)
+        return None if held is None else held.message
+
+    def ended(self, event: Event) -> Msg | None:
+        """The message to acknowledge now that ``event`` is stored, if it ends an attempt."""
+        if not isinstance(event, ATTEMPT_ENDS):
+            return None
+        held = self._held.pop((event.workflow_id, event.task_id, event.attempt), None)
+        return None if held is None else held.message
+
+    def alive(self, now: float) -> list[Msg]:
+        """The messages to keep alive; those past their deadline are let go (redelivered)."""
+        expired = [key for key, held in self._held.items() if held.deadline < now]
+        for key in expired:
+            del self._held[key]
+        return [held.message for held in self._held.values()]
+
+    def take_all(self) -> list[Msg]:
+        """Every held message, forgotten (to hand back at shutdown)."""
+        messages = [held.message for held in self._held.values()]
+        self._held.clear()
+        return messages
