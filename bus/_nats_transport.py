@@ -27,9 +27,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import nats
 import nats.errors
@@ -48,7 +48,12 @@ from ._nats_outbox import Outbox
 from ._nats_subjects import Subjects
 from ._remote_address_book import RemoteAddressBook
 
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
 __all__ = ["NatsTransport", "TransportError", "TransportStatistics"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -267,6 +272,30 @@ class NatsTransport:
                 msg = f"Cannot take messages for {name!r}: {type(exc).__name__}: {exc}"
                 raise TransportError(msg) from None
             self._served.add(name)
+
+    # -- the connection, for stores on the same connection (memory's JetStream stores) --
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        """nats-py's JetStream context of this connection; use it in :meth:`call` only."""
+        return self._js
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run ``coroutine`` on this transport's event loop and wait for its result.
+
+        Raises:
+            TimeoutError: No result within ``timeout`` seconds (it is cancelled).
+            RuntimeError: Called from the loop's own thread (use :meth:`spawn` there).
+        """
+        return self._loop.call(coroutine, timeout)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, object], what: str) -> None:
+        """Run ``coroutine`` on the loop without waiting; a failure is logged as ``what``."""
+        self._loop.spawn(coroutine, what)
+
+    def in_loop(self) -> bool:
+        """Whether the caller runs on this transport's event-loop thread."""
+        return self._loop.in_loop()
 
     def send(self, name: str, envelope: Envelope[Event]) -> str | None:
         """Queue ``envelope`` for the process that serves ``name``; from any thread.

@@ -218,7 +218,7 @@ FLOORS = [
     "actors._orchestration",
     "actors._supervision",
 ]
-SURFACE = {"actors", "actors.lowlevel", "actors.telemetry"}
+SURFACE = {"actors", "actors.lowlevel", "actors.telemetry", "actors.worker.__main__"}
 
 
 def _floor(module: str) -> int:
