@@ -348,7 +348,9 @@ class EventBus:
             else:
                 self._call(sub, target, envelope)
         unrouted = not addressed and event.recipient is not None and event.dead_letter_if_unrouted
-        if unrouted and failed is None:
+        if unrouted and failed is not None:
+            failed.append((event.recipient or "", "no subscriber"))
+        elif unrouted:
             self._dead_letter(envelope, event.recipient or "", "no subscriber")
 
     def _call(

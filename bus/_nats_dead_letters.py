@@ -72,12 +72,16 @@ class DeadLetterOffice:
         await self.post(envelope.event, stored.subject or "", reason)
 
     async def post(self, event: Event, subject: str, reason: str) -> None:
-        """Publish ``event`` as a dead letter: on the dead-letter subject and the bus."""
+        """Publish ``event`` as a dead letter: on the dead-letter subject and the bus.
+
+        The letter's ``subscriber`` is the event's recipient (an agent, for its
+        ``TaskStarted``: what the orchestrator matches), else the ``subject``.
+        """
         self._counters.dead_letters += 1
         logger.warning("Dead letter on %s: %s %s: %s", subject, event.type, event.id, reason)
         letter = DeadLetter(
             source="nats",
-            subscriber=subject,
+            subscriber=event.recipient or subject,
             reason=reason,
             event=event.model_dump(mode="json"),
             workflow_id=event.workflow_id,

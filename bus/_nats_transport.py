@@ -95,8 +95,6 @@ class NatsTransport:
         reconnect_wait: Seconds between reconnection attempts.
         provision: Create the stream (and the consumers of served names) if missing;
             ``False`` for processes whose credentials may not (see :meth:`provision`).
-        dead_letters: Turn max-deliveries advisories into dead letters here (one
-            process of a team is enough; needs ``$JS.EVENT.ADVISORY.>``).
 
     Raises:
         TransportError: NATS is unreachable (the message names the URL), or the
@@ -125,7 +123,6 @@ class NatsTransport:
         reconnect_attempts: int = 120,
         reconnect_wait: float = 0.5,
         provision: bool = True,
-        dead_letters: bool = True,
     ) -> None:
         self.subjects = Subjects(namespace)
         self.servers = [servers] if isinstance(servers, str) else list(servers)
@@ -167,8 +164,6 @@ class NatsTransport:
         try:
             if provision:
                 self._loop.call(self._add_stream(), 10)
-            if dead_letters:
-                self._loop.call(self._office.watch(), 10)
         except Exception as exc:
             self.close(drain_timeout=0)
             msg = f"Cannot set up JetStream ({self.subjects.stream!r}): {exc}"
@@ -241,6 +236,23 @@ class NatsTransport:
                 self._loop.call(self._add_consumer(name), 10)
         except Exception as exc:
             msg = f"Cannot create the consumers of {sorted(names)}: {exc}"
+            raise TransportError(msg) from None
+
+    def watch_dead_letters(self) -> None:
+        """Turn max-deliveries advisories into dead letters on this process's bus.
+
+        The orchestrator's process does (:class:`actors.Team` calls it): there the
+        orchestrator retries or fails the task of a message no process could take. The
+        processes that call it share the advisories (a queue group). Needs the right to
+        subscribe to ``$JS.EVENT.ADVISORY.>``.
+
+        Raises:
+            TransportError: The subscription was refused or not answered in 10 s.
+        """
+        try:
+            self._loop.call(self._office.watch(), 10)
+        except Exception as exc:
+            msg = f"Cannot watch max-deliveries advisories: {exc}"
             raise TransportError(msg) from None
 
     def serve(self, names: Collection[str]) -> None:
@@ -366,5 +378,7 @@ class NatsTransport:
             await asyncio.sleep(0.05)
         if outbox is not None:
             outbox.closed = True
+        with contextlib.suppress(Exception):  # our own work is drained: flush and close
+            await asyncio.wait_for(self._nc.flush(), 2)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._nc.drain(), 5)
+            await asyncio.wait_for(self._nc.close(), 5)

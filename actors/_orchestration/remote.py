@@ -69,3 +69,7 @@ class Transport(Protocol):
     def serve(self, names: Collection[str]) -> None:
         """Take the messages for ``names`` (bound on this process's bus)."""
         ...
+
+    def watch_dead_letters(self) -> None:
+        """Publish here the dead letters of messages no process could take."""
+        ...

@@ -158,6 +158,7 @@ class Team:
         )
         if transport is not None:
             transport.serve(["orchestrator"])
+            transport.watch_dead_letters()
 
     def submit(
         self, plan: Plan, *, workflow_id: str | None = None, name: str = "workflow"

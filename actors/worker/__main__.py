@@ -83,7 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             ack_wait=args.ack_wait,
             max_in_flight=args.max_in_flight,
             provision=args.user is None and args.creds is None,
-            dead_letters=False,
         )
     except ConfigurationError as exc:
         parser.error(str(exc))

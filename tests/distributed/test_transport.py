@@ -1,0 +1,184 @@
+"""A team and its workers on separate transports to a real nats-server: what crosses, and how."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import nats
+import pytest
+
+from actors import Agent, Plan, Task, TaskContext, Team
+from actors._orchestration.remote import RemoteAgent
+from actors.testing.nats_server import NatsServer
+from actors.worker import Worker
+from bus import Event, EventBus, ExternalEvent, NatsTransport, TransportError
+from tests.bus.test_cloudevents import SPEC_EXAMPLE
+from tests.helpers import Collector, wait_until
+
+Transports = Callable[..., NatsTransport]
+ANALYSTS = ("financial", "legal", "hr", "market")
+
+
+class Echo(Agent):
+    """Answers with its name, the task's description and the inputs it was given."""
+
+    def handle(self, task: TaskContext) -> object:
+        return {"by": self.name, "did": task.description, "from": sorted(task.inputs)}
+
+
+class Slow(Agent):
+    """Sleeps ``delay`` seconds, then says which worker it is."""
+
+    def __init__(self, *, worker: str, delay: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.worker, self.delay = worker, delay
+
+    def handle(self, task: TaskContext) -> object:
+        time.sleep(self.delay)
+        return self.worker
+
+
+def diligence() -> Plan:
+    """Four analyses in parallel, then a risk task that needs all four."""
+    analyses = [Task(id=n, agent=n, description=f"{n} analysis") for n in ANALYSTS]
+    risk = Task(id="risk", agent="risk", description="assess", depends_on=list(ANALYSTS))
+    return Plan(tasks=[*analyses, risk])
+
+
+def echoes(*names: str) -> Callable[[EventBus], list[Any]]:
+    return lambda bus: [Echo.child_spec(name, bus) for name in names]
+
+
+def slow(worker: str, delay: float) -> Callable[[EventBus], list[Any]]:
+    return lambda bus: [Slow.child_spec("slow", bus, worker=worker, delay=delay)]
+
+
+def test_a_plan_gives_the_same_result_with_its_agents_behind_nats(transports: Transports) -> None:
+    bus = EventBus(tracing=False)
+    with Team(echoes(*ANALYSTS, "risk")(bus), bus=bus) as local:
+        expected = local.run(diligence(), timeout=10)
+    Worker(echoes(*ANALYSTS[:2]), transport=transports())
+    Worker(echoes(*ANALYSTS[2:], "risk"), transport=transports())
+    team = Team([RemoteAgent(n) for n in (*ANALYSTS, "risk")], transport=transports())
+    result = team.run(diligence(), timeout=20)
+    team.stop()
+    assert result.ok
+    assert result.answer == {"by": "risk", "did": "assess", "from": sorted(ANALYSTS)}
+    assert [(t.task_id, t.result) for t in result.tasks] == [
+        (t.task_id, t.result) for t in expected.tasks
+    ]
+
+
+def test_workers_serving_one_name_share_its_work(transports: Transports) -> None:
+    Worker(slow("w1", 0.05), transport=transports())
+    Worker(slow("w2", 0.05), transport=transports())
+    team = Team([RemoteAgent("slow")], transport=transports())
+    plan = Plan(tasks=[Task(id=f"t{i}", agent="slow", description="") for i in range(16)])
+    result = team.run(plan, timeout=30)
+    team.stop()
+    assert result.ok
+    took = [t.result for t in result.tasks]
+    assert len(took) == 16
+    assert {"w1", "w2"} == set(took)  # both members of the pool took work
+    assert all(t.attempts == 1 for t in result.tasks)  # and none was run twice
+
+
+def test_unreachable_nats_is_a_clear_error_naming_the_url() -> None:
+    server = NatsServer()  # a free port, never started
+    with pytest.raises(TransportError, match=rf"Cannot connect to NATS at {server.url}"):
+        NatsTransport(server.url, connect_timeout=0.5)
+    server.stop()
+
+
+def test_work_no_process_can_take_becomes_a_dead_letter_and_fails_its_task(
+    transports: Transports,
+) -> None:
+    team_transport = transports(max_deliver=2)
+    nowhere = transports(max_deliver=2)  # serves "ghost" with no actor of that name
+    nowhere.bus(tracing=False)
+    team = Team([RemoteAgent("ghost")], transport=team_transport)
+    nowhere.serve(["ghost"])
+    result = team.run(Plan(tasks=[Task(id="t1", agent="ghost", max_attempts=1)]), timeout=30)
+    team.stop()
+    [task] = result.tasks
+    assert not result.ok
+    assert "max_deliver" in (task.error or "")
+    assert nowhere.statistics().handed_back == 2
+    assert team_transport.statistics().dead_letters == 1
+
+
+def test_an_unreadable_message_goes_to_the_dead_letter_subject(
+    nats_server: NatsServer, transports: Transports
+) -> None:
+    Worker(echoes("echo"), transport=transports())
+    team = Team([RemoteAgent("echo")], transport=transports())
+
+    async def publish_garbage() -> bytes:
+        client = await nats.connect(nats_server.url)
+        letters = await client.subscribe("t.deadletter")
+        await client.jetstream().publish("t.to.echo.mallory", b"{not a cloudevent")
+        letter = await letters.next_msg(timeout=10)
+        await client.close()
+        return letter.data
+
+    assert asyncio.run(publish_garbage()) == b"{not a cloudevent"
+    result = team.run(Plan(tasks=[Task(id="t1", agent="echo", description="x")]), timeout=20)
+    team.stop()
+    assert result.ok  # the worker goes on
+
+
+def test_a_cloudevent_from_another_producer_reaches_a_subscriber(
+    nats_server: NatsServer, transports: Transports
+) -> None:
+    transport = transports()
+    bus = transport.bus(tracing=False)
+    seen: list[Event] = []
+    done = threading.Event()
+    Collector.start(name="observer", bus=bus, sink=seen, done=done, until=1)
+    bus.subscribe(ExternalEvent, "observer")
+    transport.serve(["observer"])
+
+    async def produce() -> None:
+        client = await nats.connect(nats_server.url)
+        await client.jetstream().publish("t.to.observer.shop", json.dumps(SPEC_EXAMPLE).encode())
+        await client.close()
+
+    asyncio.run(produce())
+    assert done.wait(10)
+    [event] = seen
+    assert isinstance(event, ExternalEvent)
+    assert (event.ce_type, event.id) == ("com.example.someevent", "A234-1234-1234")
+
+
+def test_the_server_restarting_mid_workflow_loses_nothing(
+    nats_server: NatsServer, transports: Transports
+) -> None:
+    Worker(slow("w1", 0.2), transport=transports(reconnect_wait=0.1))
+    team = Team([RemoteAgent("slow")], transport=transports(reconnect_wait=0.1))
+    chain = [
+        Task(id=f"t{i}", agent="slow", depends_on=[f"t{i - 1}"] if i else []) for i in range(6)
+    ]
+    future = team.submit(Plan(tasks=chain))
+    time.sleep(0.5)
+    nats_server.restart()
+    result = future.get(timeout=60)
+    team.stop()
+    assert result.ok
+    assert [t.status.value for t in result.tasks] == ["completed"] * 6
+
+
+def test_a_stopping_worker_finishes_the_attempt_it_runs(transports: Transports) -> None:
+    worker = Worker(slow("w1", 1.0), transport=transports())
+    team = Team([RemoteAgent("slow")], transport=transports())
+    future = team.submit(Plan(tasks=[Task(id="t1", agent="slow")]))
+    wait_until(lambda: worker.transport.statistics().in_progress == 1, timeout=10)  # type: ignore[attr-defined]
+    worker.stop(drain_timeout=10)  # waits for the attempt, whose outcome is published
+    result = future.get(timeout=20)
+    team.stop()
+    assert result.ok
+    assert result.tasks[0].attempts == 1
