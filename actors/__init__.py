@@ -44,6 +44,7 @@ from ._orchestration.plan import Plan as Plan
 from ._orchestration.plan import Task as Task
 from ._orchestration.policies import Limits as Limits
 from ._orchestration.policies import RetryPolicy as RetryPolicy
+from ._orchestration.remote import RemoteAgent as RemoteAgent
 from ._orchestration.result import TaskResult as TaskResult
 from ._orchestration.result import TaskStatus as TaskStatus
 from ._orchestration.result import WorkflowResult as WorkflowResult
@@ -113,6 +114,7 @@ __all__ = [
     "PlanValidationError",
     "Planner",
     "PlanningError",
+    "RemoteAgent",
     "RestartLimitExceeded",
     "RestartPolicy",
     "RestartStrategy",

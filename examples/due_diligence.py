@@ -22,13 +22,22 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import openai
 from pydantic import BaseModel, Field, JsonValue
 
-from actors import LLMAgent, Planner, PlanningError, TaskError, Team, WorkflowTimeout
+from actors import (
+    ChildSpec,
+    LLMAgent,
+    Planner,
+    PlanningError,
+    TaskError,
+    Team,
+    WorkflowTimeout,
+)
 from actors.telemetry import format_span_tree, setup_telemetry
 from actors.testing import FakeLLMServer, Reply, tool_names
 from bus import EventBus
@@ -157,6 +166,32 @@ def recalled_scores(prompt: str) -> list[object]:
     return [f["fact"]["result"].get("risk_score") for f in recalled if isinstance(f["fact"], dict)]
 
 
+def build_agents(
+    bus: EventBus,
+    client: openai.OpenAI,
+    model: str,
+    company: Any,
+    names: Iterable[str] = AGENTS,
+    **options: Any,
+) -> list[ChildSpec]:
+    """The child specs of the team's LLM agents (``names`` of :data:`AGENTS`) on ``bus``."""
+    return [
+        LLMAgent.child_spec(
+            name,
+            bus,
+            description=AGENTS[name][0],
+            client=client,
+            model=model,
+            tools=AGENTS[name][1](company),
+            output_type=AGENTS[name][2],
+            system_prompt=f"You are the {name} agent of a due-diligence team. {AGENTS[name][0]} "
+            "Use your tools for every figure; never invent numbers.",
+            **options,
+        )
+        for name in names
+    ]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Due diligence on a company by a supervised team of LLM agents.",
@@ -230,22 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         effects = SQLiteIdempotencyStore(args.db)
         stack.callback(effects.close)
         bus = EventBus(telemetry=telemetry.telemetry, event_log=log)
-        specs = [
-            LLMAgent.child_spec(
-                name,
-                bus,
-                description=desc,
-                client=client,
-                model=model,
-                tools=tools(company),
-                output_type=output,
-                memory=store,
-                idempotency=effects,
-                system_prompt=f"You are the {name} agent of a due-diligence team. {desc} "
-                "Use your tools for every figure; never invent numbers.",
-            )
-            for name, (desc, tools, output) in AGENTS.items()
-        ]
+        specs = build_agents(bus, client, model, company, memory=store, idempotency=effects)
         team = stack.enter_context(Team(specs, bus=bus))
         planner = Planner(client, model, team.agents, telemetry=bus.telemetry)
         deadline = time.monotonic() + args.timeout  # planning and the workflow, in all
