@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import nats.errors
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanKind, StatusCode
 
 from ._cloudevents import write_cloudevent
 from ._envelope import Envelope
@@ -27,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 _PUBLISH_TIMEOUT = 5.0  # seconds one JetStream publish waits for the server's answer
 
-Item = tuple[str, bytes, dict[str, str], Event]
+Item = tuple[str, bytes, dict[str, str], Event, trace.Span | None]
 
 
 class Outbox:
@@ -59,6 +61,7 @@ class Outbox:
         self._stored, self._failed = stored, failed
         self._queue: asyncio.Queue[Item] = loop.call(_new_queue(), 5)
         self.closed = False
+        self.tracer: trace.Tracer | None = None  # the bus's, once there is one
         loop.spawn(self._publish_forever(), "the NATS outbox")
 
     def __len__(self) -> int:
@@ -78,19 +81,49 @@ class Outbox:
         if not self._slots.acquire(blocking, timeout):
             return f"NATS outbox full for {self._backpressure_timeout} s"
         event = envelope.event
+        subject = self._subjects.to(name, event.sender)
+        span = self._send_span(envelope, subject)
+        if span is not None:  # the receiving process continues from the send span
+            envelope = Envelope(event, span.get_span_context())
         payload, headers = write_cloudevent(envelope)
         headers["Nats-Msg-Id"] = f"{event.id}:{name}"  # JetStream drops a duplicate
-        subject = self._subjects.to(name, event.sender)
-        self._loop.soon(self._queue.put_nowait, (subject, payload, headers, event))
+        self._loop.soon(self._queue.put_nowait, (subject, payload, headers, event, span))
         return None
+
+    def _send_span(self, envelope: Envelope[Event], subject: str) -> trace.Span | None:
+        """The PRODUCER ``send <subject>`` span of a message (OTel messaging conventions)."""
+        parent = envelope.span_context
+        if self.tracer is None or parent is None or not parent.is_valid:
+            return None
+        event = envelope.event
+        attributes = {
+            "messaging.system": "nats",
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "send",
+            "messaging.destination.name": subject,
+            "messaging.message.id": event.id,
+        }
+        if event.workflow_id:
+            attributes["messaging.message.conversation_id"] = event.workflow_id
+        return self.tracer.start_span(
+            f"send {subject}",
+            context=trace.set_span_in_context(NonRecordingSpan(parent)),
+            kind=SpanKind.PRODUCER,
+            attributes=attributes,
+        )
 
     async def _publish_forever(self) -> None:
         while True:
-            subject, payload, headers, event = await self._queue.get()
+            subject, payload, headers, event, span = await self._queue.get()
             try:
                 stored = await self._publish(subject, payload, headers)
             finally:
                 self._slots.release()
+            if span is not None:
+                if not stored:
+                    span.set_attribute("error.type", "not stored")
+                    span.set_status(StatusCode.ERROR, "could not be stored in JetStream")
+                span.end()
             if stored:
                 self._counters.sent += 1
                 await self._stored(event)

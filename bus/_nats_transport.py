@@ -223,6 +223,8 @@ class NatsTransport:
             raise ConfigurationError(msg)
         self._bus = EventBus(address_book=RemoteAddressBook(self.send), **options)
         self._office.bus = self._bus
+        if self._bus.tracing:
+            self._outbox.tracer = self._bus.telemetry.tracer("actorchestra.nats")
         return self._bus
 
     def provision(self, names: Collection[str]) -> None:

@@ -200,6 +200,9 @@ class BusTracer:
         event = envelope.event
         attributes = _message_attributes(event, event.recipient, "process", "process")
         attributes["messaging.consumer.group.name"] = subscriber
+        if envelope.received:  # it came over NATS: the hop's system and subject are NATS's
+            attributes["messaging.system"] = "nats"
+            attributes["messaging.destination.name"] = envelope.received
         name = f"process {event.type}"
         if parent is None:  # a root: the event came from outside any trace
             return self._tracer.start_span(name, kind=SpanKind.CONSUMER, attributes=attributes)

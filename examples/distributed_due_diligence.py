@@ -29,6 +29,7 @@ from pathlib import Path
 import openai
 
 from actors import Planner, RemoteAgent, Team
+from actors.telemetry import setup_telemetry
 from actors.testing import FakeLLMServer
 from actors.testing.nats_server import NatsServer
 from bus import EventBus, NatsTransport
@@ -100,13 +101,18 @@ def main(argv: list[str] | None = None) -> int:
         workers = [start_worker(n, agents, url, env) for n, agents in WORKERS.items()]
         for worker in workers:
             stack.callback(stop_worker, worker)
+        telemetry = setup_telemetry("due-diligence")  # OTEL_*: each worker exports its own
+        stack.callback(telemetry.shutdown)
         transport = NatsTransport(url, namespace=NAMESPACE)
         stack.callback(transport.close)
         remote = [RemoteAgent(name, description=desc) for name, (desc, _, _) in AGENTS.items()]
-        team = stack.enter_context(Team(remote, transport=transport))
+        team = stack.enter_context(
+            Team(remote, transport=transport, telemetry=telemetry.telemetry)
+        )
         planner = Planner(client, model, team.agents, telemetry=team.bus.telemetry)
-        plan = planner.plan("Carry out due diligence on Northwind.", timeout=args.timeout)
-        result = team.run(plan, timeout=args.timeout, name="due_diligence")
+        with team.workflow("due_diligence"):  # one trace: planning, and every process's hops
+            plan = planner.plan("Carry out due diligence on Northwind.", timeout=args.timeout)
+            result = team.run(plan, timeout=args.timeout, name="due_diligence")
         print(result.table())
         print(transport.statistics())
         print(result.answer if result.ok else [t.error for t in result.tasks if t.error])
