@@ -18,6 +18,7 @@ and ``>`` are wildcards; consumer names may not hold ``.``, ``*``, ``>`` or slas
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from ._errors import ConfigurationError
 
@@ -68,3 +69,31 @@ class Subjects:
     def consumer(self, name: str) -> str:
         """The durable consumer that the processes serving ``name`` share."""
         return f"to-{token(name)}"
+
+    def worker_permissions(
+        self, agents: Collection[str], orchestrator: str = "orchestrator"
+    ) -> dict[str, list[str]]:
+        """The least a worker serving ``agents`` must be allowed (NATS "Authorization").
+
+        It may take its agents' work from their consumers (the JetStream API's next-
+        message, acknowledgement and info subjects), publish their outcomes to the
+        orchestrator as those agents only, and receive replies on ``_INBOX.>``. Put the
+        two lists in the user's ``permissions`` (see :class:`actors.testing.NatsUser`);
+        the stream and consumers are then made by a process allowed to (the team's:
+        ``NatsTransport(provision=True)``), and the worker runs with ``provision=False``.
+
+        Returns:
+            ``{"publish": [...], "subscribe": [...]}``, subjects with wildcards.
+
+        >>> Subjects("dd").worker_permissions(["legal"])["publish"][0]
+        'dd.to.orchestrator.legal'
+        """
+        publish = [f"{self.namespace}.to.{token(orchestrator)}.{token(a)}" for a in agents]
+        for agent in agents:
+            consumer = f"{self.stream}.{self.consumer(agent)}"
+            publish += [
+                f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
+                f"$JS.API.CONSUMER.INFO.{consumer}",
+                f"$JS.ACK.{consumer}.>",
+            ]
+        return {"publish": publish, "subscribe": ["_INBOX.>"]}

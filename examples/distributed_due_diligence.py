@@ -36,13 +36,8 @@ from bus import EventBus, NatsTransport
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from due_diligence import (  # noqa: E402 - after the path
-    AGENTS,
-    DEFAULT_INPUT,
-    build_agents,
-    load_company,
-    offline_responder,
-)
+from company_data import load_company  # noqa: E402 - after the path
+from due_diligence import AGENTS, DEFAULT_INPUT, build_agents, offline_responder  # noqa: E402
 
 WORKERS = {"w1": ("financial", "legal", "hr"), "w2": ("market", "risk", "report")}
 NAMESPACE = "duediligence"
