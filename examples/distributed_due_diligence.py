@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         transport = NatsTransport(url, namespace=NAMESPACE)
         stack.callback(transport.close)
         remote = [RemoteAgent(name, description=desc) for name, (desc, _, _) in AGENTS.items()]
-        team = stack.enter_context(
-            Team(remote, transport=transport, telemetry=telemetry.telemetry)
-        )
+        team = stack.enter_context(Team(remote, transport=transport, telemetry=telemetry.telemetry))
         planner = Planner(client, model, team.agents, telemetry=team.bus.telemetry)
         with team.workflow("due_diligence"):  # one trace: planning, and every process's hops
             plan = planner.plan("Carry out due diligence on Northwind.", timeout=args.timeout)

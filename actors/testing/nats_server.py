@@ -10,7 +10,7 @@ import subprocess
 import sysconfig
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -117,11 +117,6 @@ class NatsServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def credentials(self, user: str) -> Mapping[str, str]:
-        """``{"user": ..., "password": ...}`` of a user given to the constructor."""
-        [match] = [u for u in self._users if u.name == user]
-        return {"user": match.name, "password": match.password}
 
     def start(self) -> None:
         """Start the server and wait (up to 10 s) until it accepts connections.

@@ -32,7 +32,7 @@ def server() -> Iterator[NatsServer]:
 
 
 def test_a_worker_may_not_publish_another_agents_outcome(server: NatsServer) -> None:
-    team_transport = NatsTransport(server.url, namespace="t", **server.credentials("team"))
+    team_transport = NatsTransport(server.url, namespace="t", user="team", password="team-secret")
     team = Team([RemoteAgent("legal"), RemoteAgent("payments")], transport=team_transport)
     seen: list[Event] = []
     team.bus.subscribe(TaskCompleted, seen.append)
@@ -41,7 +41,8 @@ def test_a_worker_may_not_publish_another_agents_outcome(server: NatsServer) -> 
         namespace="t",
         provision=False,
         outage_timeout=0.5,
-        **server.credentials("legal"),
+        user="legal",
+        password="legal-secret",
     )
     worker = Worker(lambda bus: [Legal.child_spec("legal", bus)], transport=legal_transport)
     try:
