@@ -81,6 +81,7 @@ __all__ = [
     "Handoff",
     "NatsTransport",
     "OperationalError",
+    "PoolStatistics",
     "Subscription",
     "SupervisorEscalated",
     "TaskCompleted",
@@ -103,10 +104,11 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from ._nats_transport import NatsTransport as NatsTransport
+    from ._nats_transport import PoolStatistics as PoolStatistics
     from ._nats_transport import TransportError as TransportError
     from ._nats_transport import TransportStatistics as TransportStatistics
 
-_NATS = frozenset({"NatsTransport", "TransportError", "TransportStatistics"})
+_NATS = frozenset({"NatsTransport", "PoolStatistics", "TransportError", "TransportStatistics"})
 
 
 def __getattr__(name: str) -> object:

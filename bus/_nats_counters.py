@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Counters", "TransportStatistics"]
+__all__ = ["Counters", "PoolStatistics", "TransportStatistics"]
 
 
 @dataclass(slots=True)
@@ -46,3 +46,24 @@ class TransportStatistics:
     reconnects: int
     outbox: int
     in_progress: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatistics:
+    """The server's view of a name's queue: what its pool of processes has to do.
+
+    From the durable consumer's info (NATS docs, "Consumer Details").
+
+    Attributes:
+        name: The served name (an agent, or the orchestrator).
+        waiting: Messages stored and not yet delivered to any process.
+        in_progress: Messages delivered and not yet acknowledged (attempts running).
+        redelivered: Messages delivered more than once so far.
+        idle_requests: Fetch requests waiting for work: idle members of the pool.
+    """
+
+    name: str
+    waiting: int
+    in_progress: int
+    redelivered: int
+    idle_requests: int

@@ -40,7 +40,7 @@ from ._bus import EventBus
 from ._envelope import Envelope
 from ._errors import ConfigurationError, OperationalError
 from ._event import Event
-from ._nats_counters import Counters, TransportStatistics
+from ._nats_counters import Counters, PoolStatistics, TransportStatistics
 from ._nats_dead_letters import DeadLetterOffice
 from ._nats_inbox import Inbox, quietly
 from ._nats_loop import LoopThread
@@ -51,7 +51,7 @@ from ._remote_address_book import RemoteAddressBook
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
-__all__ = ["NatsTransport", "TransportError", "TransportStatistics"]
+__all__ = ["NatsTransport", "PoolStatistics", "TransportError", "TransportStatistics"]
 
 T = TypeVar("T")
 
@@ -355,6 +355,27 @@ class NatsTransport:
             reconnects=counters.reconnects,
             outbox=len(self._outbox),
             in_progress=0 if self._inbox is None else len(self._inbox.work),
+        )
+
+    def pool(self, name: str) -> PoolStatistics:
+        """The queue of ``name`` as the server sees it (see :class:`PoolStatistics`).
+
+        Raises:
+            TransportError: No such consumer, or no answer within 5 s.
+        """
+        try:
+            info = self._loop.call(
+                self._js.consumer_info(self.subjects.stream, self.subjects.consumer(name)), 5
+            )
+        except Exception as exc:
+            msg = f"No statistics for {name!r}: {type(exc).__name__}: {exc}"
+            raise TransportError(msg) from None
+        return PoolStatistics(
+            name=name,
+            waiting=info.num_pending or 0,
+            in_progress=info.num_ack_pending or 0,
+            redelivered=info.num_redelivered or 0,
+            idle_requests=info.num_waiting or 0,
         )
 
     def close(self, drain_timeout: float = 10.0) -> None:

@@ -77,10 +77,14 @@ def test_a_plan_gives_the_same_result_with_its_agents_behind_nats(transports: Tr
 def test_workers_serving_one_name_share_its_work(transports: Transports) -> None:
     Worker(slow("w1", 0.05), transport=transports())
     Worker(slow("w2", 0.05), transport=transports())
-    team = Team([RemoteAgent("slow")], transport=transports())
+    transport = transports()
+    team = Team([RemoteAgent("slow")], transport=transport)
     plan = Plan(tasks=[Task(id=f"t{i}", agent="slow", description="") for i in range(16)])
     result = team.run(plan, timeout=30)
     team.stop()
+    pool = transport.pool("slow")
+    assert (pool.waiting, pool.in_progress, pool.redelivered) == (0, 0, 0)
+    assert pool.idle_requests >= 2  # both members wait for more work
     assert result.ok
     took = [t.result for t in result.tasks]
     assert len(took) == 16
