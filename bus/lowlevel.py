@@ -10,6 +10,8 @@
   :func:`read_stored_event` — a stored event back, whatever version wrote it.
 * :func:`to_cloudevent`, :func:`write_cloudevent`, :func:`read_cloudevent` — events
   as CloudEvents 1.0 (JSON event format) in and out of messages with headers.
+* :class:`Subjects` — the NATS subjects, stream and consumers of a namespace, and the
+  permissions a worker needs (:meth:`Subjects.worker_permissions`).
 """
 
 from ._address_book import AddressBook as AddressBook
@@ -18,6 +20,7 @@ from ._cloudevents import read_cloudevent as read_cloudevent
 from ._cloudevents import to_cloudevent as to_cloudevent
 from ._cloudevents import write_cloudevent as write_cloudevent
 from ._envelope import Envelope as Envelope
+from ._nats_subjects import Subjects as Subjects
 from ._parse import read_stored_event as read_stored_event
 from ._sink import EventSink as EventSink
 from ._tracing import from_wire as from_wire
@@ -29,6 +32,7 @@ __all__ = [
     "Envelope",
     "EventSink",
     "InProcessAddressBook",
+    "Subjects",
     "from_wire",
     "read_cloudevent",
     "read_stored_event",

@@ -11,8 +11,7 @@ from actors import Agent, Plan, RemoteAgent, Task, TaskContext, Team
 from actors.testing.nats_server import NatsServer, NatsUser
 from actors.worker import Worker
 from bus import Event, NatsTransport, TaskCompleted
-from bus._nats_subjects import Subjects
-from bus.lowlevel import Envelope
+from bus.lowlevel import Envelope, Subjects
 
 
 class Legal(Agent):
