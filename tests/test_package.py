@@ -69,13 +69,15 @@ def test_importing_starts_no_thread_and_installs_no_tracer_provider() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_importing_the_packages_loads_no_llm_client_sdk_or_hypothesis() -> None:
+def test_importing_the_packages_loads_no_llm_client_sdk_hypothesis_or_nats() -> None:
     # The LLM classes, the telemetry helper and the testing kit load them when used.
     code = (
         "import sys, actors, bus, memory\n"
-        "heavy = [m for m in ('openai', 'opentelemetry.sdk', 'hypothesis') if m in sys.modules]\n"
-        "assert heavy == [], heavy\n"
+        "heavy = ('openai', 'opentelemetry.sdk', 'hypothesis', 'nats')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "assert loaded == [], loaded\n"
         "assert actors.LLMAgent.__name__ == 'LLMAgent' and 'openai' in sys.modules\n"
+        "assert bus.NatsTransport.__name__ == 'NatsTransport' and 'nats' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
