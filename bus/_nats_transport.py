@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import nats
 import nats.errors
 import nats.js.errors
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
 from ._bus import EventBus
 from ._envelope import Envelope
@@ -45,6 +44,7 @@ from ._nats_dead_letters import DeadLetterOffice
 from ._nats_inbox import Inbox, quietly
 from ._nats_loop import LoopThread
 from ._nats_outbox import Outbox
+from ._nats_streams import add_consumer, add_stream
 from ._nats_subjects import Subjects
 from ._remote_address_book import RemoteAddressBook
 
@@ -163,7 +163,7 @@ class NatsTransport:
         self._office = DeadLetterOffice(self._nc, self._js, self.subjects, self._counters)
         try:
             if provision:
-                self._loop.call(self._add_stream(), 10)
+                self._loop.call(add_stream(self._js, self.subjects), 10)
         except Exception as exc:
             self.close(drain_timeout=0)
             msg = f"Cannot set up JetStream ({self.subjects.stream!r}): {exc}"
@@ -179,33 +179,6 @@ class NatsTransport:
             stored=self._stored,
             failed=self._office.post,
         )
-
-    # -- set-up, in the loop ----------------------------------------------------------
-
-    async def _add_stream(self) -> None:
-        config = StreamConfig(
-            name=self.subjects.stream,
-            subjects=[self.subjects.all_messages],
-            retention=RetentionPolicy.WORK_QUEUE,
-            storage=StorageType.FILE,
-            duplicate_window=120.0,
-        )
-        try:
-            await self._js.add_stream(config)
-        except nats.js.errors.BadRequestError:  # it exists with another configuration
-            await self._js.stream_info(self.subjects.stream)
-
-    async def _add_consumer(self, name: str) -> None:
-        config = ConsumerConfig(
-            durable_name=self.subjects.consumer(name),
-            filter_subject=self.subjects.inbox(name),
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.ack_wait,
-            max_deliver=self.max_deliver,
-            max_ack_pending=max(1000, self.max_in_flight),
-        )
-        with contextlib.suppress(nats.js.errors.BadRequestError):  # exists: keep it
-            await self._js.add_consumer(self.subjects.stream, config)
 
     # -- the bus side -----------------------------------------------------------------
 
@@ -235,7 +208,10 @@ class NatsTransport:
         """
         try:
             for name in names:
-                self._loop.call(self._add_consumer(name), 10)
+                self._loop.call(
+                    add_consumer(self._js, self.subjects, name, self.ack_wait, self.max_deliver),
+                    10,
+                )
         except Exception as exc:
             msg = f"Cannot create the consumers of {sorted(names)}: {exc}"
             raise TransportError(msg) from None
