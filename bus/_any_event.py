@@ -18,6 +18,7 @@ from ._task_events import (
     ApprovalDecided,
     ApprovalRequested,
     CancelRequested,
+    EventRejected,
     Handoff,
     TaskCompleted,
     TaskFailed,
@@ -33,6 +34,7 @@ AnyEvent = Annotated[
     | CancelRequested
     | ApprovalRequested
     | ApprovalDecided
+    | EventRejected
     | WorkflowStarted
     | TaskFinished
     | WorkflowFinished
