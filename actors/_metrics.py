@@ -53,6 +53,9 @@ class Instruments:
             (GenAI conventions; ``error.type`` on failure).
         agent_duration: ``gen_ai.invoke_agent.duration`` — seconds per agent invocation.
         tool_duration: ``gen_ai.execute_tool.duration`` — seconds per tool call.
+        rejected_events: ``actorchestra.orchestrator.rejected_events`` — events the
+            orchestrator refused (``actorchestra.rejection.reason``: ``forged outcome``
+            or ``forged approval``; ``actorchestra.event.type``: the refused event's).
 
     The GenAI histograms take the conventions' advisory bucket boundaries; the agent
     and tool durations are as proposed for the conventions (semantic-conventions-genai
@@ -68,6 +71,7 @@ class Instruments:
     operation_duration: metrics.Histogram
     agent_duration: metrics.Histogram
     tool_duration: metrics.Histogram
+    rejected_events: metrics.Counter
 
     @staticmethod
     def of(meter_provider: metrics.MeterProvider | None) -> Instruments:
@@ -133,5 +137,10 @@ def _create(meter: metrics.Meter) -> Instruments:
             "actorchestra.supervisor.restarts",
             unit="{restart}",
             description="Children restarted by supervisors.",
+        ),
+        rejected_events=meter.create_counter(
+            "actorchestra.orchestrator.rejected_events",
+            unit="{event}",
+            description="Events the orchestrator refused: forged outcomes and approvals.",
         ),
     )

@@ -3,8 +3,9 @@
 The names a team is built from, for users who wire their own tree (the way
 ``trio.lowlevel`` sits beside ``trio``):
 
-* :class:`Orchestrator` with :func:`submit`, :func:`resume` and :func:`cancel`, which
-  talk to its ref from any thread (a team's own methods do the same for its orchestrator);
+* :class:`Orchestrator` with :func:`submit`, :func:`resume`, :func:`cancel` and
+  :func:`approve` (the approver API), which talk to its ref from any thread (a team's
+  own methods do the same for its orchestrator);
 * :class:`AgentRouter`, the orchestrator's choice of agent for a task;
 * :class:`RestartIntensity`, the sliding window a supervisor counts restarts in;
 * :class:`ActorExit`, what a linked actor reports when it stops;
@@ -14,6 +15,7 @@ The names a team is built from, for users who wire their own tree (the way
 from ._link import ActorExit as ActorExit
 from ._orchestration.orchestrator import Orchestrator as Orchestrator
 from ._orchestration.routing import AgentRouter as AgentRouter
+from ._orchestration.submit import approve as approve
 from ._orchestration.submit import cancel as cancel
 from ._orchestration.submit import resume as resume
 from ._orchestration.submit import submit as submit
@@ -25,6 +27,7 @@ __all__ = [
     "AgentRouter",
     "Orchestrator",
     "RestartIntensity",
+    "approve",
     "cancel",
     "resume",
     "submit",

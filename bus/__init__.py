@@ -40,6 +40,7 @@ from ._supervision_events import SupervisorEscalated as SupervisorEscalated
 from ._task_events import ApprovalDecided as ApprovalDecided
 from ._task_events import ApprovalRequested as ApprovalRequested
 from ._task_events import CancelRequested as CancelRequested
+from ._task_events import EventRejected as EventRejected
 from ._task_events import Handoff as Handoff
 from ._task_events import TaskCompleted as TaskCompleted
 from ._task_events import TaskFailed as TaskFailed
@@ -75,6 +76,7 @@ __all__ = [
     "DeadLetter",
     "Event",
     "EventBus",
+    "EventRejected",
     "EventValidationError",
     "ExternalEvent",
     "FailureKind",

@@ -19,6 +19,7 @@ from ._task_events import (
     ApprovalDecided,
     ApprovalRequested,
     CancelRequested,
+    EventRejected,
     Handoff,
     TaskCompleted,
     TaskFailed,
@@ -34,6 +35,7 @@ AnyEvent = Annotated[
     | CancelRequested
     | ApprovalRequested
     | ApprovalDecided
+    | EventRejected
     | WorkflowStarted
     | TaskFinished
     | WorkflowFinished

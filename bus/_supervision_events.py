@@ -40,6 +40,8 @@ class ChildCrashed(Event):
         child: The child spec's id.
         error_type: Exception class name.
         message: Exception message.
+        attempt_token: The token of the attempt in flight (its ``TaskStarted``'s), so
+            the orchestrator knows the report is about that attempt; ``""`` for none.
     """
 
     sender_field: ClassVar[str] = "child"
@@ -49,6 +51,7 @@ class ChildCrashed(Event):
     child: str
     error_type: str
     message: str = ""
+    attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
 class ChildRestarted(Event):

@@ -1,4 +1,11 @@
-"""A task's events: started, cancelled, completed, failed, handed off, approved, finished."""
+"""A task's events: started, cancelled, completed, failed, handed off, approved, finished.
+
+The events that end an attempt (:class:`TaskCompleted`, :class:`TaskFailed`,
+:class:`Handoff`) carry the attempt's token back to the orchestrator, which issued it
+with :class:`TaskStarted`: only the agent that was given an attempt can end it
+(``shared/DESIGN.md``, protocol invariant 4, "Static graph and identity"). What the
+orchestrator refuses is reported as :class:`EventRejected`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ __all__ = [
     "ApprovalDecided",
     "ApprovalRequested",
     "CancelRequested",
+    "EventRejected",
     "Handoff",
     "TaskCompleted",
     "TaskFailed",
@@ -35,6 +43,15 @@ class TaskStarted(Event):
             counts them from when it sent the attempt, then gives up on it and asks the
             agent to cancel it; the agent's :class:`actors.Cancellation` also runs out
             that long after the agent started it.
+        attempt_token: The attempt's token: 128 random bits (``secrets.token_urlsafe``,
+            22 characters), new with every ``TaskStarted`` the orchestrator publishes
+            (each attempt, each handoff, each resume). The agent copies it onto the
+            outcome; the orchestrator applies an outcome only if it carries the token
+            it issued for that workflow, task and attempt (``""``: none, as in records
+            written before it existed). A secret while the attempt runs: never put in a
+            span, a metric or a log line, and left out of ``repr``. Code that sees every
+            event on an in-process bus sees it too: it keeps out the code that was not
+            given the attempt, not code that reads the bus's ``TaskStarted`` events.
     """
 
     recipient_field: ClassVar[str | None] = "agent"
@@ -46,6 +63,7 @@ class TaskStarted(Event):
     context: dict[str, JsonValue] = Field(default_factory=dict)
     handoff_depth: int = Field(default=0, ge=0)
     timeout: float | None = Field(default=None, gt=0)
+    attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
 class CancelRequested(Event):
@@ -59,6 +77,8 @@ class CancelRequested(Event):
         agent: The agent running the attempt (``workflow_id``, ``task_id`` and
             ``attempt`` name it).
         reason: Why: ``timeout``, ``cancelled: <why>`` or ``shutdown``.
+        attempt_token: The token of the attempt to stop (its ``TaskStarted``'s); an
+            agent cancels its attempt only if they match, so no one else can stop it.
     """
 
     recipient_field: ClassVar[str | None] = "agent"
@@ -67,6 +87,7 @@ class CancelRequested(Event):
     type: Literal["task.cancel_requested"] = "task.cancel_requested"
     agent: str = Field(min_length=1)
     reason: str = ""
+    attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
 class TaskCompleted(Event):
@@ -76,6 +97,7 @@ class TaskCompleted(Event):
         agent: Name of the agent that ran it.
         result: The task's result, any JSON value.
         usage: Tokens the attempt spent.
+        attempt_token: The attempt's token, copied from its :class:`TaskStarted`.
     """
 
     sender_field: ClassVar[str] = "agent"
@@ -84,6 +106,7 @@ class TaskCompleted(Event):
     agent: str = Field(min_length=1)
     result: JsonValue = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
 class TaskFailed(Event):
@@ -95,6 +118,7 @@ class TaskFailed(Event):
         message: The error message.
         retryable: Whether another attempt may succeed.
         usage: Tokens the attempt spent before failing.
+        attempt_token: The attempt's token, copied from its :class:`TaskStarted`.
     """
 
     sender_field: ClassVar[str] = "agent"
@@ -105,6 +129,7 @@ class TaskFailed(Event):
     message: str = ""
     retryable: bool = True
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
 class Handoff(Event):
@@ -116,6 +141,7 @@ class Handoff(Event):
         reason: Why, in words.
         context: The slice of context handed over (not the whole history).
         usage: Tokens the attempt spent before handing off.
+        attempt_token: The attempt's token, copied from its :class:`TaskStarted`.
     """
 
     sender_field: ClassVar[str] = "from_agent"
@@ -126,6 +152,7 @@ class Handoff(Event):
     reason: str = ""
     context: dict[str, JsonValue] = Field(default_factory=dict)
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
 class ApprovalRequested(Event):
@@ -142,7 +169,12 @@ class ApprovalRequested(Event):
 
 
 class ApprovalDecided(Event):
-    """Someone approved or rejected a task that waits for approval.
+    """Someone approved or rejected a task that waits for approval: the orchestrator's record.
+
+    Decisions are made through the approver API (``Team.approve``,
+    ``actors.lowlevel.approve``), which tells the orchestrator; it publishes this event
+    when it applies one (so the event log keeps it for a resume, and observers see it).
+    One published by anyone else is not applied: it is rejected (:class:`EventRejected`).
 
     Fields:
         approved: True to run the task, false to fail it.
@@ -180,3 +212,28 @@ class TaskFinished(Event):
     result: JsonValue = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
     duration: float = Field(default=0.0, ge=0)
+
+
+class EventRejected(Event):
+    """The orchestrator refused an event that claimed what its publisher may not claim.
+
+    Published by the orchestrator (also counted in the
+    ``actorchestra.orchestrator.rejected_events`` metric and logged at WARNING). The
+    envelope's ``workflow_id``, ``task_id`` and ``attempt`` are the rejected event's,
+    ``causation_id`` its ``id``. It never holds the rejected event's payload or token.
+
+    Fields:
+        reason: ``forged outcome``: a ``TaskCompleted``, ``TaskFailed``, ``Handoff``,
+            ``ChildCrashed`` or ``DeadLetter`` of a ``TaskStarted`` without the token
+            the orchestrator issued for that attempt; ``forged approval``: an
+            ``ApprovalDecided`` the orchestrator did not publish itself.
+        rejected_type: The rejected event's ``type``, e.g. ``"task.completed"``.
+        publisher: The rejected event's ``source`` (as it claimed, unverified).
+        detail: What was wrong, e.g. ``"no attempt token"``.
+    """
+
+    type: Literal["task.event_rejected"] = "task.event_rejected"
+    reason: Literal["forged outcome", "forged approval"]
+    rejected_type: str = ""
+    publisher: str = ""
+    detail: str = ""

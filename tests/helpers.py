@@ -12,10 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from actors import Actor
 from bus import Event, EventBus
 from memory import SQLiteEventLog
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 
 class Collector(Actor):
@@ -41,6 +45,20 @@ class Collector(Actor):
         self.sink.append(event)
         if self.done is not None and len(self.sink) >= self.until:
             self.done.set()
+
+
+def counter_by(reader: InMemoryMetricReader, metric: str, attribute: str) -> dict[str, int]:
+    """The sums a counter ``metric`` recorded, by the value of its ``attribute``."""
+    data = reader.get_metrics_data()
+    counts: dict[str, int] = {}
+    for resource in data.resource_metrics if data else ():
+        for scope in resource.scope_metrics:
+            for found in scope.metrics:
+                if found.name == metric:
+                    for point in found.data.data_points:
+                        key = str((point.attributes or {})[attribute])
+                        counts[key] = counts.get(key, 0) + int(getattr(point, "value", 0))
+    return counts
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

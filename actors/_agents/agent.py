@@ -14,6 +14,7 @@ from pydantic import JsonValue
 from actors._actor import Actor
 from actors._errors import ConfigurationError, NotJSONError, TaskError
 from actors._json_value import to_json_value
+from actors._orchestration.identity import same_token
 from actors._supervision.child_spec import ChildSpec, RestartPolicy
 from bus import (
     BusClosedError,
@@ -129,6 +130,11 @@ class Agent(Actor):
     * :class:`bus.TaskFailed` when ``handle`` raises :class:`TaskError`, or returns
       something that is not JSON.
 
+    Each outcome carries the attempt's token (``attempt_token``) from its
+    ``TaskStarted``: the orchestrator applies only outcomes with the token it issued
+    (``shared/DESIGN.md``, invariant 4). The handler never sees the token; a
+    ``CancelRequested`` stops the attempt only if it carries the same token.
+
     Any other exception is a crash ("let it crash"): the supervisor restarts the agent
     and reports the task as failed and retryable, so the orchestrator retries it.
 
@@ -174,7 +180,8 @@ class Agent(Actor):
         )
         bus.subscribe(TaskStarted, name, recipient=name)
         # Cancellation bypasses the mailbox, which is busy with the attempt to cancel.
-        self._attempt: tuple[tuple[str, str, int], Cancellation] | None = None
+        # The running attempt: (workflow, task, attempt), its token and its cancellation.
+        self._attempt: tuple[tuple[str, str, int], str, Cancellation] | None = None
         self.own(bus.subscribe(CancelRequested, self._cancel_requested, recipient=name))
 
     def remember(self, key: str, value: JsonValue) -> Record:
@@ -274,17 +281,25 @@ class Agent(Actor):
             self._run(event)
 
     def _cancel_requested(self, event: CancelRequested) -> None:
-        """Cancel the attempt named by ``event`` if it is running here (publisher's thread)."""
+        """Cancel the attempt named by ``event`` if it is running here (publisher's thread).
+
+        Only a request with the attempt's token cancels it (the orchestrator's).
+        """
         attempt = self._attempt
-        if attempt is not None and attempt[0] == (event.workflow_id, event.task_id, event.attempt):
-            attempt[1].cancel(event.reason or "cancelled")
+        if (
+            attempt is not None
+            and attempt[0] == (event.workflow_id, event.task_id, event.attempt)
+            and same_token(attempt[1], event.attempt_token)
+        ):
+            attempt[2].cancel(event.reason or "cancelled")
 
     def _run(self, started: TaskStarted) -> None:
         # From when this agent starts it: the orchestrator's clock, from when it sent the
         # attempt, runs out first and cancels it (CancelRequested); this is the backstop.
         timeout = started.timeout
         cancellation = Cancellation(None if timeout is None else time.monotonic() + timeout)
-        self._attempt = ((started.workflow_id, started.task_id, started.attempt), cancellation)
+        key = (started.workflow_id, started.task_id, started.attempt)
+        self._attempt = (key, started.attempt_token, cancellation)
         try:
             self._run_attempt(started, cancellation)
         finally:
@@ -307,6 +322,7 @@ class Agent(Actor):
             "task_id": started.task_id,
             "causation_id": started.id,
             "attempt": started.attempt,
+            "attempt_token": started.attempt_token,
         }
         outcome: Event
         try:

@@ -1,4 +1,4 @@
-"""Approval gates: a task that needs approval waits for an ``ApprovalDecided`` before it runs."""
+"""Approval gates: a task that needs approval waits for a decision from the approver API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bus import ApprovalDecided, ApprovalRequested, FailureKind
 
 from .result import TaskStatus
 from .transitions import WorkflowTransitions
-from .workflow_state import ApprovalTimedOut, TaskRun, Workflow
+from .workflow_state import ApprovalTimedOut, Decide, TaskRun, Workflow
 
 __all__ = ["Approvals"]
 
@@ -23,7 +23,17 @@ class Approvals(WorkflowTransitions):
     stays pending; an approving decision makes it ready, a rejection fails it (kind
     ``rejected``), and no decision within ``Limits.approval_timeout`` seconds fails it
     (kind ``approval_timeout``). Either failure cancels its dependents.
+
+    Only the approver API decides (``shared/DESIGN.md``, invariant 4): a decision comes
+    as a :class:`Decide` message (``Team.approve``, ``actors.lowlevel.approve``), and
+    the orchestrator publishes it as :class:`bus.ApprovalDecided` before acting on it,
+    for the event log (a resume honours it) and observers. An ``ApprovalDecided``
+    anyone else publishes on the bus is rejected as a ``forged approval``.
     """
+
+    # Ids of the ApprovalDecided events this orchestrator published, until they come
+    # back to it from the bus (it subscribes to them to catch forged ones).
+    _own_decisions: set[str]
 
     def _request_approval(self, wf: Workflow, run: TaskRun) -> None:
         run.approval = "requested"
@@ -42,10 +52,22 @@ class Approvals(WorkflowTransitions):
             )
         )
 
-    def _decided(self, wf: Workflow, run: TaskRun, event: ApprovalDecided) -> None:
-        if run.status is not TaskStatus.PENDING or run.approval != "requested":
-            logger.info("Ignoring a decision on %s/%s: none is awaited", wf.id, run.task.id)
+    def _decide(self, wf: Workflow, decision: Decide) -> None:
+        """Act on a decision from the approver API; one on a task not waiting is ignored."""
+        run = wf.tasks.get(decision.task_id)
+        if run is None or run.status is not TaskStatus.PENDING or run.approval != "requested":
+            logger.info("Ignoring a decision on %s/%s: none is awaited", wf.id, decision.task_id)
             return
+        event = ApprovalDecided(
+            source=self.name,
+            workflow_id=wf.id,
+            task_id=run.task.id,
+            approved=decision.approved,
+            by=decision.by,
+            reason=decision.reason,
+        )
+        self._own_decisions.add(event.id)
+        self._bus.publish(event)
         wf.span.add_event(
             "approval",
             {
@@ -61,6 +83,17 @@ class Approvals(WorkflowTransitions):
             return
         why = f"rejected by {event.by or 'someone'}: {event.reason or 'no reason given'}"
         self._fail(wf, run, FailureKind.REJECTED, why)
+
+    def _decision_published(self, event: ApprovalDecided) -> None:
+        """Take an ``ApprovalDecided`` from the bus: this orchestrator's own, or forged.
+
+        A forged one naming a workflow this orchestrator runs is rejected (others may
+        be another orchestrator's, on the same bus); none is ever applied.
+        """
+        if event.id in self._own_decisions:
+            self._own_decisions.discard(event.id)
+        elif event.workflow_id in self._workflows:
+            self._rejections.reject(event, "forged approval", "not decided by the approver API")
 
     def _approval_timed_out(self, wf: Workflow, message: ApprovalTimedOut) -> None:
         run = wf.tasks[message.task_id]

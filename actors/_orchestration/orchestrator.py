@@ -25,9 +25,9 @@ from bus import (
 from memory import EventLog, MemoryStore
 
 from .handoffs import Handoffs
+from .identity import Rejections, Verdict, attempt_token_of, verdict
 from .policies import Limits, RetryPolicy
 from .remote import ORCHESTRATOR_INBOX
-from .result import TaskStatus
 from .resume import Resumption
 from .routing import AgentRouter
 from .waiting_room import WaitingRoom
@@ -37,6 +37,7 @@ from .workflow_state import (
     AttemptTimedOut,
     Cancel,
     CancelAll,
+    Decide,
     Resume,
     RetryDue,
     Submit,
@@ -62,12 +63,19 @@ class Orchestrator(Resumption, Handoffs):
     * ``Handoff`` along a declared edge re-dispatches the task to the new agent (at
       most ``Limits.max_handoffs`` in a chain); an undeclared one fails the task
       (:mod:`~actors._orchestration.handoffs`);
-    * ``ApprovalDecided`` opens or closes a task's approval gate
+    * a decision from :func:`approve` (a message, never a bus event) opens or closes a
+      task's approval gate, and is published as ``ApprovalDecided``
       (:mod:`~actors._orchestration.approvals`);
     * no outcome within the attempt's timeout fails the attempt as ``timeout``.
 
-    Outcomes of an attempt that is no longer current (timed out, superseded, cancelled)
-    are ignored and counted as ``late_replies`` of the task, so no task ends twice. Every
+    Each ``TaskStarted`` carries a new attempt token; an outcome (or a crash report, or
+    a dead letter of the ``TaskStarted``) is applied only with the token of the attempt
+    in flight. One with a token never issued for that task and attempt, and an
+    ``ApprovalDecided`` published by anyone but this orchestrator, are rejected: not
+    applied, counted, logged at WARNING and published as :class:`bus.EventRejected`
+    (:mod:`~actors._orchestration.identity`). Outcomes of an attempt that is no longer
+    current (timed out, superseded, cancelled) are ignored and counted as
+    ``late_replies`` of the task, so no task ends twice. Every
     workflow is bounded (see :class:`Limits`). :func:`cancel` ends every unfinished task
     of a workflow as cancelled. When every task is terminal the workflow's future
     resolves with a :class:`WorkflowResult`. The workflow is one ``invoke_workflow``
@@ -121,6 +129,8 @@ class Orchestrator(Resumption, Handoffs):
         telemetry = telemetry if telemetry is not None else bus.telemetry
         self._tracer = telemetry.tracer(SCOPE)
         self._metrics = Instruments.of_telemetry(telemetry)
+        self._rejections = Rejections(bus, self._metrics.rejected_events, name)
+        self._own_decisions = set()
         if event_log is None and isinstance(bus.event_log, EventLog):
             event_log = bus.event_log
         self._event_log = event_log
@@ -131,7 +141,7 @@ class Orchestrator(Resumption, Handoffs):
     # -- messages: submit, resume, cancel, timers ----------------------------------------
 
     def on_message(self, message: Any) -> Any:  # noqa: ANN401
-        """Accept submitted plans, timeouts, due retries and cancellations."""
+        """Accept submitted plans, timeouts, due retries, cancellations and decisions."""
         if isinstance(message, Submit | Resume):
             try:
                 if isinstance(message, Submit):
@@ -150,9 +160,15 @@ class Orchestrator(Resumption, Handoffs):
                 except Exception as exc:  # contained to that workflow
                     self._contain(exc, wf=running)
             return None
-        if isinstance(message, AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut):
+        if isinstance(message, AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut | Decide):
             wf = self._workflows.get(message.workflow_id)
             if wf is None:
+                if isinstance(message, Decide):
+                    logger.info(
+                        "Ignoring a decision on %s/%s: no such workflow runs here",
+                        message.workflow_id,
+                        message.task_id,
+                    )
                 return None
             try:
                 # No span is current in a timer's message: continue the workflow's trace.
@@ -165,10 +181,12 @@ class Orchestrator(Resumption, Handoffs):
         return super().on_message(message)
 
     def _on_workflow_message(
-        self, wf: Workflow, message: AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut
+        self, wf: Workflow, message: AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut | Decide
     ) -> None:
         if isinstance(message, Cancel):
             self._cancel(wf, message.reason)
+        elif isinstance(message, Decide):
+            self._decide(wf, message)
         elif isinstance(message, ApprovalTimedOut):
             self._approval_timed_out(wf, message)
         else:
@@ -177,7 +195,10 @@ class Orchestrator(Resumption, Handoffs):
     # -- events: outcomes of attempts -------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
-        """Route an outcome event to its workflow's task."""
+        """Route an outcome event to its workflow's task; reject forged ones."""
+        if isinstance(event, ApprovalDecided):
+            self._decision_published(event)
+            return
         if self._stuck and self._returned(event) and self._waiting_room:
             self._drain()  # an agent is free again: its waiting work goes first
         wf = self._workflows.get(event.workflow_id)
@@ -189,15 +210,23 @@ class Orchestrator(Resumption, Handoffs):
             self._contain(exc, wf=wf)
 
     def _on_workflow_event(self, wf: Workflow, event: Event) -> None:
+        token = attempt_token_of(event)
+        if token is None:
+            return  # not about an attempt
         run = wf.tasks.get(event.task_id)
+        reported = isinstance(event, TaskCompleted | TaskFailed | Handoff)
         if run is None:
+            if reported:
+                self._rejections.reject(event, "forged outcome", "no such task")
             return
-        if isinstance(event, ApprovalDecided):
-            self._decided(wf, run, event)
-            self._settle(wf)
+        if not token and not reported:
+            return  # a crash or dead letter that was not an attempt's (another actor's)
+        judged, detail = verdict(run, event, token)
+        if judged is Verdict.FORGED:
+            self._rejections.reject(event, "forged outcome", detail)
             return
-        if run.status is not TaskStatus.RUNNING or event.attempt != run.attempts:
-            if isinstance(event, TaskCompleted | TaskFailed | Handoff):
+        if judged is Verdict.STALE:
+            if reported:
                 run.late_replies += 1
                 logger.info(
                     "Ignoring late %s of %s/%s attempt %d (task is %s, attempt %d)",

@@ -9,7 +9,16 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 
 from actors._errors import PlanValidationError, WorkflowError
-from bus import Event, TaskFinished, TaskStarted, WorkflowFinished, WorkflowResumed, WorkflowStarted
+from bus import (
+    ApprovalDecided,
+    Event,
+    EventRejected,
+    TaskFinished,
+    TaskStarted,
+    WorkflowFinished,
+    WorkflowResumed,
+    WorkflowStarted,
+)
 from bus.lowlevel import from_wire
 
 from .dispatch import Dispatching
@@ -30,8 +39,14 @@ class Rebuilt:
         plan: Its plan (from ``WorkflowStarted``).
         finished: The ``TaskFinished`` record of every task that ended, by task id.
         attempts: The highest attempt started, by task id (tasks never started absent).
+        tokens: Every attempt token issued, by task id: token → its attempt number (so
+            the late outcome of an attempt cut short is stale, not forged).
+        approved: Tasks with an approving ``ApprovalDecided`` that the log does not show
+            rejected as forged (see :attr:`approvals` and :attr:`rejected`).
         done: The ``WorkflowFinished`` record, if the workflow ended.
         origin: The span context that published ``WorkflowStarted`` (to link to), if any.
+        approvals: Ids of approving ``ApprovalDecided`` records, by task id.
+        rejected: Ids of events the orchestrator rejected (``EventRejected.causation_id``).
     """
 
     workflow_id: str
@@ -39,8 +54,16 @@ class Rebuilt:
     plan: Plan
     finished: dict[str, TaskFinished] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
     done: WorkflowFinished | None = None
     origin: SpanContext | None = None
+    approvals: dict[str, list[str]] = field(default_factory=dict)
+    rejected: set[str] = field(default_factory=set)
+
+    @property
+    def approved(self) -> set[str]:
+        """Tasks approved by a decision the orchestrator did not reject."""
+        return {t for t, ids in self.approvals.items() if not self.rejected.issuperset(ids)}
 
     @property
     def in_flight(self) -> list[str]:
@@ -55,6 +78,9 @@ def rebuild(workflow_id: str, events: Iterable[Event]) -> Rebuilt:
 
     Only the orchestrator's own records and its ``TaskStarted`` events count: outcomes
     reported by agents matter only once the orchestrator recorded a ``TaskFinished``.
+    Decisions on approvals count unless an ``EventRejected`` shows them forged. (The
+    log holds whatever was published on its bus: a record forged in the
+    orchestrator's name and not yet rejected when the process died is taken as its.)
 
     Raises:
         WorkflowError: No ``WorkflowStarted`` for ``workflow_id`` (not in this log, or
@@ -72,6 +98,13 @@ def rebuild(workflow_id: str, events: Iterable[Event]) -> Rebuilt:
             continue
         if isinstance(event, TaskStarted):
             state.attempts[event.task_id] = max(event.attempt, state.attempts.get(event.task_id, 0))
+            if event.attempt_token:
+                state.tokens.setdefault(event.task_id, {})[event.attempt_token] = event.attempt
+        elif isinstance(event, ApprovalDecided):
+            if event.approved:
+                state.approvals.setdefault(event.task_id, []).append(event.id)
+        elif isinstance(event, EventRejected):
+            state.rejected.add(event.causation_id)
         elif isinstance(event, TaskFinished):
             state.finished.setdefault(event.task_id, event)
         elif isinstance(event, WorkflowFinished):
@@ -92,8 +125,10 @@ class Resumption(Dispatching):
 
     Tasks that ended keep their recorded outcome and are not run again; tasks that were
     in flight start again under the attempt number they had (an attempt cut short by
-    the process's death does not count against ``Task.max_attempts``); the rest runs
-    as usual. The new ``invoke_workflow`` span links to the original one.
+    the process's death does not count against ``Task.max_attempts``), with a new
+    attempt token (a late outcome with the old one is ignored as late); gated tasks
+    approved before keep their approval; the rest runs as usual. The new
+    ``invoke_workflow`` span links to the original one.
     """
 
     def _resume_workflow(self, msg: Resume) -> None:
@@ -113,6 +148,12 @@ class Resumption(Dispatching):
         for task_id in in_flight:
             # The attempt cut short by the process's death runs again under its number.
             wf.tasks[task_id].attempts = state.attempts[task_id] - 1
+        for task_id, tokens in state.tokens.items():
+            if task_id in wf.tasks:  # known, so a late outcome is stale rather than forged
+                wf.tasks[task_id].tokens.update(tokens)
+        for task_id in state.approved - state.finished.keys():
+            if task_id in wf.tasks:
+                wf.tasks[task_id].approval = "approved"
         with self._in_workflow(wf):
             if state.done is not None:
                 self._finish(wf, record=False)

@@ -1,4 +1,4 @@
-"""Submitting plans to an orchestrator and cancelling workflows, from any thread."""
+"""Submitting plans to an orchestrator, deciding approvals and cancelling, from any thread."""
 
 from __future__ import annotations
 
@@ -11,12 +11,46 @@ from opentelemetry import context as otel_context
 from .plan import Plan
 from .result import WorkflowResult
 from .workflow_span import current_workflow_span
-from .workflow_state import Cancel, Resume, Submit
+from .workflow_state import Cancel, Decide, Resume, Submit
 
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["cancel", "resume", "submit"]
+__all__ = ["approve", "cancel", "resume", "submit"]
+
+
+def approve(
+    orchestrator: pykka.ActorRef[Orchestrator],
+    workflow_id: str,
+    task_id: str,
+    *,
+    approved: bool = True,
+    by: str = "",
+    reason: str = "",
+) -> None:
+    """Approve (or reject) a task waiting for approval; returns at once.
+
+    The approver API: the only way to decide an approval (``shared/DESIGN.md``,
+    invariant 4). The decision goes to the orchestrator as a message, not on the bus;
+    the orchestrator publishes it as :class:`bus.ApprovalDecided` (``source`` the
+    orchestrator, ``by`` and ``reason`` as given) and acts on it: an approved task
+    becomes ready, a rejected one fails (kind ``rejected``) and its dependents are
+    cancelled. An ``ApprovalDecided`` published on the bus by anyone else is rejected
+    (:class:`bus.EventRejected`). A decision on a task that does not wait for one
+    (unknown, not gated, decided, timed out) is ignored, logged at INFO.
+
+    Args:
+        orchestrator: The orchestrator's ref.
+        workflow_id: The workflow.
+        task_id: The task waiting for approval.
+        approved: True to run the task, false to fail it.
+        by: Who decided (a person, a policy), for the record.
+        reason: Why, in words, for the record (a rejection's error quotes it).
+
+    Raises:
+        pykka.ActorDeadError: The orchestrator is not running.
+    """
+    orchestrator.tell(Decide(workflow_id, task_id, approved, by, reason))
 
 
 def cancel(

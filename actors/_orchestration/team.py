@@ -15,7 +15,7 @@ from opentelemetry import trace
 from actors._errors import ConfigurationError, WorkflowError, WorkflowTimeout
 from actors._supervision.child_spec import ChildSpec
 from actors._supervision.supervisor import ChildInfo, Supervisor
-from bus import ApprovalDecided, EventBus, Telemetry
+from bus import EventBus, Telemetry
 from memory import MemoryStore
 
 from .orchestrator import Orchestrator
@@ -23,7 +23,7 @@ from .plan import Plan
 from .policies import Limits, RetryPolicy
 from .remote import AGENT_INBOX, RemoteAgent, Transport
 from .result import WorkflowResult
-from .submit import cancel, resume, submit
+from .submit import approve, cancel, resume, submit
 from .workflow_span import workflow_span
 from .workflow_state import CancelAll
 
@@ -189,20 +189,16 @@ class Team:
         by: str = "",
         reason: str = "",
     ) -> None:
-        """Approve (or reject) a task waiting for approval, by publishing ``ApprovalDecided``.
+        """Approve (or reject) a task waiting for approval (see :func:`actors.lowlevel.approve`).
 
+        The only way to decide: the decision goes to the orchestrator, which publishes
+        it as ``ApprovalDecided``; one published on the bus by anyone else is rejected.
         A decision on a task that does not wait for one is ignored (logged at INFO).
+
+        Raises:
+            ConfigurationError: The team's orchestrator is not running (stopped).
         """
-        self.bus.publish(
-            ApprovalDecided(
-                source=by or "team",
-                workflow_id=workflow_id,
-                task_id=task_id,
-                approved=approved,
-                by=by,
-                reason=reason,
-            )
-        )
+        approve(self._orchestrator(), workflow_id, task_id, approved=approved, by=by, reason=reason)
 
     def _orchestrator(self) -> pykka.ActorRef[Orchestrator]:
         ref = self.bus.lookup("orchestrator")

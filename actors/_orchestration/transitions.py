@@ -25,20 +25,17 @@ from actors._metrics import Instruments
 from actors._timers import TIMERS
 from bus import (
     CancelRequested,
-    ChildCrashed,
-    DeadLetter,
     Event,
     EventBus,
     FailureKind,
-    Handoff,
     TaskCompleted,
-    TaskFailed,
     TaskFinished,
     TaskStarted,
     WorkflowFinished,
 )
 from memory import EventLog, MemoryStore, MemoryStoreError, workflow_namespace
 
+from .identity import Rejections, attempt_token_of, new_attempt_token, same_token
 from .plan import Plan
 from .policies import Limits, RetryPolicy
 from .result import TaskStatus, WorkflowResult
@@ -59,8 +56,10 @@ class WorkflowTransitions(Actor):
     _router: AgentRouter
     _waiting_room: WaitingRoom
     # Attempts given up on (timed out, cancelled) that may still run on their agent,
-    # by (workflow, task, attempt): the agent takes no new work until they return.
-    _stuck: dict[tuple[str, str, int], str]
+    # by (workflow, task, attempt): the agent and the attempt's token. The agent takes
+    # no new work until they return (an outcome with that token).
+    _stuck: dict[tuple[str, str, int], tuple[str, str]]
+    _rejections: Rejections
     _rng: random.Random
     _tracer: trace.Tracer
     _metrics: Instruments
@@ -175,6 +174,9 @@ class WorkflowTransitions(Actor):
             run.started_at = datetime.now(UTC)
             run.started_mono = time.monotonic()
         inputs = {dep: wf.tasks[dep].result for dep in task.depends_on}
+        # A new token for every dispatch: only this TaskStarted's agent can end it.
+        run.attempt_token = token = new_attempt_token()
+        run.tokens[token] = run.attempts
         self._metrics.tasks_started.add(1, {"gen_ai.agent.name": run.agent})
         self._bus.publish(
             TaskStarted(
@@ -188,6 +190,7 @@ class WorkflowTransitions(Actor):
                 context=run.context or {},
                 handoff_depth=run.handoff_depth,
                 timeout=timeout,
+                attempt_token=token,
             )
         )
 
@@ -201,13 +204,14 @@ class WorkflowTransitions(Actor):
         """Stop waiting for the attempt in flight; ask its agent to cancel it.
 
         Its agent takes no new work until the attempt comes back (see ``_returned``).
+        The request carries the attempt's token: the agent stops only that attempt.
         """
         agent = run.on_agent
         if agent is None:
             return
         run.on_agent = None
         self._router.given_up(agent)
-        self._stuck[(wf.id, run.task.id, run.attempts)] = agent
+        self._stuck[(wf.id, run.task.id, run.attempts)] = (agent, run.attempt_token)
         self._bus.publish(
             CancelRequested(
                 source=self.name,
@@ -216,20 +220,24 @@ class WorkflowTransitions(Actor):
                 attempt=run.attempts,
                 agent=agent,
                 reason=reason,
+                attempt_token=run.attempt_token,
             )
         )
 
     def _returned(self, event: Event) -> bool:
-        """Free the agent of a given-up attempt that ``event`` shows has ended."""
-        if isinstance(event, DeadLetter):
-            if event.event.get("type") != "task.started":
-                return False
-        elif not isinstance(event, TaskCompleted | TaskFailed | Handoff | ChildCrashed):
+        """Free the agent of a given-up attempt that ``event`` shows has ended.
+
+        Only an outcome with the attempt's token shows it (a forged one does not).
+        """
+        token = attempt_token_of(event)
+        if token is None:
             return False
-        agent = self._stuck.pop((event.workflow_id, event.task_id, event.attempt), None)
-        if agent is None:
+        key = (event.workflow_id, event.task_id, event.attempt)
+        stuck = self._stuck.get(key)
+        if stuck is None or not same_token(token, stuck[1]):
             return False
-        self._router.returned(agent)
+        del self._stuck[key]
+        self._router.returned(stuck[0])
         return True
 
     # -- terminal states ---------------------------------------------------------------

@@ -22,6 +22,7 @@ __all__ = [
     "AttemptTimedOut",
     "Cancel",
     "CancelAll",
+    "Decide",
     "Resume",
     "RetryDue",
     "Submit",
@@ -60,6 +61,8 @@ class TaskRun:
     target: str = ""  # the agent or capability attempts go to (a handoff changes it)
     on_agent: str | None = None  # the agent running the current dispatch (for routing)
     approval: str = ""  # "", "requested" or "approved"
+    attempt_token: str = ""  # the current dispatch's token (see identity.py)
+    tokens: dict[str, int] = field(default_factory=dict)  # every token issued: its attempt
 
     def set_error(self, kind: FailureKind, error: str) -> None:
         """Record why the current attempt (or the task) failed: its kind and message."""
@@ -146,6 +149,17 @@ class RetryDue:
 @dataclass(frozen=True, slots=True)
 class Cancel:
     workflow_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decide:
+    """A decision on a task waiting for approval, from the approver API (never the bus)."""
+
+    workflow_id: str
+    task_id: str
+    approved: bool
+    by: str
     reason: str
 
 

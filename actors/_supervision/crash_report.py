@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from opentelemetry import trace
 
 from actors._link import ActorExit
-from bus import ChildCrashed, Event, EventBus
+from bus import ChildCrashed, Event, EventBus, TaskStarted
 from bus._errors import error_text
 from bus._tracing import record_failure
 
@@ -60,7 +60,11 @@ def report_failed_start(bus: EventBus, supervisor: str, child_id: str, exc: Exce
 def _child_crashed(
     supervisor: str, child_id: str, reason: BaseException, text: str, in_flight: Event | None
 ) -> ChildCrashed:
-    """The ``ChildCrashed`` event, naming the task of the event in flight, if any."""
+    """The ``ChildCrashed`` event, naming the task of the event in flight, if any.
+
+    An attempt in flight (a ``TaskStarted``) lends it its token: the orchestrator takes
+    a crash report for an attempt only with the attempt's token, as any outcome.
+    """
     return ChildCrashed(
         source=supervisor,
         supervisor=supervisor,
@@ -71,4 +75,5 @@ def _child_crashed(
         task_id=in_flight.task_id if in_flight else "",
         causation_id=in_flight.id if in_flight else "",
         attempt=in_flight.attempt if in_flight else 1,
+        attempt_token=in_flight.attempt_token if isinstance(in_flight, TaskStarted) else "",
     )

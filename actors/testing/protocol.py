@@ -9,7 +9,11 @@ from actors._orchestration.plan import Plan
 from bus import (
     ApprovalDecided,
     Event,
+    EventRejected,
+    FailureKind,
+    Handoff,
     TaskCompleted,
+    TaskFailed,
     TaskFinished,
     TaskStarted,
     WorkflowFinished,
@@ -33,12 +37,24 @@ class ProtocolViolation(AssertionError):  # noqa: N818 - it is an assertion, nam
         self.task_id = task_id
 
 
+# The outcome event a task's end needs, by its status or failure kind.
+_NEEDED: dict[str, str] = {
+    "completed": "TaskCompleted",
+    FailureKind.ERROR: "TaskFailed",
+    FailureKind.HANDOFF: "Handoff",
+}
+
+
 @dataclass
 class _Run:
     plan: Plan
     agents: frozenset[str]
+    orchestrator: str  # WorkflowStarted.source: the only publisher of decisions
     finished: dict[str, TaskFinished] = field(default_factory=dict)
-    completed: set[tuple[str, int]] = field(default_factory=set)  # (task, attempt) reported
+    latest: dict[str, TaskStarted] = field(default_factory=dict)  # each task's last dispatch
+    issued: dict[str, str] = field(default_factory=dict)  # token -> "task/attempt"
+    answered: set[tuple[str, str]] = field(default_factory=set)  # (class, token) of outcomes
+    outcomes: dict[str, TaskCompleted | TaskFailed | Handoff] = field(default_factory=dict)
     approved: set[str] = field(default_factory=set)
     done: bool = False
 
@@ -56,8 +72,15 @@ def check_protocol(events: Iterable[Event]) -> None:
     2. **Order** — no ``TaskStarted`` of a task before every dependency finished as
        completed, and none after the task itself finished.
     3. **Bounds** — no attempt number above the task's ``max_attempts``.
-    4. **Static graph** — every ``TaskStarted`` names a declared agent.
-    5. **Approval** — a task that needs approval starts only after an approval.
+    4. **Static graph and identity** — every ``TaskStarted`` names a declared agent.
+       An outcome counts only with the ``attempt_token`` of the dispatch it answers
+       (its task's last ``TaskStarted``, same attempt): a task finished as completed
+       had such a ``TaskCompleted``; one failed by its agent (kind ``error``) such a
+       ``TaskFailed``, or (kind ``handoff``) such a ``Handoff``; a handed-off task
+       starts again only after such a ``Handoff``. No outcome carrying its attempt's
+       token is rejected (``EventRejected``).
+    5. **Approval** — a task that needs approval starts only after an approval the
+       orchestrator published (``source`` as its ``WorkflowStarted``'s).
 
     Raises:
         ProtocolViolation: The first violation, explained in one sentence that names the
@@ -66,17 +89,21 @@ def check_protocol(events: Iterable[Event]) -> None:
     runs: dict[str, _Run] = {}
     for event in events:
         if isinstance(event, WorkflowStarted):
-            runs[event.workflow_id] = _Run(Plan.model_validate(event.plan), frozenset(event.agents))
+            plan = Plan.model_validate(event.plan)
+            runs[event.workflow_id] = _Run(plan, frozenset(event.agents), event.source)
             continue
         run = runs.get(event.workflow_id)
         if run is None:
             continue
         if isinstance(event, TaskStarted):
             _check_start(event, run)
-        elif isinstance(event, TaskCompleted):
-            run.completed.add((event.task_id, event.attempt))
-        elif isinstance(event, ApprovalDecided) and event.approved:
-            run.approved.add(event.task_id)
+        elif isinstance(event, TaskCompleted | TaskFailed | Handoff):
+            _answered(event, run)
+        elif isinstance(event, EventRejected):
+            _check_rejected(event, run)
+        elif isinstance(event, ApprovalDecided):
+            if event.approved and event.source == run.orchestrator:
+                run.approved.add(event.task_id)
         elif isinstance(event, TaskFinished):
             _check_finish(event, run)
         elif isinstance(event, WorkflowFinished):
@@ -125,6 +152,46 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
     if run.agents and event.agent not in run.agents:
         msg = f"Task {tid!r} of workflow {wf!r} was sent to undeclared agent {event.agent!r}."
         raise _fail(event, msg)
+    before = run.latest.get(tid)
+    if (
+        before is not None
+        and before.attempt == event.attempt
+        and event.handoff_depth == before.handoff_depth + 1
+        and ("Handoff", before.attempt_token) not in run.answered
+    ):
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} was handed to {event.agent!r} without a "
+            f"Handoff carrying the token of its attempt {event.attempt}."
+        )
+        raise _fail(event, msg)
+    run.latest[tid] = event
+    if event.attempt_token:
+        run.issued[event.attempt_token] = f"{tid}/{event.attempt}"
+
+
+def _answered(event: TaskCompleted | TaskFailed | Handoff, run: _Run) -> None:
+    """Note an outcome; it answers its dispatch if it carries that dispatch's token."""
+    run.outcomes[event.id] = event
+    dispatch = run.latest.get(event.task_id)
+    if (
+        dispatch is not None
+        and dispatch.attempt == event.attempt
+        and dispatch.attempt_token == event.attempt_token
+    ):
+        run.answered.add((type(event).__name__, event.attempt_token))
+
+
+def _check_rejected(event: EventRejected, run: _Run) -> None:
+    rejected = run.outcomes.get(event.causation_id)
+    if rejected is None:
+        return
+    if run.issued.get(rejected.attempt_token) == f"{rejected.task_id}/{rejected.attempt}":
+        msg = (
+            f"Task {rejected.task_id!r} of workflow {rejected.workflow_id!r}: a "
+            f"{rejected.type} carrying the token of its attempt {rejected.attempt} "
+            "was rejected."
+        )
+        raise _fail(rejected, msg)
 
 
 def _check_finish(event: TaskFinished, run: _Run) -> None:
@@ -134,12 +201,16 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
     if before is not None:
         msg = f"Task {tid!r} of workflow {wf!r} ended twice: {before.status}, then {event.status}."
         raise _fail(event, msg)
-    if event.status == "completed" and (tid, event.attempts) not in run.completed:
-        msg = (
-            f"Task {tid!r} of workflow {wf!r} finished as completed without a TaskCompleted "
-            f"for its attempt {event.attempts}."
-        )
-        raise _fail(event, msg)
+    needed = _NEEDED.get(event.status if event.status == "completed" else event.error_kind or "")
+    if needed is not None:
+        dispatch = run.latest.get(tid)
+        token = dispatch.attempt_token if dispatch and dispatch.attempt == event.attempts else None
+        if token is None or (needed, token) not in run.answered:
+            msg = (
+                f"Task {tid!r} of workflow {wf!r} finished as {event.status} without a "
+                f"{needed} carrying the token of its attempt {event.attempts}."
+            )
+            raise _fail(event, msg)
     run.finished[tid] = event
 
 

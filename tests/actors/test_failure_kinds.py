@@ -10,6 +10,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from actors import Agent, Limits, Plan, RetryPolicy, Task, TaskContext, TaskError, Team
 from actors.testing import EventRecorder
 from bus import EventBus, FailureKind, TaskFinished
+from tests.helpers import counter_by
 
 RELEASE = threading.Event()
 
@@ -23,20 +24,6 @@ class Mixed(Agent):
         if task.task_id == "hangs":
             RELEASE.wait(5)
         return "ok"
-
-
-def _failed_error_types(reader: InMemoryMetricReader) -> dict[str, int]:
-    data = reader.get_metrics_data()
-    assert data is not None
-    counts: dict[str, int] = {}
-    for resource in data.resource_metrics:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name == "actorchestra.tasks.failed":
-                    for point in metric.data.data_points:
-                        kind = str((point.attributes or {})["error.type"])
-                        counts[kind] = counts.get(kind, 0) + int(getattr(point, "value", 0))
-    return counts
 
 
 def test_each_failure_has_its_kind_in_the_result_the_record_and_the_metric() -> None:
@@ -85,4 +72,8 @@ def test_each_failure_has_its_kind_in_the_result_the_record_and_the_metric() -> 
     recorded = {e.task_id: e.error_kind for e in rec.of_type(TaskFinished)}
     assert recorded == kinds
     # One failed attempt per kind that retries or fails; "crashes" failed twice.
-    assert _failed_error_types(reader) == {"error": 1, "crash": 2, "timeout": 1}
+    assert counter_by(reader, "actorchestra.tasks.failed", "error.type") == {
+        "error": 1,
+        "crash": 2,
+        "timeout": 1,
+    }

@@ -10,9 +10,14 @@ import pytest
 from actors import Agent, Plan, Task, TaskContext, Team
 from actors.testing import EventRecorder, ProtocolViolation, check_protocol
 from bus import (
+    ApprovalDecided,
     Event,
     EventBus,
+    EventRejected,
+    FailureKind,
+    Handoff,
     TaskCompleted,
+    TaskFailed,
     TaskFinished,
     TaskStarted,
     WorkflowFinished,
@@ -101,7 +106,7 @@ def test_a_correct_run_passes() -> None:
             [started(), start("a", "x"), finished("a")],
             "a",
             "Task 'a' of workflow 'w1' finished as completed without a TaskCompleted "
-            "for its attempt 1.",
+            "carrying the token of its attempt 1.",
         ),
         (
             [*GOOD[:4], start("a", "x", 2)],
@@ -156,3 +161,84 @@ def test_a_recording_keeps_an_outcome_before_what_it_caused(bus: EventBus) -> No
     check_protocol(recorder.events)
     kinds = [type(e) for e in recorder.events if e.task_id == "a"]
     assert kinds.index(TaskCompleted) < kinds.index(TaskFinished)
+
+
+# Identity: outcomes count only with the token of the dispatch they answer.
+
+
+def _tokened(start_event: TaskStarted, **changes: object) -> TaskStarted:
+    return start_event.model_copy(update={"attempt_token": "tok-1", **changes})
+
+
+def test_outcomes_count_only_with_their_attempts_token() -> None:
+    first = _tokened(start("a", "x"))
+    handed = first.model_copy(
+        update={"agent": "y", "handoff_depth": 1, "attempt_token": "tok-2", "id": "s2"}
+    )
+    good = [
+        started(),
+        first,
+        Handoff(workflow_id=W, task_id="a", from_agent="x", to_agent="y", attempt_token="tok-1"),
+        handed,
+        TaskCompleted(workflow_id=W, task_id="a", agent="y", attempt_token="tok-2"),
+        finished("a"),
+    ]
+    check_protocol(good)
+    forged_done = TaskCompleted(workflow_id=W, task_id="a", agent="y", attempt_token="tok-1")
+    forged_handoff = Handoff(
+        workflow_id=W, task_id="a", from_agent="x", to_agent="y", attempt_token="guess"
+    )
+    failed = TaskFinished(
+        workflow_id=W, task_id="a", status="failed", attempts=1, error_kind=FailureKind.ERROR
+    )
+    cases = [
+        (
+            [*good[:4], forged_done, finished("a")],
+            "Task 'a' of workflow 'w1' finished as completed without a TaskCompleted carrying "
+            "the token of its attempt 1.",
+        ),
+        (
+            [started(), first, forged_handoff, handed],
+            "Task 'a' of workflow 'w1' was handed to 'y' without a Handoff carrying the token "
+            "of its attempt 1.",
+        ),
+        (
+            [
+                started(),
+                first,
+                TaskFailed(workflow_id=W, task_id="a", error_type="E", attempt_token="nope"),
+                failed,
+            ],
+            "Task 'a' of workflow 'w1' finished as failed without a TaskFailed carrying the "
+            "token of its attempt 1.",
+        ),
+        (
+            [
+                *good[:5],
+                EventRejected(
+                    workflow_id=W, task_id="a", causation_id=good[4].id, reason="forged outcome"
+                ),
+            ],
+            "Task 'a' of workflow 'w1': a task.completed carrying the token of its attempt 1 "
+            "was rejected.",
+        ),
+    ]
+    for events, message in cases:
+        with pytest.raises(ProtocolViolation, match=f"^{re.escape(message)}$") as caught:
+            check_protocol(events)
+        assert (caught.value.workflow_id, caught.value.task_id) == ("w1", "a")
+
+
+def test_only_the_orchestrators_decisions_approve() -> None:
+    gated = Plan(tasks=(Task(id="pay", agent="x", needs_approval=True),))
+    begin = WorkflowStarted(
+        workflow_id=W, plan=gated.model_dump(mode="json"), agents=["x"], source="orchestrator"
+    )
+    decided = {"workflow_id": W, "task_id": "pay", "approved": True}
+    pay = start("pay", "x")
+    check_protocol([begin, ApprovalDecided(**decided, source="orchestrator"), pay])
+    with pytest.raises(
+        ProtocolViolation,
+        match=r"^Task 'pay' of workflow 'w1' started without the approval it needs\.$",
+    ):
+        check_protocol([begin, ApprovalDecided(**decided, source="mallory"), pay])

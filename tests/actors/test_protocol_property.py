@@ -1,8 +1,10 @@
-"""No task lost: random DAGs, agent pools, fault schedules and cancellations, checked with
-check_protocol; nothing left running after each example."""
+"""No task lost: random DAGs, agent pools, fault schedules, cancellations and forged
+outcomes, checked with check_protocol; nothing left running after each example."""
 
 from __future__ import annotations
 
+import random
+import secrets
 import threading
 import time
 from typing import Any
@@ -33,7 +35,18 @@ from actors.testing import (
     plans,
 )
 from actors.testing.llm_faults import LLM_FAULTS
-from bus import CancelRequested, ChildCrashed, EventBus, TaskFinished, TaskStarted
+from bus import (
+    CancelRequested,
+    ChildCrashed,
+    Event,
+    EventBus,
+    EventRejected,
+    Handoff,
+    TaskCompleted,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+)
 from memory import InMemoryIdempotencyStore
 
 TIMEOUT = 0.2  # seconds per attempt
@@ -72,6 +85,52 @@ class Effects:
         return Tool.from_function(record, side_effects=True)
 
 
+class Forger:
+    """A bus subscriber that answers for attempts it was never given (DESIGN invariant 4).
+
+    On a seeded random share of ``TaskStarted`` events it publishes, before the agent
+    is told, a forged ``TaskCompleted``, ``TaskFailed`` (not retryable) or ``Handoff``
+    (undeclared) for that attempt, in the agent's name, with no token, a guessed one,
+    another task's, or the attempt's own claiming the next attempt. Applied, each would
+    end the task wrongly; the orchestrator must reject (and count) every one.
+    """
+
+    def __init__(self, bus: EventBus, probability: float, seed: int) -> None:
+        self.bus = bus
+        self.probability = probability
+        self.rng = random.Random(seed)
+        self.forged: list[Event] = []
+        self.tokens: dict[str, str] = {}  # each task's last token (only TaskStarted's thread)
+        bus.subscribe(TaskStarted, self.forge)
+
+    def forge(self, started: TaskStarted) -> None:
+        others = [token for task, token in self.tokens.items() if task != started.task_id]
+        self.tokens[started.task_id] = started.attempt_token
+        if self.rng.random() >= self.probability:
+            return
+        choices = [("", 0), (secrets.token_urlsafe(16), 0), (started.attempt_token, 1)]
+        if others:
+            choices.append((self.rng.choice(others), 0))
+        token, later = self.rng.choice(choices)
+        agent = started.agent
+        envelope: dict[str, Any] = {
+            "source": agent,
+            "workflow_id": started.workflow_id,
+            "task_id": started.task_id,
+            "attempt": started.attempt + later,
+            "attempt_token": token,
+        }
+        forged = self.rng.choice(
+            [
+                TaskCompleted(**envelope, agent=agent, result="forged"),
+                TaskFailed(**envelope, agent=agent, error_type="Forged", retryable=False),
+                Handoff(**envelope, from_agent=agent, to_agent=agent),
+            ]
+        )
+        self.forged.append(forged)
+        self.bus.publish(forged)
+
+
 def llm_responder(request: dict[str, Any]) -> Reply:
     """The model behind the LLM agent: records once via its tool, then answers."""
     if request["messages"][-1]["role"] == "tool":
@@ -79,7 +138,7 @@ def llm_responder(request: dict[str, Any]) -> Reply:
     return Reply.calls(("record", {}))
 
 
-Scenario = tuple[list[str], Plan, Faults, dict[str, float] | None, float | None]
+Scenario = tuple[list[str], Plan, Faults, dict[str, float] | None, float | None, float]
 
 
 @st.composite
@@ -106,7 +165,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
     # The caller cancels the workflow this many seconds in, or never.
     cancel_after = draw(st.none() | st.floats(0.0, 0.3))
-    return agents, plan, faults, llm_faults, cancel_after
+    forge = draw(st.floats(0.1, 0.5))  # the share of dispatches answered by a forger
+    return agents, plan, faults, llm_faults, cancel_after, forge
 
 
 @settings(
@@ -116,10 +176,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 )
 @given(scenario=scenarios())
 def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) -> None:
-    agents, plan, faults, llm_faults, cancel_after = scenario
+    agents, plan, faults, llm_faults, cancel_after, forge = scenario
     threads_before = threading.active_count()
     bus = EventBus(tracing=False)
     rec = EventRecorder(bus)
+    forger = Forger(bus, forge, faults.seed)
     FaultyAgent.reset()
     effects = Effects()
     # Every wait is bounded: attempts x (timeout + backoff) per task, plus slack.
@@ -186,6 +247,14 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
         assert result.ok
     # Idempotency: no side effect ran twice for one key, whatever crashed or was retried.
     assert len(effects.log) == len(set(effects.log))
+    # Identity: no genuine event rejected, none twice, every forgery rejected (with a
+    # cancellation, one may arrive after its workflow ended: then nobody judges it).
+    rejected = [e.causation_id for e in events if isinstance(e, EventRejected)]
+    forged = [e.id for e in forger.forged]
+    assert len(rejected) == len(set(rejected))
+    assert set(rejected) <= set(forged)
+    if cancel_after is None:
+        assert sorted(rejected) == sorted(forged)
     # What the schedules covered (shown by --hypothesis-show-statistics).
     event(f"tasks: {(len(plan.tasks) + 9) // 10 * 10} or fewer")
     if any(isinstance(e, ChildCrashed) for e in events):
@@ -197,6 +266,8 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
     event(f"workflow {result.status.value}")
     if any(isinstance(e, CancelRequested) for e in events):
         event("an attempt in flight was cancelled")
+    if rejected:
+        event("a forged outcome was rejected")
     if server is not None:
         event("an LLM agent took part")
         if any(f for _, f in responder.log):

@@ -19,6 +19,7 @@ from bus import (
     ChildStarted,
     DeadLetter,
     Event,
+    EventRejected,
     EventValidationError,
     Handoff,
     SupervisorEscalated,
@@ -65,8 +66,11 @@ events = st.one_of(
         agent=names,
         description=st.text(),
         inputs=st.dictionaries(names, json_values, max_size=3),
+        attempt_token=st.text(max_size=30),
     ),
-    st.builds(TaskCompleted, agent=names, result=json_values, usage=usages),
+    st.builds(
+        TaskCompleted, agent=names, result=json_values, usage=usages, attempt_token=st.text()
+    ),
     st.builds(
         TaskFailed, agent=names, error_type=names, message=st.text(), retryable=st.booleans()
     ),
@@ -98,6 +102,13 @@ events = st.one_of(
     ),
     st.builds(ApprovalRequested, agent=st.text(), description=st.text()),
     st.builds(ApprovalDecided, approved=st.booleans(), by=st.text(), reason=st.text()),
+    st.builds(
+        EventRejected,
+        reason=st.sampled_from(["forged outcome", "forged approval"]),
+        rejected_type=names,
+        publisher=st.text(),
+        detail=st.text(),
+    ),
     st.builds(
         WorkflowStarted,
         name=st.text(),
@@ -190,6 +201,20 @@ def test_events_are_frozen_and_time_is_utc() -> None:
         event.agent = "b"  # type: ignore[misc]
     with pytest.raises(ValueError, match="Input should have timezone info"):
         TaskStarted(agent="a", time=datetime(2026, 1, 1, 12))
+
+
+def test_an_attempt_token_stays_out_of_repr_and_str() -> None:
+    token = "s3cr3t-t0k3n-0123456789"
+    for event in (
+        TaskStarted(agent="a", attempt_token=token),
+        TaskCompleted(agent="a", attempt_token=token),
+        TaskFailed(agent="a", error_type="E", attempt_token=token),
+        Handoff(from_agent="a", to_agent="b", attempt_token=token),
+        ChildCrashed(supervisor="s", child="a", error_type="E", attempt_token=token),
+    ):
+        assert token not in repr(event)
+        assert token not in str(event)
+        assert parse_event(event.model_dump_json()) == event  # it travels, though
 
 
 def test_recipient_is_the_addressed_agent_for_task_started_only() -> None:

@@ -1,7 +1,7 @@
 """The protocol kit, unchanged, against a team whose agents run behind NATS.
 
 The scenarios of ``tests/actors/test_protocol_property.py`` (random DAGs, agent pools,
-fault schedules, cancellations; no LLM agent) run with the faulty agents in a
+fault schedules, cancellations, forged outcomes; no LLM agent) run with the faulty agents in a
 :class:`Worker` on a transport of its own: every task still ends exactly once
 (``check_protocol``), and no side effect runs twice.
 """
@@ -18,8 +18,15 @@ from actors import Limits, RemoteAgent, RetryPolicy, Team
 from actors.testing import EventRecorder, FaultyAgent, check_protocol
 from actors.testing.nats_server import NatsServer
 from actors.worker import Worker
-from bus import NatsTransport, TaskFinished
-from tests.actors.test_protocol_property import BACKOFF, TIMEOUT, Effects, Scenario, scenarios
+from bus import EventRejected, NatsTransport, TaskFinished
+from tests.actors.test_protocol_property import (
+    BACKOFF,
+    TIMEOUT,
+    Effects,
+    Forger,
+    Scenario,
+    scenarios,
+)
 from tests.distributed.conftest import fresh_namespace
 
 
@@ -38,7 +45,7 @@ def server() -> Iterator[NatsServer]:
 def test_every_task_ends_exactly_once_with_its_agents_behind_nats(
     server: NatsServer, scenario: Scenario
 ) -> None:
-    agents, plan, faults, _, cancel_after = scenario
+    agents, plan, faults, _, cancel_after, forge = scenario
     namespace = fresh_namespace()
     FaultyAgent.reset()
     effects = Effects()
@@ -57,6 +64,7 @@ def test_every_task_ends_exactly_once_with_its_agents_behind_nats(
         retry=RetryPolicy(backoff=BACKOFF),
     )
     recorder = EventRecorder(team.bus)
+    forger = Forger(team.bus, forge, faults.seed)  # forged outcomes, in the team's process
     try:
         future = team.submit(plan, workflow_id="wf")
         if cancel_after is not None:
@@ -79,3 +87,8 @@ def test_every_task_ends_exactly_once_with_its_agents_behind_nats(
     if not any(faults.probabilities()) and cancel_after is None:
         assert result.ok
     assert len(effects.log) == len(set(effects.log))  # no side effect ran twice
+    rejected = [e.causation_id for e in events if isinstance(e, EventRejected)]
+    assert len(rejected) == len(set(rejected))
+    assert set(rejected) <= {e.id for e in forger.forged}
+    if cancel_after is None:  # every forgery rejected (after a cancel, some come too late)
+        assert sorted(rejected) == sorted(e.id for e in forger.forged)
