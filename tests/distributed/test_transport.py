@@ -14,9 +14,10 @@ import pytest
 
 from actors import Agent, Plan, Task, TaskContext, Team
 from actors._orchestration.remote import RemoteAgent
+from actors.testing import EventRecorder, check_protocol
 from actors.testing.nats_server import NatsServer
 from actors.worker import Worker
-from bus import Event, EventBus, ExternalEvent, NatsTransport, TransportError
+from bus import Event, EventBus, ExternalEvent, NatsTransport, TaskCompleted, TransportError
 from tests.bus.test_cloudevents import SPEC_EXAMPLE
 from tests.helpers import Collector, wait_until
 
@@ -167,13 +168,17 @@ def test_the_server_restarting_mid_workflow_loses_nothing(
     chain = [
         Task(id=f"t{i}", agent="slow", depends_on=[f"t{i - 1}"] if i else []) for i in range(6)
     ]
+    recorder = EventRecorder(team.bus)
     future = team.submit(Plan(tasks=chain))
     time.sleep(0.5)
-    nats_server.restart()
+    nats_server.restart()  # SIGKILL, then a new server on the same port and store
     result = future.get(timeout=60)
     team.stop()
     assert result.ok
     assert [t.status.value for t in result.tasks] == ["completed"] * 6
+    check_protocol(recorder.events)
+    outcomes = [e for e in recorder.events if isinstance(e, TaskCompleted)]
+    assert sorted({e.task_id for e in outcomes}) == [f"t{i}" for i in range(6)]
 
 
 def test_a_stopping_worker_finishes_the_attempt_it_runs(transports: Transports) -> None:
