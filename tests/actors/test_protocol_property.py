@@ -22,6 +22,7 @@ from actors import (
     TaskStatus,
     Team,
     Tool,
+    WorkflowResult,
     idempotency_key,
 )
 from actors.testing import (
@@ -138,6 +139,16 @@ def llm_responder(request: dict[str, Any]) -> Reply:
     return Reply.calls(("record", {}))
 
 
+def run_plan(team: Team, plan: Plan, cancel_after: float | None, bound: float) -> WorkflowResult:
+    """Run ``plan`` as workflow ``wf``; the caller cancels it ``cancel_after`` seconds in."""
+    future = team.submit(plan, workflow_id="wf")
+    if cancel_after is not None:
+        canceller = threading.Timer(cancel_after, team.cancel, ("wf", "the caller left"))
+        canceller.start()
+        canceller.join()
+    return future.get(timeout=bound)
+
+
 Scenario = tuple[list[str], Plan, Faults, dict[str, float] | None, float | None, float]
 
 
@@ -215,12 +226,7 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
         max_restarts=10_000,  # crashes are injected on purpose: never escalate here
     )
     try:
-        future = team.submit(plan, workflow_id="wf")
-        if cancel_after is not None:
-            canceller = threading.Timer(cancel_after, team.cancel, ("wf", "the caller left"))
-            canceller.start()
-            canceller.join()
-        result = future.get(timeout=bound)
+        result = run_plan(team, plan, cancel_after, bound)
     finally:
         FaultyAgent.release_all()
         team.stop()

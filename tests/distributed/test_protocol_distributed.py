@@ -8,7 +8,6 @@ fault schedules, cancellations, forged outcomes; no LLM agent) run with the faul
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -25,6 +24,7 @@ from tests.actors.test_protocol_property import (
     Effects,
     Forger,
     Scenario,
+    run_plan,
     scenarios,
 )
 from tests.distributed.conftest import fresh_namespace
@@ -66,12 +66,7 @@ def test_every_task_ends_exactly_once_with_its_agents_behind_nats(
     recorder = EventRecorder(team.bus)
     forger = Forger(team.bus, forge, faults.seed)  # forged outcomes, in the team's process
     try:
-        future = team.submit(plan, workflow_id="wf")
-        if cancel_after is not None:
-            canceller = threading.Timer(cancel_after, team.cancel, ("wf", "the caller left"))
-            canceller.start()
-            canceller.join()
-        result = future.get(timeout=bound)
+        result = run_plan(team, plan, cancel_after, bound)
     finally:
         FaultyAgent.release_all()
         team.stop()
