@@ -60,8 +60,12 @@ class Inbox:
         self._tasks: list[asyncio.Task[None]] = []
         self.closing = False
 
-    async def serve(self, js: JetStreamContext, name: str) -> None:
+    async def serve(self, js: JetStreamContext, name: str, prefetch: int) -> None:
         """Bind ``name``'s consumer and start fetching from it (in the loop).
+
+        At most ``prefetch`` of ``name``'s attempts are held here at a time: an agent
+        runs one attempt at a time, so a worker that took more would keep them from
+        the idle members of its pool.
 
         Raises:
             nats.errors.Error: The consumer does not exist or may not be read.
@@ -70,16 +74,16 @@ class Inbox:
             durable=self._subjects.consumer(name), stream=self._subjects.stream
         )
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._fetch_forever(name, subscription)))
+        self._tasks.append(loop.create_task(self._fetch_forever(name, subscription, prefetch)))
         if len(self._tasks) == 1:
             self._tasks.append(loop.create_task(self._keep_alive()))
 
     async def _fetch_forever(
-        self, name: str, subscription: JetStreamContext.PullSubscription
+        self, name: str, subscription: JetStreamContext.PullSubscription, prefetch: int
     ) -> None:
         pause = 0.05
         while not self.closing:
-            room = self._max_in_flight - len(self.work)
+            room = min(self._max_in_flight - len(self.work), prefetch - self.work.held_for(name))
             if room <= 0:
                 await asyncio.sleep(0.01)
                 continue

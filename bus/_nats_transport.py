@@ -233,8 +233,15 @@ class NatsTransport:
             msg = f"Cannot watch max-deliveries advisories: {exc}"
             raise TransportError(msg) from None
 
-    def serve(self, names: Collection[str]) -> None:
+    def serve(self, names: Collection[str], *, prefetch: int = 16) -> None:
         """Take the messages for ``names`` (actors bound on :meth:`bus`) from JetStream.
+
+        Args:
+            names: Names bound to actors of this process's bus.
+            prefetch: Attempts (``TaskStarted``) of one name held here at most, and the
+                largest batch fetched: 1 for an agent (it runs one attempt at a time,
+                and the rest of its pool takes the others), more for names that take
+                many small events (an orchestrator's outcomes).
 
         Raises:
             ConfigurationError: :meth:`bus` was not called yet.
@@ -257,7 +264,7 @@ class NatsTransport:
             )
         for name in set(names) - self._served:
             try:
-                self._loop.call(self._inbox.serve(self._js, name), 10)
+                self._loop.call(self._inbox.serve(self._js, name, prefetch), 10)
             except Exception as exc:
                 msg = f"Cannot take messages for {name!r}: {type(exc).__name__}: {exc}"
                 raise TransportError(msg) from None

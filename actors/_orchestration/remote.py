@@ -66,8 +66,8 @@ class Transport(Protocol):
         """Make the names' queues exist before anyone serves them."""
         ...
 
-    def serve(self, names: Collection[str]) -> None:
-        """Take the messages for ``names`` (bound on this process's bus)."""
+    def serve(self, names: Collection[str], *, prefetch: int = 16) -> None:
+        """Take the messages for ``names`` (bound here), ``prefetch`` attempts at most."""
         ...
 
     def watch_dead_letters(self) -> None:

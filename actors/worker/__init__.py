@@ -87,7 +87,7 @@ class Worker:
             telemetry=telemetry,
         )
         self._stopped = threading.Event()
-        transport.serve(self.agents)
+        transport.serve(self.agents, prefetch=1)  # an agent takes its next task when free
 
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT (or :meth:`stop` from another thread), then stop.

@@ -12,7 +12,7 @@ from typing import Any
 import nats
 import pytest
 
-from actors import Agent, Plan, Task, TaskContext, Team
+from actors import Agent, Limits, Plan, Task, TaskContext, Team
 from actors._orchestration.remote import RemoteAgent
 from actors.testing import EventRecorder, check_protocol
 from actors.testing.nats_server import NatsServer
@@ -85,12 +85,28 @@ def test_workers_serving_one_name_share_its_work(transports: Transports) -> None
     team.stop()
     pool = transport.pool("slow")
     assert (pool.waiting, pool.in_progress, pool.redelivered) == (0, 0, 0)
-    assert pool.idle_requests >= 2  # both members wait for more work
     assert result.ok
     took = [t.result for t in result.tasks]
     assert len(took) == 16
     assert {"w1", "w2"} == set(took)  # both members of the pool took work
     assert all(t.attempts == 1 for t in result.tasks)  # and none was run twice
+
+
+def test_a_busy_worker_leaves_waiting_tasks_to_the_idle_members_of_its_pool(
+    transports: Transports,
+) -> None:
+    transport = transports()
+    team = Team(  # all eight dispatched at once, before any worker runs: they wait
+        [RemoteAgent("slow")], transport=transport, limits=Limits(max_in_flight=None)
+    )
+    future = team.submit(Plan(tasks=[Task(id=f"t{i}", agent="slow") for i in range(8)]))
+    assert wait_until(lambda: transport.pool("slow").waiting == 8, timeout=10)
+    Worker(slow("w1", 0.2), transport=transports())  # the first to fetch...
+    Worker(slow("w2", 0.2), transport=transports())
+    result = future.get(timeout=30)
+    team.stop()
+    took = [t.result for t in result.tasks]
+    assert min(took.count("w1"), took.count("w2")) >= 3  # ...does not hoard the queue
 
 
 def test_unreachable_nats_is_a_clear_error_naming_the_url() -> None:
