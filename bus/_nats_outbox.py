@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -22,12 +23,14 @@ from ._nats_subjects import Subjects
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
+    from nats.js.api import PubAck
 
 __all__ = ["Outbox"]
 
 logger = logging.getLogger(__name__)
 
 _PUBLISH_TIMEOUT = 5.0  # seconds one JetStream publish waits for the server's answer
+_WINDOW = 256  # publishes awaiting the server's acknowledgement, at most
 
 Item = tuple[str, bytes, dict[str, str], Event, trace.Span | None]
 
@@ -35,10 +38,13 @@ Item = tuple[str, bytes, dict[str, str], Event, trace.Span | None]
 class Outbox:
     """At most ``size`` messages waiting; one task publishes them in order.
 
-    :meth:`put` runs in any thread. A JetStream publish waits for the server's
-    acknowledgement (the message is stored); while the server is unreachable it is
-    retried, with backoff, for ``outage_timeout`` seconds, then given up as a dead
-    letter (``failed(event, subject, reason)``). ``stored(event)`` runs after each success.
+    :meth:`put` runs in any thread. Publishes are pipelined (up to 256 awaiting the
+    server's acknowledgement, settled in order): a message counts as sent only once the
+    server acknowledged it (stored). One not acknowledged within 5 s is published
+    again, with backoff, for ``outage_timeout`` seconds (the stream's duplicate window
+    drops a second copy), then given up as a dead letter (``failed(event, subject,
+    reason)``); a message retried so may be stored after later ones of the same
+    window. ``stored(event)`` runs after each success.
     """
 
     def __init__(
@@ -113,10 +119,37 @@ class Outbox:
         )
 
     async def _publish_forever(self) -> None:
+        # Pipelined: publish without waiting, up to _WINDOW acknowledgements outstanding,
+        # settled in order by another task (one wait per message would cap a process at
+        # one message per round trip).
+        acks: asyncio.Queue[tuple[Item, asyncio.Future[PubAck] | None]] = asyncio.Queue(_WINDOW)
+        settling = asyncio.get_running_loop().create_task(self._settle_forever(acks))
+        try:
+            while True:
+                item = await self._queue.get()
+                subject, payload, headers, _, _ = item
+                try:
+                    ack = await self._js.publish_async(subject, payload, headers=headers)
+                except (TimeoutError, nats.errors.Error):
+                    ack = None  # settled the slow way, with retries
+                await acks.put((item, ack))
+        finally:
+            settling.cancel()
+
+    async def _settle_forever(
+        self, acks: asyncio.Queue[tuple[Item, asyncio.Future[PubAck] | None]]
+    ) -> None:
         while True:
-            subject, payload, headers, event, span = await self._queue.get()
+            (subject, payload, headers, event, span), ack = await acks.get()
+            stored = False
             try:
-                stored = await self._publish(subject, payload, headers)
+                if ack is not None:
+                    with contextlib.suppress(TimeoutError, nats.errors.Error):
+                        await asyncio.wait_for(ack, _PUBLISH_TIMEOUT)
+                        stored = True
+                if not stored:  # not stored (yet): again, in order, until the outage ends
+                    self._counters.publish_retries += 1
+                    stored = await self._publish(subject, payload, headers)
             finally:
                 self._slots.release()
             if span is not None:
