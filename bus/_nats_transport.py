@@ -188,17 +188,15 @@ class NatsTransport:
     # -- set-up, in the loop ----------------------------------------------------------
 
     async def _add_stream(self) -> None:
-        config = StreamConfig(
-            name=self.subjects.stream,
-            subjects=[self.subjects.all_messages],
-            retention=RetentionPolicy.WORK_QUEUE,
-            storage=StorageType.FILE,
-            duplicate_window=120.0,
+        await self.ensure_stream(
+            StreamConfig(
+                name=self.subjects.stream,
+                subjects=[self.subjects.all_messages],
+                retention=RetentionPolicy.WORK_QUEUE,
+                storage=StorageType.FILE,
+                duplicate_window=120.0,
+            )
         )
-        try:
-            await self._js.add_stream(config)
-        except nats.js.errors.BadRequestError:  # it exists with another configuration
-            await self._js.stream_info(self.subjects.stream)
 
     async def _add_consumer(self, name: str) -> None:
         config = ConsumerConfig(
@@ -279,6 +277,19 @@ class NatsTransport:
     def jetstream(self) -> JetStreamContext:
         """nats-py's JetStream context of this connection; use it in :meth:`call` only."""
         return self._js
+
+    async def ensure_stream(self, config: StreamConfig) -> None:
+        """Create the stream ``config`` describes, unless it exists (then it is kept as is).
+
+        A coroutine for :meth:`call`, for stores of their own streams on this connection.
+
+        Raises:
+            nats.errors.Error: The server refused (other than "it exists") or did not answer.
+        """
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError:  # it exists with another configuration
+            await self._js.stream_info(str(config.name))
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run ``coroutine`` on this transport's event loop and wait for its result.
