@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -10,12 +11,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from actors import Actor
 from bus import Event, EventBus
-from memory import SQLiteEventLog
+from memory import IdempotencyStore, SQLiteEventLog
 
 
 class Collector(Actor):
@@ -41,6 +42,29 @@ class Collector(Actor):
         self.sink.append(event)
         if self.done is not None and len(self.sink) >= self.until:
             self.done.set()
+
+
+@contextlib.contextmanager
+def running(
+    store: IdempotencyStore, key: str, result: str, timeout: float = 10.0
+) -> Iterator[None]:
+    """``store`` runs ``key``'s call in another thread while the block runs; it returns
+    ``result`` once the block ends (waiting at most ``timeout`` seconds)."""
+    started, release = threading.Event(), threading.Event()
+
+    def call() -> str:
+        started.set()
+        release.wait(timeout)
+        return result
+
+    worker = threading.Thread(target=lambda: store.run_once(key, call, timeout))
+    worker.start()
+    try:
+        assert started.wait(timeout)
+        yield
+    finally:
+        release.set()
+        worker.join(timeout)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
