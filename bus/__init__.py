@@ -9,7 +9,6 @@ cannot be delivered, and OpenTelemetry messaging spans for every hop.
 low-level API (the address book, envelopes, the wire format) is in ``bus.lowlevel``.
 """
 
-import importlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
@@ -29,6 +28,7 @@ from ._event import Event as Event
 from ._event import event_class as event_class
 from ._external_event import ExternalEvent as ExternalEvent
 from ._failure_kind import FailureKind as FailureKind
+from ._optional import nats_attribute
 from ._parse import EVENT_SCHEMA_VERSION as EVENT_SCHEMA_VERSION
 from ._parse import parse_event as parse_event
 from ._subscription import Subscription as Subscription
@@ -115,16 +115,4 @@ _NATS = frozenset({"NatsTransport", "PoolStatistics", "TransportError", "Transpo
 
 def __getattr__(name: str) -> object:
     # The NATS transport needs nats-py (the [nats] extra); importing bus does not.
-    if name not in _NATS:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    try:
-        module = importlib.import_module("._nats_transport", __name__)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or exc.name.split(".")[0] != "nats":
-            raise
-        msg = f"bus.{name} needs nats-py: pip install 'actorchestra[nats]'"
-        raise ModuleNotFoundError(msg, name=exc.name) from None
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+    return nats_attribute(globals(), "._nats_transport", _NATS, name)

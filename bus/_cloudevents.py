@@ -46,6 +46,7 @@ __all__ = [
     "SOURCE_ROOT",
     "STRUCTURED",
     "TYPE_PREFIX",
+    "cloudevent_fields",
     "read_cloudevent",
     "to_cloudevent",
     "write_cloudevent",
@@ -159,6 +160,49 @@ def read_cloudevent(payload: bytes, headers: Mapping[str, str] | None = None) ->
             attribute: ``specversion``, ``id``, ``source``, ``type``, ``data``), or its
             data is not a valid event of its type (``field`` names the field).
     """
+    attributes, parent, state = _attributes(payload, headers)
+    return Envelope(_event(attributes), remote_span_context(parent, state))
+
+
+def cloudevent_fields(payload: bytes, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The fields of the event a CloudEvent message carries, not yet validated.
+
+    For event logs that store CloudEvents: the result goes to
+    :func:`bus.lowlevel.read_stored_event` with the schema version it was stored under,
+    which drops fields this release does not know. Our own types come back under their
+    ``type`` whether or not their class is imported here (so a reader can skip those it
+    does not know); another producer's type without a class is an
+    :class:`ExternalEvent`'s fields. ``traceparent``/``tracestate`` are filled from the
+    headers, as :func:`to_wire` fills them.
+
+    Raises:
+        EventValidationError: Not a CloudEvent 1.0, or its ``data`` is not a JSON object
+            where an event class needs one.
+
+    Example:
+        >>> from bus import TaskStarted
+        >>> from bus.lowlevel import Envelope
+        >>> payload, headers = write_cloudevent(Envelope(TaskStarted(agent="a", task_id="t")))
+        >>> fields = cloudevent_fields(payload, headers)
+        >>> fields["type"], fields["agent"], fields["task_id"]
+        ('task.started', 'a', 't')
+    """
+    attributes, parent, state = _attributes(payload, headers)
+    ce_type: str = attributes["type"]
+    ours = ce_type.removeprefix(TYPE_PREFIX) if ce_type.startswith(TYPE_PREFIX) else None
+    if ours is None and event_class(ce_type) is None:
+        fields = _external(attributes).model_dump(mode="json")
+    else:
+        fields = {**_data(attributes), **_envelope_fields(attributes), "type": ours or ce_type}
+    if parent:
+        fields["traceparent"], fields["tracestate"] = parent, state
+    return fields
+
+
+def _attributes(
+    payload: bytes, headers: Mapping[str, str] | None
+) -> tuple[dict[str, Any], str, str]:
+    """The CloudEvent's attributes, checked, and its ``traceparent`` and ``tracestate``."""
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if any(name.startswith("ce-") for name in lowered):
         attributes = _binary(payload, lowered)
@@ -174,7 +218,7 @@ def read_cloudevent(payload: bytes, headers: Mapping[str, str] | None = None) ->
         raise EventValidationError(msg, field="specversion")
     parent = lowered.get("traceparent") or attributes.get("traceparent") or ""
     state = lowered.get("tracestate") or attributes.get("tracestate") or ""
-    return Envelope(_event(attributes), remote_span_context(str(parent), str(state)))
+    return attributes, str(parent), str(state)
 
 
 def _structured(payload: bytes) -> dict[str, Any]:
@@ -219,6 +263,13 @@ def _event(attributes: dict[str, Any]) -> Event:
     ce_type: str = attributes["type"]
     ours = ce_type.removeprefix(TYPE_PREFIX) if ce_type.startswith(TYPE_PREFIX) else None
     cls = event_class(ours if ours is not None else ce_type)
+    if cls is None:
+        return _external(attributes)
+    return cls(**_data(attributes), **_envelope_fields(attributes))
+
+
+def _envelope_fields(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The envelope fields of an event from its CloudEvent attributes."""
     envelope: dict[str, Any] = {
         "id": attributes["id"],
         "source": _source(attributes["source"]),
@@ -227,27 +278,33 @@ def _event(attributes: dict[str, Any]) -> Event:
     for field, attribute in _EXTENSIONS.items():
         if attribute in attributes:
             envelope[field] = attributes[attribute]
-    if cls is None:
-        return ExternalEvent(
-            **envelope,
-            ce_type=ce_type,
-            ce_source=attributes["source"],
-            subject=str(attributes.get("subject", "")),
-            datacontenttype=str(attributes.get("datacontenttype", "")),
-            data=attributes.get("data"),
-            data_base64=_base64(attributes.get("data_base64")),
-            extensions={
-                k: v
-                for k, v in attributes.items()
-                if k not in _CORE and k not in {"data", "data_base64", *_EXTENSIONS.values()}
-            },
-        )
+    return envelope
+
+
+def _external(attributes: dict[str, Any]) -> ExternalEvent:
+    return ExternalEvent(
+        **_envelope_fields(attributes),
+        ce_type=attributes["type"],
+        ce_source=attributes["source"],
+        subject=str(attributes.get("subject", "")),
+        datacontenttype=str(attributes.get("datacontenttype", "")),
+        data=attributes.get("data"),
+        data_base64=_base64(attributes.get("data_base64")),
+        extensions={
+            k: v
+            for k, v in attributes.items()
+            if k not in _CORE and k not in {"data", "data_base64", *_EXTENSIONS.values()}
+        },
+    )
+
+
+def _data(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The payload fields of one of our events (or a user's class) from its ``data``."""
     data = attributes.get("data", {})
     if not isinstance(data, dict):
-        msg = f"The data of a {ce_type!r} CloudEvent must be a JSON object."
+        msg = f"The data of a {attributes['type']!r} CloudEvent must be a JSON object."
         raise EventValidationError(msg, field="data")
-    fields = {k: v for k, v in data.items() if k not in _ENVELOPE}
-    return cls(**fields, **envelope)
+    return {k: v for k, v in data.items() if k not in _ENVELOPE}
 
 
 def _source(source: str) -> str:

@@ -20,9 +20,21 @@ if TYPE_CHECKING:
 
     from ._nats_subjects import Subjects
 
-__all__ = ["add_consumer", "add_stream"]
+__all__ = ["add_consumer", "add_stream", "ensure_stream"]
 
 MAX_ACK_PENDING = 1000  # messages a pool may hold unacknowledged at once
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream ``config`` describes, unless it exists (then it is kept as is).
+
+    Raises:
+        nats.errors.Error: The server refused (other than "it exists") or did not answer.
+    """
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError:  # it exists with another configuration
+        await js.stream_info(str(config.name))
 
 
 async def add_stream(js: JetStreamContext, subjects: Subjects) -> None:
@@ -34,10 +46,7 @@ async def add_stream(js: JetStreamContext, subjects: Subjects) -> None:
         storage=StorageType.FILE,
         duplicate_window=120.0,
     )
-    try:
-        await js.add_stream(config)
-    except nats.js.errors.BadRequestError:  # it exists with another configuration
-        await js.stream_info(subjects.stream)
+    await ensure_stream(js, config)
 
 
 async def add_consumer(

@@ -7,13 +7,12 @@ What it guarantees (NATS docs, "JetStream" and "Consumers"):
   ``TaskStarted`` is acknowledged by the process that took it only when the attempt's
   outcome is stored in turn (see ``bus._nats_work``), so a process killed mid-task
   leaves it to be redelivered, after the consumer's ``ack_wait``, to another process
-  serving that agent. Side effects stay once per key through the idempotency store.
+  serving that agent.
 * **Order per publisher and subscriber**: one sender task per process publishes in
-  order, and each process takes a name's messages in stream order.
+  order (a publish retried after an outage may land after later ones), and each
+  process takes a name's messages in stream order.
 * **Dead letters**: a message delivered ``max_deliver`` times without an
-  acknowledgement (a poison message, or a process dying each time) is removed from the
-  stream, published as a ``DeadLetter`` CloudEvent on ``<namespace>.deadletter`` and
-  published on this process's bus, where the orchestrator retries or fails its task.
+  acknowledgement (a poison message) becomes a ``DeadLetter`` (``bus._nats_dead_letters``).
 * **Bounded everything**: the queue of messages waiting to be published
   (``max_pending``; a publisher waits up to ``backpressure_timeout`` seconds for room,
   else the event is a dead letter), the attempts in progress here (``max_in_flight``),
@@ -44,12 +43,13 @@ from ._nats_dead_letters import DeadLetterOffice
 from ._nats_inbox import Inbox, quietly
 from ._nats_loop import LoopThread
 from ._nats_outbox import Outbox
-from ._nats_streams import add_consumer, add_stream
+from ._nats_streams import add_consumer, add_stream, ensure_stream
 from ._nats_subjects import Subjects
 from ._remote_address_book import RemoteAddressBook
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
+    from nats.js.api import StreamConfig
 
 __all__ = ["NatsTransport", "PoolStatistics", "TransportError", "TransportStatistics"]
 
@@ -276,6 +276,16 @@ class NatsTransport:
     def jetstream(self) -> JetStreamContext:
         """nats-py's JetStream context of this connection; use it in :meth:`call` only."""
         return self._js
+
+    async def ensure_stream(self, config: StreamConfig) -> None:
+        """Create the stream ``config`` describes, unless it exists (then it is kept as is).
+
+        A coroutine for :meth:`call`, for stores of their own streams on this connection.
+
+        Raises:
+            nats.errors.Error: The server refused (other than "it exists") or did not answer.
+        """
+        await ensure_stream(self._js, config)
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run ``coroutine`` on this transport's event loop and wait for its result.

@@ -1,13 +1,16 @@
 """Kill a workflow's process with SIGKILL midway, then resume it in a new process.
 
-    python examples/resume.py [--kill-after SECONDS] [--dir DIR]
+    python examples/resume.py [--kill-after SECONDS] [--dir DIR] [--nats URL]
 
 A 12-task ledger workflow runs in a child process, with the event log, the idempotency
-store and the facts in one SQLite file. Each task appends one line to a ledger file (a
-side effect, through ``TaskContext.run_once``) and computes a number from its
-dependencies' numbers. The child is killed with SIGKILL after ``--kill-after`` seconds;
-a second process resumes the workflow from the log. Tasks that had finished are not run
-again, the ledger gets each line once, and the result is the uninterrupted run's.
+store and the facts in one SQLite file — or, with ``--nats URL``, the event log in a
+JetStream stream and the idempotency store in a JetStream key-value bucket, so the
+resuming process could be on another host (``nats-server -js`` must run there). Each
+task appends one line to a ledger file (a side effect, through ``TaskContext.run_once``)
+and computes a number from its dependencies' numbers. The child is killed with SIGKILL
+after ``--kill-after`` seconds; a second process resumes the workflow from the log.
+Tasks that had finished are not run again, the ledger gets each line once, and the
+result is the uninterrupted run's.
 
 ``--child run|resume`` is the child process itself (the test suite drives it directly).
 """
@@ -28,8 +31,14 @@ from pathlib import Path
 from pydantic import JsonValue
 
 from actors import Agent, Plan, RetryPolicy, Task, TaskContext, Team
-from bus import EventBus, WorkflowResumed, WorkflowStarted
-from memory import SQLiteEventLog, SQLiteIdempotencyStore
+from bus import EventBus, NatsTransport, WorkflowResumed, WorkflowStarted
+from memory import (
+    EventLog,
+    JetStreamEventLog,
+    JetStreamIdempotencyStore,
+    SQLiteEventLog,
+    SQLiteIdempotencyStore,
+)
 
 WORKFLOW_ID = "ledger-1"
 
@@ -73,12 +82,38 @@ class LedgerClerk(Agent):
         return own + sum(int(str(v)) for v in task.inputs.values())
 
 
-def child(mode: str, directory: Path) -> None:
+class Storage:
+    """The event log and idempotency store: in ``directory``, or in JetStream at ``nats``."""
+
+    def __init__(self, directory: Path, nats: str | None, namespace: str) -> None:
+        self.transport = None if nats is None else NatsTransport(nats, namespace=namespace)
+        self.log: EventLog
+        self.effects: SQLiteIdempotencyStore | JetStreamIdempotencyStore
+        if self.transport is None:
+            self.log = SQLiteEventLog(directory / "actorchestra.db")
+            self.effects = SQLiteIdempotencyStore(directory / "actorchestra.db")
+        else:
+            self.log = JetStreamEventLog(self.transport)
+            # A short lease: a resume waits at most 2 s for a dead process's claims.
+            self.effects = JetStreamIdempotencyStore(self.transport, lease=2.0)
+
+    def bus(self) -> EventBus:
+        """A bus logging to the event log (over the transport, with NATS)."""
+        if self.transport is None:
+            return EventBus(event_log=self.log)
+        return self.transport.bus(event_log=self.log)
+
+    def close(self) -> None:
+        """Close the log (then the transport)."""
+        self.log.close()
+        if self.transport is not None:
+            self.transport.close()
+
+
+def child(mode: str, directory: Path, nats: str | None = None, namespace: str = "ledger") -> None:
     """Run (``run``) or resume (``resume``) the workflow; print its result as JSON."""
-    db = directory / "actorchestra.db"
-    log = SQLiteEventLog(db)
-    effects = SQLiteIdempotencyStore(db)
-    bus = EventBus(event_log=log)
+    storage = Storage(directory, nats, namespace)
+    log, effects, bus = storage.log, storage.effects, storage.bus()
     specs = [
         LedgerClerk.child_spec(name, bus, idempotency=effects, workdir=directory)
         for name in ("left", "right")
@@ -97,7 +132,7 @@ def child(mode: str, directory: Path) -> None:
             future = team.resume(WORKFLOW_ID)
         result = future.get(timeout=60)
         seconds = time.monotonic() - start
-    log.close()
+    storage.close()
     tasks = {t.task_id: [t.status.value, t.result, t.attempts] for t in result.tasks}
     summary = {
         "pid": os.getpid(),
@@ -110,10 +145,13 @@ def child(mode: str, directory: Path) -> None:
     print(json.dumps(summary), flush=True)
 
 
-def start_child(mode: str, directory: Path) -> subprocess.Popen[str]:
+def start_child(
+    mode: str, directory: Path, nats: str | None = None, namespace: str = "ledger"
+) -> subprocess.Popen[str]:
     """This script as a child process in ``mode``, its stdout piped."""
+    where = [] if nats is None else ["--nats", nats, "--namespace", namespace]
     return subprocess.Popen(
-        [sys.executable, __file__, "--child", mode, "--dir", str(directory)],
+        [sys.executable, __file__, "--child", mode, "--dir", str(directory), *where],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -124,13 +162,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kill-after", type=float, default=0.2, help="seconds (default 0.2)")
     parser.add_argument("--dir", type=Path, help="working directory (default: a new temp dir)")
+    parser.add_argument("--nats", help="NATS URL: the log and the effects in JetStream")
+    parser.add_argument("--namespace", default="ledger", help="NATS namespace (default ledger)")
     parser.add_argument("--child", choices=("run", "resume"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     directory: Path = args.dir or Path(tempfile.mkdtemp(prefix="actorchestra-resume-"))
     if args.child:
-        child(args.child, directory)
+        child(args.child, directory, args.nats, args.namespace)
         return
-    first = start_child("run", directory)
+    first = start_child("run", directory, args.nats, args.namespace)
     assert first.stdout is not None
     first.stdout.readline()  # "submitted"
     time.sleep(args.kill_after)
@@ -138,12 +178,12 @@ def main() -> None:
     first.wait()
     started = (directory / "runs.log").read_text().splitlines()
     print(f"killed pid {first.pid} with SIGKILL after {len(started)} task attempts started")
-    second = start_child("resume", directory)
+    second = start_child("resume", directory, args.nats, args.namespace)
     out, _ = second.communicate(timeout=120)
     summary = json.loads(out.splitlines()[-1])
-    log = SQLiteEventLog(directory / "actorchestra.db")
-    resumed = [e for e in log.events(WORKFLOW_ID) if isinstance(e, WorkflowResumed)]
-    log.close()
+    storage = Storage(directory, args.nats, args.namespace)
+    resumed = [e for e in storage.log.events(WORKFLOW_ID) if isinstance(e, WorkflowResumed)]
+    storage.close()
     if resumed:
         kept, again = resumed[0].reused, resumed[0].restarted
         print(

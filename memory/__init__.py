@@ -2,21 +2,28 @@
 
 * :class:`MemoryStore` (:class:`SQLiteStore`, :class:`InMemoryStore`): facts by
   namespace and key, with scopes, full-text search and retention.
-* :class:`EventLog` (:class:`SQLiteEventLog`, :class:`InMemoryEventLog`): every bus
-  event in order, by workflow and task; what a workflow is resumed from.
+* :class:`EventLog` (:class:`SQLiteEventLog`, :class:`InMemoryEventLog`,
+  :class:`JetStreamEventLog`): every bus event in order, by workflow and task; what a
+  workflow is resumed from.
 * :class:`IdempotencyStore` (:class:`SQLiteIdempotencyStore`,
-  :class:`InMemoryIdempotencyStore`): a side effect's result by idempotency key.
+  :class:`InMemoryIdempotencyStore`, :class:`JetStreamIdempotencyStore`): a side
+  effect's result by idempotency key.
 
-The SQLite classes may share one file (stdlib ``sqlite3``, WAL). ``memory`` imports
+The SQLite classes may share one file (stdlib ``sqlite3``, WAL). The JetStream classes
+share a :class:`bus.NatsTransport`'s connection, so every process of a team (on any
+host) resumes workflows and runs each side effect once; they need nats-py (``pip
+install 'actorchestra[nats]'``), imported only when first used. ``memory`` imports
 ``bus`` (events, the wire format) and never ``actors``.
 """
 
 import logging
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from bus import ActorchestraError as ActorchestraError
 from bus import OperationalError as OperationalError
 from bus import UsageError as UsageError
+from bus.lowlevel import nats_attribute
 
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import MemoryStoreError as MemoryStoreError
@@ -53,6 +60,8 @@ __all__ = [
     "InMemoryEventLog",
     "InMemoryIdempotencyStore",
     "InMemoryStore",
+    "JetStreamEventLog",
+    "JetStreamIdempotencyStore",
     "Match",
     "MemoryStore",
     "MemoryStoreError",
@@ -72,3 +81,14 @@ __all__ = [
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+if TYPE_CHECKING:
+    from ._jetstream import JetStreamEventLog as JetStreamEventLog
+    from ._jetstream import JetStreamIdempotencyStore as JetStreamIdempotencyStore
+
+_NATS = frozenset({"JetStreamEventLog", "JetStreamIdempotencyStore"})
+
+
+def __getattr__(name: str) -> object:
+    # The JetStream stores need nats-py (the [nats] extra); importing memory does not.
+    return nats_attribute(globals(), "._jetstream", _NATS, name)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol, runtime_checkable
 
-from bus import Event
+from bus import Event, WorkflowFinished, WorkflowStarted
 from bus.lowlevel import Envelope
 
 from ._errors import ConfigurationError
 
-__all__ = ["EventLog", "Retention", "WorkflowInfo"]
+__all__ = ["EventLog", "Retention", "WorkflowInfo", "note_workflow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,25 @@ class WorkflowInfo:
     status: Literal["running", "completed", "failed", "cancelled"]
     started_at: float
     finished_at: float | None
+
+
+def note_workflow(workflows: dict[str, WorkflowInfo], event: Event) -> None:
+    """Update ``workflows`` (by id, in start order) with ``event``, read in append order.
+
+    A workflow's first ``WorkflowStarted`` adds it, ``running``; a ``WorkflowFinished``
+    of a workflow started before sets its status and end.
+    """
+    if isinstance(event, WorkflowStarted):
+        if event.workflow_id not in workflows:
+            at = event.time.timestamp()
+            workflows[event.workflow_id] = WorkflowInfo(
+                event.workflow_id, event.name, "running", at, None
+            )
+    elif isinstance(event, WorkflowFinished) and event.workflow_id in workflows:
+        info = workflows[event.workflow_id]
+        workflows[event.workflow_id] = replace(
+            info, status=event.status, finished_at=event.time.timestamp()
+        )
 
 
 @dataclass(frozen=True, slots=True)

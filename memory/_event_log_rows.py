@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bus import (
-    EVENT_SCHEMA_VERSION,
-    Event,
-    EventValidationError,
-    WorkflowFinished,
-    WorkflowStarted,
-    event_class,
-)
-from bus.lowlevel import Envelope, read_stored_event, traceparent
+from bus import EVENT_SCHEMA_VERSION, Event, WorkflowFinished, WorkflowStarted
+from bus.lowlevel import Envelope, traceparent
 
-from ._errors import MemoryStoreError
+from ._stored_events import SkipRecord, read_fields
 
-__all__ = ["EventRows", "SkipRecord", "read_row"]
-
-SkipRecord = Callable[[str, int, Exception], None]
-"""Told of a record this release cannot read: its event type and schema version, and why
-(``""`` and ``-1`` for a damaged record)."""
+__all__ = ["EventRows", "read_row"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +115,8 @@ def _read_entry(
         # [event, traceparent, tracestate] (version 0) or [..., version]
         fields, parent, state = entry[0], entry[1], entry[2]
         version = int(entry[3]) if len(entry) > 3 else 0
-        event_type = str(fields.get("type"))
+        if not isinstance(fields, dict):
+            raise TypeError(f"a stored event is a JSON object, not {type(fields).__name__}")
     except (TypeError, KeyError, IndexError, ValueError, AttributeError) as exc:
         skip("", -1, exc)  # a damaged entry
         return None
@@ -135,14 +124,4 @@ def _read_entry(
         return None
     if parent:
         fields["traceparent"], fields["tracestate"] = parent, state
-    try:
-        return read_stored_event(fields, version)
-    except EventValidationError as exc:
-        if event_class(event_type) is not None:
-            msg = (
-                f"Event log {path!r} holds a {event_type} event (schema version "
-                f"{version}) that this release cannot read: {exc}"
-            )
-            raise MemoryStoreError(msg) from None
-        skip(event_type, version, exc)
-        return None
+    return read_fields(fields, version, path, skip)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import queue
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable
 
 from bus import Event
@@ -17,6 +15,7 @@ from bus.lowlevel import Envelope
 from ._database import transaction
 from ._errors import MemoryStoreError
 from ._event_log_rows import EventRows
+from ._exit_flush import flush_at_exit, forget_at_exit
 
 __all__ = ["EventLogWriter"]
 
@@ -24,22 +23,6 @@ logger = logging.getLogger(__name__)
 
 _MAX_BATCH = 2_000
 _WRITE_ATTEMPTS = 5
-_EXIT_FLUSH_TIMEOUT = 10.0
-
-_OPEN: weakref.WeakSet[EventLogWriter] = weakref.WeakSet()
-_OPEN_LOCK = threading.Lock()
-
-
-@atexit.register
-def _flush_open_logs() -> None:
-    """At interpreter exit: write what open logs still hold (their writers are daemons)."""
-    with _OPEN_LOCK:
-        writers = list(_OPEN)
-    for writer in writers:
-        try:
-            writer.flush(_EXIT_FLUSH_TIMEOUT)
-        except Exception:  # one log's failure must not stop the others' flush
-            logger.exception("Event log %s: events not written at exit", writer.path)
 
 
 class EventLogWriter:
@@ -85,8 +68,7 @@ class EventLogWriter:
             target=self._write_loop, name=f"event-log {self.path}", daemon=True
         )
         self._thread.start()
-        with _OPEN_LOCK:
-            _OPEN.add(self)
+        flush_at_exit(self, self.path)
 
     def append(self, envelope: Envelope[Event]) -> None:
         """Queue ``envelope``; waits while ``max_pending`` events are unwritten.
@@ -127,8 +109,7 @@ class EventLogWriter:
                 return False
             self._closed = True
             self._queue.put(None)
-        with _OPEN_LOCK:
-            _OPEN.discard(self)
+        forget_at_exit(self)
         self._thread.join()
         return True
 

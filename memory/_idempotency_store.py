@@ -8,6 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -64,8 +65,25 @@ class IdempotencyStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One :meth:`~IdempotencyStore.run_once` call (``deadline``: monotonic seconds)."""
+
+    key: str
+    call: Callable[[], str]
+    timeout: float
+    deadline: float
+    workflow_id: str
+    aliases: Sequence[str]
+
+
 class _SingleFlight:
-    """One call per key at a time within the process; subclasses keep the results."""
+    """One call per key at a time within the process; subclasses keep the results.
+
+    :meth:`run_once` takes the key's gate (waiting for another thread running the same
+    key, until the timeout), then runs :meth:`_run` outside any store-wide lock: a
+    subclass that looks results up over the network does not hold up other keys.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -81,48 +99,53 @@ class _SingleFlight:
         aliases: Sequence[str] = (),
     ) -> str:
         """See :meth:`IdempotencyStore.run_once`."""
+        deadline = time.monotonic() + timeout
         while True:
             with self._lock:
                 running = self._running.get(key)
                 if running is None:
-                    stored = self._lookup(key)
-                    for alias in aliases:
-                        if stored is not None:
-                            break
-                        stored = self._lookup(alias)
-                    if stored is not None:
-                        return stored
                     running = self._running[key] = threading.Event()
                     break
-            if not running.wait(timeout):
-                msg = f"Side effect {key!r} is still running in another attempt after {timeout} s."
-                raise SideEffectBusyError(msg)
+            if not running.wait(max(0.0, deadline - time.monotonic())):
+                raise SideEffectBusyError(busy_message(key, timeout))
         try:
-            self._begin(key, workflow_id)
-            result = call()
-        except BaseException:
+            return self._run(_Call(key, call, timeout, deadline, workflow_id, aliases))
+        finally:
             with self._lock:
                 del self._running[key]
-            self._abandon(key)
             running.set()
+
+    def _run(self, request: _Call) -> str:
+        """Run the call once, holding its key's gate."""
+        for name in (request.key, *request.aliases):
+            stored = self._lookup(name)
+            if stored is not None:
+                return stored
+        try:
+            self._begin(request.key, request.workflow_id)
+            result = request.call()
+        except BaseException:
+            self._abandon(request.key)
             raise
-        with self._lock:
-            self._store(key, result)
-            del self._running[key]
-        running.set()
+        self._store(request.key, result)
         return result
 
     def _lookup(self, key: str) -> str | None:
         raise NotImplementedError  # pragma: no cover
 
     def _begin(self, key: str, workflow_id: str) -> None:
-        """Record that ``key``'s call is about to run (called outside the lock)."""
+        """Record that ``key``'s call is about to run."""
 
     def _store(self, key: str, result: str) -> None:
         raise NotImplementedError  # pragma: no cover
 
     def _abandon(self, key: str) -> None:
-        """Forget a call that raised (called outside the lock)."""
+        """Forget a call that raised."""
+
+
+def busy_message(key: str, timeout: float) -> str:
+    """What :class:`SideEffectBusyError` says when ``key`` is still running elsewhere."""
+    return f"Side effect {key!r} is still running in another attempt after {timeout} s."
 
 
 class InMemoryIdempotencyStore(_SingleFlight):
@@ -144,15 +167,17 @@ class InMemoryIdempotencyStore(_SingleFlight):
             return len(self._done)
 
     def _lookup(self, key: str) -> str | None:
-        result = self._done.get(key)
-        if result is not None:
-            self._done.move_to_end(key)
-        return result
+        with self._lock:
+            result = self._done.get(key)
+            if result is not None:
+                self._done.move_to_end(key)
+            return result
 
     def _store(self, key: str, result: str) -> None:
-        self._done[key] = result
-        while len(self._done) > self.max_entries:
-            self._done.popitem(last=False)
+        with self._lock:
+            self._done[key] = result
+            while len(self._done) > self.max_entries:
+                self._done.popitem(last=False)
 
 
 class SQLiteIdempotencyStore(_SingleFlight):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
-from bus import Event, WorkflowFinished, WorkflowStarted
+from bus import Event
 from bus.lowlevel import Envelope, to_wire
 
 from ._errors import MemoryStoreError
-from ._event_log import Retention, WorkflowInfo
+from ._event_log import Retention, WorkflowInfo, note_workflow
 
 __all__ = ["InMemoryEventLog"]
 
@@ -33,20 +32,12 @@ class InMemoryEventLog:
     def append(self, envelope: Envelope[Event]) -> None:
         """See :meth:`EventLog.append`."""
         event = to_wire(envelope)
-        at = event.time.timestamp()
         with self._lock:
             if self._closed:
                 msg = "InMemoryEventLog is closed."
                 raise MemoryStoreError(msg)
             self._events.append(event)
-            if isinstance(event, WorkflowStarted):
-                info = WorkflowInfo(event.workflow_id, event.name, "running", at, None)
-                self._workflows.setdefault(event.workflow_id, info)
-            elif isinstance(event, WorkflowFinished) and event.workflow_id in self._workflows:
-                info = self._workflows[event.workflow_id]
-                self._workflows[event.workflow_id] = replace(
-                    info, status=event.status, finished_at=at
-                )
+            note_workflow(self._workflows, event)
 
     def events(self, workflow_id: str, task_id: str | None = None) -> list[Event]:
         """See :meth:`EventLog.events`."""

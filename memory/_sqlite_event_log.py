@@ -19,6 +19,7 @@ from ._event_log import Retention, WorkflowInfo
 from ._event_log_retention import delete_retained
 from ._event_log_rows import read_row
 from ._event_log_writer import EventLogWriter
+from ._stored_events import SkippedRecords, SkipsRecords
 
 __all__ = ["SQLiteEventLog"]
 
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 _Status = Literal["running", "completed", "failed", "cancelled"]
 
 
-class SQLiteEventLog:
+class SQLiteEventLog(SkipsRecords):
     """An :class:`EventLog` in a SQLite file (it may share the file with :class:`SQLiteStore`).
 
     **Durability (the fsync policy).** ``append`` only enqueues (about 1 µs in the
@@ -83,9 +84,7 @@ class SQLiteEventLog:
         self.path = str(path)
         self.retention = retention
         self.retain_every = retain_every
-        self.skipped = 0
-        self._skipped_types: set[str] = set()
-        self._skip_lock = threading.Lock()
+        self._skip = SkippedRecords(self.path)
         self._clock = clock
         self._writer_db = connect(self.path)
         self._writer_lock = threading.Lock()
@@ -161,21 +160,6 @@ class SQLiteEventLog:
         for (data,) in rows:
             events.extend(read_row(data, task_id, self.path, self._skip))
         return events
-
-    def _skip(self, event_type: str, version: int, exc: Exception) -> None:
-        with self._skip_lock:
-            self.skipped += 1
-            if event_type in self._skipped_types:
-                return
-            self._skipped_types.add(event_type)
-        logger.warning(
-            "Event log %s: skipping records %s that this release cannot read (%s: %s); "
-            "import the module defining an event type to read its records",
-            self.path,
-            f"of type {event_type!r} (schema version {version})" if event_type else "damaged",
-            type(exc).__name__,
-            exc,
-        )
 
     def workflows(self) -> list[WorkflowInfo]:
         """See :meth:`EventLog.workflows`."""

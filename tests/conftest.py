@@ -1,9 +1,11 @@
-"""Fixtures shared by every test: actor cleanup, span capture, an offline LLM guard."""
+"""Fixtures shared by every test: actor cleanup, span capture, an offline LLM guard, NATS."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pykka
 import pytest
@@ -11,7 +13,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from actors.testing.nats_server import NatsServer
 from bus import EventBus
+
+if TYPE_CHECKING:
+    from bus import NatsTransport
 
 PAID_LLM_ENV = ("REAL_OPENAI_BASE_URL", "REAL_OPENAI_API_KEY")
 
@@ -73,3 +79,36 @@ def traced_bus(tracer_provider: TracerProvider) -> Iterator[EventBus]:
     b = EventBus(tracer_provider=tracer_provider)
     yield b
     b.stop()
+
+
+@pytest.fixture(scope="module")
+def nats_server() -> Iterator[NatsServer]:
+    """A real ``nats-server -js`` on loopback, shared by a module's tests."""
+    with NatsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def nats_namespace() -> str:
+    """A namespace of this test's own on the shared server (streams, buckets, subjects)."""
+    return f"t{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def transports(
+    nats_server: NatsServer, nats_namespace: str
+) -> Iterator[Callable[..., NatsTransport]]:
+    """Makes transports on ``nats_server`` in ``nats_namespace``; closes them after the test."""
+    from bus import NatsTransport
+
+    made: list[NatsTransport] = []
+
+    def make(**options: Any) -> NatsTransport:
+        options = {"namespace": nats_namespace, "connect_timeout": 2.0} | options
+        transport = NatsTransport(nats_server.url, **options)  # type: ignore[arg-type]
+        made.append(transport)
+        return transport
+
+    yield make
+    for transport in made:
+        transport.close(drain_timeout=0)

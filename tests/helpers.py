@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -10,13 +11,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from actors import Actor
 from bus import Event, EventBus
-from memory import SQLiteEventLog
+from memory import IdempotencyStore, SQLiteEventLog
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -59,6 +60,29 @@ def counter_by(reader: InMemoryMetricReader, metric: str, attribute: str) -> dic
                         key = str((point.attributes or {})[attribute])
                         counts[key] = counts.get(key, 0) + int(getattr(point, "value", 0))
     return counts
+
+
+@contextlib.contextmanager
+def running(
+    store: IdempotencyStore, key: str, result: str, timeout: float = 10.0
+) -> Iterator[None]:
+    """``store`` runs ``key``'s call in another thread while the block runs; it returns
+    ``result`` once the block ends (waiting at most ``timeout`` seconds)."""
+    started, release = threading.Event(), threading.Event()
+
+    def call() -> str:
+        started.set()
+        release.wait(timeout)
+        return result
+
+    worker = threading.Thread(target=lambda: store.run_once(key, call, timeout))
+    worker.start()
+    try:
+        assert started.wait(timeout)
+        yield
+    finally:
+        release.set()
+        worker.join(timeout)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

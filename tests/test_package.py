@@ -10,6 +10,7 @@ import os
 import statistics
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,14 +71,34 @@ def test_importing_starts_no_thread_and_installs_no_tracer_provider() -> None:
 
 
 def test_importing_the_packages_loads_no_llm_client_sdk_hypothesis_or_nats() -> None:
-    # The LLM classes, the telemetry helper and the testing kit load them when used.
+    # The LLM classes, the telemetry helper, the testing kit and the NATS transport and
+    # JetStream stores load them when used.
     code = (
         "import sys, actors, bus, memory\n"
-        "heavy = ('openai', 'opentelemetry.sdk', 'hypothesis', 'nats')\n"
-        "loaded = [m for m in heavy if m in sys.modules]\n"
-        "assert loaded == [], loaded\n"
+        "optional = ('openai', 'opentelemetry.sdk', 'hypothesis', 'nats')\n"
+        "heavy = [m for m in optional if m in sys.modules]\n"
+        "assert heavy == [], heavy\n"
         "assert actors.LLMAgent.__name__ == 'LLMAgent' and 'openai' in sys.modules\n"
-        "assert bus.NatsTransport.__name__ == 'NatsTransport' and 'nats' in sys.modules\n"
+        "assert memory.JetStreamEventLog.__name__ == 'JetStreamEventLog' and 'nats' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_without_nats_py_the_nats_classes_name_the_extra_to_install() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["nats"] = None  # as if nats-py were not installed
+        import bus, memory
+        for package, name in ((bus, "NatsTransport"), (memory, "JetStreamEventLog")):
+            try:
+                getattr(package, name)
+            except ModuleNotFoundError as exc:
+                wanted = f"{package.__name__}.{name} needs nats-py: pip install 'actorchestra[nats]'"
+                assert str(exc) == wanted, exc
+            else:
+                raise AssertionError(name)
+        """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

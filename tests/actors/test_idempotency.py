@@ -33,17 +33,21 @@ from bus import EventBus, WorkflowFinished, WorkflowStarted
 from memory import (
     IdempotencyStore,
     InMemoryIdempotencyStore,
+    JetStreamIdempotencyStore,
     Retention,
     SideEffectBusyError,
     SQLiteEventLog,
     SQLiteIdempotencyStore,
 )
+from tests.helpers import running
 
 
-@pytest.fixture(params=["in_memory", "sqlite"])
+@pytest.fixture(params=["in_memory", "sqlite", "jetstream"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> IdempotencyStore:
     if request.param == "in_memory":
         return InMemoryIdempotencyStore()
+    if request.param == "jetstream":  # on a real nats-server (tests/conftest.py)
+        return JetStreamIdempotencyStore(request.getfixturevalue("transports")())
     return SQLiteIdempotencyStore(tmp_path / "effects.db")
 
 
@@ -131,25 +135,14 @@ def test_a_failed_side_effect_is_not_stored_and_may_run_again(store: Idempotency
 
 
 def test_waiting_for_a_call_in_progress_is_bounded(store: IdempotencyStore) -> None:
-    holding, release = threading.Event(), threading.Event()
-
-    def first() -> str:
-        holding.set()
-        release.wait(5)
-        return "first"
-
-    worker = threading.Thread(target=lambda: store.run_once("k", first, 5))
-    worker.start()
-    try:
-        assert holding.wait(5)
-        with pytest.raises(
+    with (
+        running(store, "k", "first"),
+        pytest.raises(
             SideEffectBusyError,
             match=r"^Side effect 'k' is still running in another attempt after 0.05 s\.$",
-        ):
-            store.run_once("k", lambda: "second", 0.05)
-    finally:
-        release.set()
-        worker.join(5)
+        ),
+    ):
+        store.run_once("k", lambda: "second", 0.05)
     assert store.run_once("k", lambda: "second", 1) == "first"
 
 

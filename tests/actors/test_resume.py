@@ -8,6 +8,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,8 +28,23 @@ from actors import (
     WorkflowResult,
 )
 from actors.testing import EventRecorder, check_protocol
-from bus import ChildCrashed, EventBus, TaskFinished, WorkflowResumed, WorkflowStarted
-from memory import InMemoryEventLog, InMemoryStore, Scope, SQLiteEventLog, workflow_namespace
+from bus import (
+    ChildCrashed,
+    EventBus,
+    NatsTransport,
+    TaskFinished,
+    WorkflowResumed,
+    WorkflowStarted,
+)
+from memory import (
+    EventLog,
+    InMemoryEventLog,
+    InMemoryStore,
+    JetStreamEventLog,
+    Scope,
+    SQLiteEventLog,
+    workflow_namespace,
+)
 from tests.helpers import seed_event_log, wait_until
 
 CHAIN = Plan(
@@ -53,6 +69,26 @@ class Counting(Agent):
         return task.task_id + "".join(str(v) for v in task.inputs.values())
 
 
+@pytest.fixture(params=["in_memory", "jetstream"])
+def open_log(request: pytest.FixtureRequest) -> Iterator[Callable[[], EventLog]]:
+    """Opens the test's event log: the same one again (in memory), or the same stream
+    from a new connection, as a new process would (on a real ``nats-server``)."""
+    if request.param == "in_memory":
+        log = InMemoryEventLog()
+        yield lambda: log
+        return
+    transports: Callable[..., NatsTransport] = request.getfixturevalue("transports")
+    opened: list[JetStreamEventLog] = []
+
+    def open_jetstream() -> EventLog:
+        opened.append(JetStreamEventLog(transports()))
+        return opened[-1]
+
+    yield open_jetstream
+    for each in opened:
+        each.close()
+
+
 @pytest.fixture
 def counting() -> type[Counting]:
     Counting.runs = []
@@ -61,10 +97,10 @@ def counting() -> type[Counting]:
 
 
 def test_resume_keeps_finished_tasks_and_restarts_the_one_in_flight(
-    counting: type[Counting],
+    counting: type[Counting], open_log: Callable[[], EventLog]
 ) -> None:
-    log = InMemoryEventLog()
-    bus = EventBus(event_log=log, tracing=False)
+    first = open_log()
+    bus = EventBus(event_log=first, tracing=False)
     team = Team([counting.child_spec("w", bus)], bus=bus, name="first")
     future = team.submit(CHAIN, workflow_id="wf")
     assert wait_until(lambda: ("b", 1) in counting.runs)
@@ -74,8 +110,10 @@ def test_resume_keeps_finished_tasks_and_restarts_the_one_in_flight(
         future.get(timeout=5)
     counting.release.set()
     team.stop()
+    first.flush()  # what the first process stored (all of it here) is what resumes
 
     counting.runs.clear()
+    log = open_log()
     bus2 = EventBus(event_log=log, tracing=False)
     with Team([counting.child_spec("w", bus2)], bus=bus2, name="second") as team2:
         result = team2.resume("wf").get(timeout=10)
@@ -89,11 +127,10 @@ def test_resume_keeps_finished_tasks_and_restarts_the_one_in_flight(
 
 
 def test_a_finished_workflow_resumes_to_its_recorded_result_without_running(
-    counting: type[Counting],
+    counting: type[Counting], open_log: Callable[[], EventLog]
 ) -> None:
     counting.release.set()
-    log = InMemoryEventLog()
-    bus = EventBus(event_log=log, tracing=False)
+    bus = EventBus(event_log=open_log(), tracing=False)
     with Team([counting.child_spec("w", bus)], bus=bus) as team:
         first = team.submit(CHAIN, workflow_id="wf").get(timeout=10)
         counting.runs.clear()

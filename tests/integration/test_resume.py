@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from actors.testing import check_protocol
-from bus import TaskFinished, WorkflowResumed
+from bus import Event, TaskFinished, WorkflowResumed
 from memory import SQLiteEventLog
 from tests.helpers import ROOT, clean_env
 
@@ -28,9 +28,10 @@ EXAMPLE = ROOT / "examples" / "resume.py"
 WORKFLOW_ID = "ledger-1"
 
 
-def child(mode: str, directory: Path) -> subprocess.Popen[str]:
+def child(mode: str, directory: Path, *nats: str) -> subprocess.Popen[str]:
+    """The example's child process (``nats``: ``--nats URL --namespace NAME``)."""
     return subprocess.Popen(
-        [sys.executable, str(EXAMPLE), "--child", mode, "--dir", str(directory)],
+        [sys.executable, str(EXAMPLE), "--child", mode, "--dir", str(directory), *nats],
         stdout=subprocess.PIPE,
         text=True,
         env=clean_env(),
@@ -54,9 +55,22 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_a_workflow_killed_at_a_random_point_resumes_to_the_same_result(
     seed: int, tmp_path: Path, uninterrupted: dict[str, Any]
 ) -> None:
-    # Kill somewhere in the first 80 % of the time the uninterrupted run took.
+    run_and_kill(tmp_path, seed, uninterrupted)
+    resumed = summary(child("resume", tmp_path))
+
+    log = SQLiteEventLog(tmp_path / "actorchestra.db")
+    try:
+        events = log.events(WORKFLOW_ID)
+    finally:
+        log.close()
+    check_resumed(events, resumed, uninterrupted, tmp_path)
+
+
+def run_and_kill(directory: Path, seed: int, uninterrupted: dict[str, Any], *nats: str) -> None:
+    """Run the workflow in a child; SIGKILL it somewhere in the first 80 % of the time
+    the ``uninterrupted`` run took (a point drawn from ``seed``)."""
     delay = random.Random(seed).uniform(0.03, 0.8 * uninterrupted["seconds"])
-    first = child("run", tmp_path)
+    first = child("run", directory, *nats)
     assert first.stdout is not None
     assert first.stdout.readline().strip() == "submitted"
     time.sleep(delay)
@@ -65,19 +79,17 @@ def test_a_workflow_killed_at_a_random_point_resumes_to_the_same_result(
     first.stdout.close()
     assert first.returncode == -signal.SIGKILL, "the run ended before it was killed"
 
-    resumed = summary(child("resume", tmp_path))
 
+def check_resumed(
+    events: list[Event], resumed: dict[str, Any], uninterrupted: dict[str, Any], directory: Path
+) -> None:
+    """What a resume after a kill must give: the same result, nothing done twice."""
     # The result equals the uninterrupted run's, task by task.
     assert resumed["status"] == "completed"
     assert resumed["answer"] == uninterrupted["answer"]
     results = {tid: t[:2] for tid, t in resumed["tasks"].items()}
     assert results == {tid: t[:2] for tid, t in uninterrupted["tasks"].items()}
 
-    log = SQLiteEventLog(tmp_path / "actorchestra.db")
-    try:
-        events = log.events(WORKFLOW_ID)
-    finally:
-        log.close()
     # Every task ends exactly once, in order, within its bounds, across both processes.
     check_protocol(events)
     finished = Counter(e.task_id for e in events if isinstance(e, TaskFinished))
@@ -90,16 +102,16 @@ def test_a_workflow_killed_at_a_random_point_resumes_to_the_same_result(
         for e in events[:marker]
         if isinstance(e, TaskFinished) and e.status == "completed"
     }
-    runs = [line.split() for line in (tmp_path / "runs.log").read_text().splitlines()]
+    runs = [line.split() for line in (directory / "runs.log").read_text().splitlines()]
     run_again = {task for pid, task, _ in runs if pid == str(resumed["pid"])}
     assert not done_before & run_again
     assert run_again, "the kill left nothing in flight"
 
     # Each side effect happened once per key; its function ran once per key, except
     # for a key the store found in doubt (killed between the effect and its record).
-    ledger = (tmp_path / "ledger.txt").read_text().splitlines()
+    ledger = (directory / "ledger.txt").read_text().splitlines()
     assert sorted(line.split()[1] for line in ledger) == sorted(f"t{i}" for i in range(12))
-    calls = Counter((tmp_path / "calls.log").read_text().splitlines())
+    calls = Counter((directory / "calls.log").read_text().splitlines())
     repeated = [key for key, n in calls.items() if n > 1]
     assert len(calls) == 12
     assert len(repeated) <= resumed["in_doubt"]

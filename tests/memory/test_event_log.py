@@ -1,4 +1,7 @@
-"""The event log: order, queries, trace context, retention (SQLite against the in-memory log)."""
+"""The event log: order, queries, trace context, retention (SQLite against the in-memory log).
+
+The contract tests run against the JetStream log too (a real ``nats-server`` on loopback).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +12,33 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from actors.testing.nats_server import NatsServer
 from bus import (
     EVENT_SCHEMA_VERSION,
     ChildStarted,
     Event,
     EventBus,
+    NatsTransport,
     TaskCompleted,
     TaskFinished,
     TaskStarted,
@@ -39,6 +53,7 @@ from memory import (
     ConfigurationError,
     EventLog,
     InMemoryEventLog,
+    JetStreamEventLog,
     MemoryStoreError,
     Retention,
     SQLiteEventLog,
@@ -49,12 +64,32 @@ from tests.helpers import ROOT, seed_event_log
 PLAN = {"tasks": [{"id": "t1", "agent": "a"}]}
 
 
+@dataclass(frozen=True)
+class OpenLog:
+    """Opens the test's durable log (again: the same storage, a new file handle or
+    connection); keyword arguments go to its constructor."""
+
+    kind: str
+    make: Callable[..., SQLiteEventLog | JetStreamEventLog]
+
+    def __call__(self, **options: Any) -> SQLiteEventLog | JetStreamEventLog:
+        return self.make(**options)
+
+
+@pytest.fixture(params=["sqlite", "jetstream"])
+def open_log(request: pytest.FixtureRequest, tmp_path: Path) -> OpenLog:
+    if request.param == "sqlite":
+        return OpenLog("sqlite", lambda **options: SQLiteEventLog(tmp_path / "log.db", **options))
+    transports: Callable[..., NatsTransport] = request.getfixturevalue("transports")
+    return OpenLog("jetstream", lambda **options: JetStreamEventLog(transports(), **options))
+
+
 def started(workflow_id: str, at: float) -> WorkflowStarted:
     return WorkflowStarted(workflow_id=workflow_id, plan=PLAN, time=datetime.fromtimestamp(at, UTC))
 
 
-def test_events_come_back_per_workflow_and_task_in_publish_order(tmp_path: Path) -> None:
-    log = SQLiteEventLog(tmp_path / "log.db")
+def test_events_come_back_per_workflow_and_task_in_publish_order(open_log: OpenLog) -> None:
+    log = open_log()
     bus = EventBus(event_log=log, tracing=False)
 
     def publisher(workflow_id: str) -> None:
@@ -76,13 +111,16 @@ def test_events_come_back_per_workflow_and_task_in_publish_order(tmp_path: Path)
     assert len(log) == 1200
     assert log.events("nobody") == []
     log.close()
-    assert len(SQLiteEventLog(tmp_path / "log.db")) == 1200  # durable, readable again
+    again = open_log()  # durable, readable again
+    assert len(again) == 1200
+    assert len(again.events("w3")) == 300
+    again.close()
 
 
 def test_a_stored_event_carries_the_w3c_trace_context_of_its_publish_span(
-    tmp_path: Path, tracer_provider: TracerProvider, spans: InMemorySpanExporter
+    open_log: OpenLog, tracer_provider: TracerProvider, spans: InMemorySpanExporter
 ) -> None:
-    log = SQLiteEventLog(tmp_path / "log.db")
+    log = open_log()
     bus = EventBus(event_log=log, tracer_provider=tracer_provider)
     bus.publish(TaskStarted(workflow_id="w", task_id="t1", agent="nobody"))
     [stored, *_] = log.events("w")
@@ -102,8 +140,8 @@ def test_a_stored_event_carries_the_w3c_trace_context_of_its_publish_span(
     log.close()
 
 
-def test_workflows_are_listed_with_their_status(tmp_path: Path) -> None:
-    log = SQLiteEventLog(tmp_path / "log.db")
+def test_workflows_are_listed_with_their_status(open_log: OpenLog) -> None:
+    log = open_log()
     for wid, at in (("w1", 10.0), ("w2", 20.0)):
         log.append(Envelope(started(wid, at)))
     log.append(Envelope(WorkflowFinished(workflow_id="w1", status="failed", duration=1.0)))
@@ -114,8 +152,8 @@ def test_workflows_are_listed_with_their_status(tmp_path: Path) -> None:
     log.close()
 
 
-def test_a_closed_log_refuses_appends_and_the_bus_passes_that_on(tmp_path: Path) -> None:
-    log = SQLiteEventLog(tmp_path / "log.db")
+def test_a_closed_log_refuses_appends_and_the_bus_passes_that_on(open_log: OpenLog) -> None:
+    log = open_log()
     bus = EventBus(event_log=log, tracing=False)
     log.close()
     log.close()  # twice is fine
@@ -194,8 +232,9 @@ def test_retention_gives_the_space_back_to_the_file_system(tmp_path: Path) -> No
     log.close()
 
 
-def test_a_publisher_faster_than_the_writer_waits_and_loses_nothing(tmp_path: Path) -> None:
-    log = SQLiteEventLog(tmp_path / "log.db", max_pending=3, commit_interval=0.0005)
+def test_a_publisher_faster_than_the_writer_waits_and_loses_nothing(open_log: OpenLog) -> None:
+    fast = {"commit_interval": 0.0005} if open_log.kind == "sqlite" else {}
+    log = open_log(max_pending=3, **fast)
     bus = EventBus(event_log=log, tracing=False)
     for i in range(2000):
         bus.publish(TaskCompleted(workflow_id="w", task_id="t", agent="a", result=i))
@@ -291,6 +330,29 @@ LogMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_the_sqlite_log_behaves_as_the_in_memory_log = LogMachine.TestCase
+
+
+def test_the_jetstream_log_behaves_as_the_in_memory_log(nats_server: NatsServer) -> None:
+    class JetStreamLogMachine(LogMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.logs[1].close()
+            self.transport = NatsTransport(nats_server.url, namespace=f"m{uuid.uuid4().hex[:16]}")
+            self.logs[1] = JetStreamEventLog(self.transport, clock=lambda: self.now)
+
+        def teardown(self) -> None:
+            super().teardown()
+            self.transport.close(drain_timeout=0)
+
+    run_state_machine_as_test(  # type: ignore[no-untyped-call]
+        JetStreamLogMachine,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
 
 
 def test_a_batch_that_cannot_be_written_is_counted_and_the_writer_goes_on(
