@@ -10,6 +10,7 @@ stored (see ``bus._nats_work``); anything else is acknowledged once delivered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable
@@ -19,6 +20,7 @@ import nats.errors
 
 from ._cloudevents import read_cloudevent
 from ._errors import EventValidationError
+from ._event import Event
 from ._nats_counters import Counters
 from ._nats_work import PendingWork
 from ._task_events import TaskStarted
@@ -57,6 +59,7 @@ class Inbox:
         self._ack_wait, self._max_in_flight = ack_wait, max_in_flight
         self._max_in_progress = max_in_progress
         self.work = PendingWork()
+        self._freed = asyncio.Event()  # an attempt held here ended: room to fetch again
         self._tasks: list[asyncio.Task[None]] = []
         self.closing = False
 
@@ -84,8 +87,10 @@ class Inbox:
         pause = 0.05
         while not self.closing:
             room = min(self._max_in_flight - len(self.work), prefetch - self.work.held_for(name))
-            if room <= 0:
-                await asyncio.sleep(0.01)
+            if room <= 0:  # wait for an attempt to end (bounded: expiries free room too)
+                self._freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._freed.wait(), self._ack_wait / 3)
                 continue
             try:
                 messages = await subscription.fetch(min(room, _BATCH), timeout=_FETCH_WAIT)
@@ -123,8 +128,16 @@ class Inbox:
             self._counters.handed_back += 1
             if isinstance(event, TaskStarted):
                 self.work.drop(event)
+                self._freed.set()
             await quietly(message.nak(delay=min(1.0, self._ack_wait / 4)))
         elif not isinstance(event, TaskStarted):
+            await quietly(message.ack())
+
+    async def ended(self, event: Event) -> None:
+        """``event`` is stored: if it ends an attempt held here, acknowledge its task."""
+        message = self.work.ended(event)
+        if message is not None:
+            self._freed.set()
             await quietly(message.ack())
 
     async def _keep_alive(self) -> None:

@@ -40,7 +40,7 @@ from ._errors import ConfigurationError, OperationalError
 from ._event import Event
 from ._nats_counters import Counters, PoolStatistics, TransportStatistics
 from ._nats_dead_letters import DeadLetterOffice
-from ._nats_inbox import Inbox, quietly
+from ._nats_inbox import Inbox
 from ._nats_loop import LoopThread
 from ._nats_outbox import Outbox
 from ._nats_streams import add_consumer, add_stream, ensure_stream
@@ -314,11 +314,8 @@ class NatsTransport:
         return self._outbox.put(name, envelope)
 
     async def _stored(self, event: Event) -> None:
-        if self._inbox is None:
-            return
-        message = self._inbox.work.ended(event)
-        if message is not None:  # the attempt's outcome is stored: its task is done here
-            await quietly(message.ack())
+        if self._inbox is not None:  # an attempt's outcome stored: its task is done here
+            await self._inbox.ended(event)
 
     # -- connection events, in the loop -----------------------------------------------
 
