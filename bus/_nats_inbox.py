@@ -122,7 +122,13 @@ class Inbox:
             self._counters.redelivered += 1
         if isinstance(event, TaskStarted):  # held first: its outcome may be stored at once
             self.work.hold(event, message, time.monotonic(), self._max_in_progress)
-        failed = self._bus.receive(envelope)
+        try:
+            failed = self._bus.receive(envelope)
+        except Exception as exc:  # e.g. the bus stopped, or its event log failed
+            logger.warning(
+                "Could not take %s for %s: %s: %s", event.type, name, type(exc).__name__, exc
+            )
+            failed = [(name, f"{type(exc).__name__}: {exc}")]
         if failed:
             logger.info("Handing back %s for %s: %s", event.type, name, failed)
             self._counters.handed_back += 1

@@ -17,7 +17,16 @@ from actors._orchestration.remote import RemoteAgent
 from actors.testing import EventRecorder, check_protocol
 from actors.testing.nats_server import NatsServer
 from actors.worker import Worker
-from bus import Event, EventBus, ExternalEvent, NatsTransport, TaskCompleted, TransportError
+from bus import (
+    Event,
+    EventBus,
+    ExternalEvent,
+    NatsTransport,
+    TaskCompleted,
+    TaskStarted,
+    TransportError,
+)
+from bus.lowlevel import Envelope
 from tests.bus.test_cloudevents import SPEC_EXAMPLE
 from tests.helpers import Collector, wait_until
 
@@ -207,3 +216,29 @@ def test_a_stopping_worker_finishes_the_attempt_it_runs(transports: Transports) 
     team.stop()
     assert result.ok
     assert result.tasks[0].attempts == 1
+
+
+class FailingOnce:
+    """An event log whose first append of a ``TaskStarted`` raises (a full disk), then works."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def append(self, envelope: Envelope[Event]) -> None:
+        if isinstance(envelope.event, TaskStarted) and not self.failed:
+            self.failed = True
+            raise OSError("disk full")
+
+
+def test_a_message_the_bus_fails_to_take_is_handed_back_and_taken_again(
+    transports: Transports,
+) -> None:
+    transport = transports()
+    bus = transport.bus(event_log=FailingOnce())
+    Worker(echoes("echo"), transport=transport, bus=bus)
+    team = Team([RemoteAgent("echo")], transport=transports())
+    result = team.run(Plan(tasks=[Task(id="t1", agent="echo", description="x")]), timeout=20)
+    team.stop()
+    assert result.ok
+    assert result.tasks[0].attempts == 1  # the same attempt, redelivered
+    assert transport.statistics().handed_back == 1
