@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 PAID_LLM_ENV = ("REAL_OPENAI_BASE_URL", "REAL_OPENAI_API_KEY")
 
+# Benchmarks are scripts (python -m tests.benchmarks.<name>), some needing the [bench]
+# extra's peers: never collected, not even for doctests.
+collect_ignore_glob = ["benchmarks/*"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Skip ``paid_llm`` tests unless a real endpoint is configured (never fall back)."""

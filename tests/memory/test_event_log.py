@@ -344,7 +344,8 @@ def test_the_jetstream_log_behaves_as_the_in_memory_log(nats_server: NatsServer)
             super().teardown()
             self.transport.close(drain_timeout=0)
 
-    run_state_machine_as_test(  # type: ignore[no-untyped-call]
+    run: Callable[..., None] = run_state_machine_as_test  # typed in newer Hypothesis only
+    run(
         JetStreamLogMachine,
         settings=settings(
             max_examples=15,
