@@ -364,8 +364,14 @@ class EventBus:
                 envelope, sub.subscriber_name, f"subscriber raised {type(exc).__name__}: {exc}"
             )
 
+    def dead_letter(self, message: object, subscriber: str, reason: str) -> None:
+        """Count and log ``message`` as a dead letter, and publish its :class:`DeadLetter`.
+
+        For transports: what :meth:`receive` could not deliver to ``subscriber``.
+        """
+        self._dead_letter(message, subscriber, reason)
+
     def _dead_letter(self, message: object, subscriber: str, reason: str) -> None:
-        """Count and log ``message`` as a dead letter, and publish its :class:`DeadLetter`."""
         letter = self._dead_letters.record(message, subscriber, reason)
         if letter is not None and not self._closed:
             self.publish(letter)

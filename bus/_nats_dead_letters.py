@@ -72,7 +72,10 @@ class DeadLetterOffice:
         await self.post(envelope.event, stored.subject or "", reason)
 
     async def post(self, event: Event, subject: str, reason: str) -> None:
-        """Publish ``event`` as a dead letter: on the dead-letter subject and the bus.
+        """Publish ``event`` as a dead letter, on the dead-letter subject and here.
+
+        Here means this process's subscribers only: never sent on to another process,
+        so a letter that could not be sent either makes no other letter, nor a loop.
 
         The letter's ``subscriber`` is the event's recipient (an agent, for its
         ``TaskStarted``: what the orchestrator matches), else the ``subject``.
@@ -88,7 +91,10 @@ class DeadLetterOffice:
             task_id=event.task_id,
             attempt=event.attempt,
         )
-        payload, headers = write_cloudevent(Envelope(letter))
+        envelope = Envelope(letter)
+        payload, headers = write_cloudevent(envelope)
         await quietly(self._nc.publish(self._subjects.dead_letters, payload, headers=headers))
         if self.bus is not None:
-            self.bus.publish(letter)
+            envelope.received = self._subjects.dead_letters  # here only
+            with contextlib.suppress(Exception):  # a stopped bus: the letter is logged above
+                self.bus.receive(envelope)

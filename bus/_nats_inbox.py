@@ -60,7 +60,8 @@ class Inbox:
         self._max_in_progress = max_in_progress
         self.work = PendingWork()
         self._freed = asyncio.Event()  # an attempt held here ended: room to fetch again
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []  # the fetch loops
+        self._keeping_alive: asyncio.Task[None] | None = None
         self.closing = False
 
     async def serve(self, js: JetStreamContext, name: str, prefetch: int) -> None:
@@ -76,10 +77,11 @@ class Inbox:
         subscription = await js.pull_subscribe_bind(
             durable=self._subjects.consumer(name), stream=self._subjects.stream
         )
+        await self._nc.subscribe(self._subjects.control(name), cb=self._on_control)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._fetch_forever(name, subscription, prefetch)))
-        if len(self._tasks) == 1:
-            self._tasks.append(loop.create_task(self._keep_alive()))
+        if self._keeping_alive is None:
+            self._keeping_alive = loop.create_task(self._keep_alive())
 
     async def _fetch_forever(
         self, name: str, subscription: JetStreamContext.PullSubscription, prefetch: int
@@ -129,7 +131,11 @@ class Inbox:
                 "Could not take %s for %s: %s: %s", event.type, name, type(exc).__name__, exc
             )
             failed = [(name, f"{type(exc).__name__}: {exc}")]
-        if failed:
+        for subscriber, reason in failed:  # others' failures are this process's dead letters
+            if subscriber != name:
+                self._bus.dead_letter(envelope, subscriber, reason)
+        failed = [(subscriber, reason) for subscriber, reason in failed if subscriber == name]
+        if failed:  # the name served here could not take it: another member of the pool may
             logger.info("Handing back %s for %s: %s", event.type, name, failed)
             self._counters.handed_back += 1
             if isinstance(event, TaskStarted):
@@ -139,6 +145,17 @@ class Inbox:
         elif not isinstance(event, TaskStarted):
             await quietly(message.ack())
 
+    async def _on_control(self, message: Msg) -> None:
+        """A cancellation for every member of the pool: to the agent that holds the attempt."""
+        try:
+            envelope = read_cloudevent(message.data, message.headers)
+        except EventValidationError as exc:
+            logger.error("Unreadable control message on %s: %s", message.subject, exc)
+            return
+        envelope.received = message.subject
+        with contextlib.suppress(Exception):  # not ours, or the bus stopped: nothing to do
+            self._bus.receive(envelope)
+
     async def ended(self, event: Event) -> None:
         """``event`` is stored: if it ends an attempt held here, acknowledge its task."""
         message = self.work.ended(event)
@@ -147,7 +164,7 @@ class Inbox:
             await quietly(message.ack())
 
     async def _keep_alive(self) -> None:
-        while not self.closing:
+        while True:  # until drained: attempts finishing during a drain stay alive
             await asyncio.sleep(self._ack_wait / 3)
             for message in self.work.alive(time.monotonic()):
                 await quietly(message.in_progress())
@@ -161,6 +178,8 @@ class Inbox:
             await asyncio.sleep(0.05)
         for message in self.work.take_all():
             await quietly(message.nak())
+        if self._keeping_alive is not None:
+            self._keeping_alive.cancel()
 
 
 async def quietly(acknowledgement: Awaitable[object]) -> None:

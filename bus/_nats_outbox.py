@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import nats.errors
+import nats.js.errors
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanKind, StatusCode
 
@@ -19,9 +20,10 @@ from ._envelope import Envelope
 from ._event import Event
 from ._nats_counters import Counters
 from ._nats_loop import LoopThread
-from ._nats_subjects import Subjects
+from ._nats_subjects import Subjects, token
 
 if TYPE_CHECKING:
+    from nats.aio.client import Client
     from nats.js import JetStreamContext
     from nats.js.api import PubAck
 
@@ -50,6 +52,7 @@ class Outbox:
     def __init__(
         self,
         loop: LoopThread,
+        nc: Client,
         js: JetStreamContext,
         subjects: Subjects,
         counters: Counters,
@@ -60,18 +63,22 @@ class Outbox:
         stored: Callable[[Event], Awaitable[object]],
         failed: Callable[[Event, str, str], Awaitable[object]],
     ) -> None:
-        self._loop, self._js, self._subjects, self._counters = loop, js, subjects, counters
+        self._loop, self._nc, self._js = loop, nc, js
+        self._subjects, self._counters = subjects, counters
         self._slots = threading.BoundedSemaphore(size)
         self._backpressure_timeout = backpressure_timeout
         self._outage_timeout = outage_timeout
         self._stored, self._failed = stored, failed
         self._queue: asyncio.Queue[Item] = loop.call(_new_queue(), 5)
+        self._taken = 0  # put and not yet settled (written in put and in the loop: a count)
+        self._taken_lock = threading.Lock()
         self.closed = False
         self.tracer: trace.Tracer | None = None  # the bus's, once there is one
         loop.spawn(self._publish_forever(), "the NATS outbox")
 
     def __len__(self) -> int:
-        return self._queue.qsize()
+        """Messages taken and not yet stored or given up (queued, or awaiting the server)."""
+        return self._taken
 
     def put(self, name: str, envelope: Envelope[Event]) -> str | None:
         """Queue ``envelope`` for the process that serves ``name``.
@@ -92,7 +99,10 @@ class Outbox:
         if span is not None:  # the receiving process continues from the send span
             envelope = Envelope(event, span.get_span_context())
         payload, headers = write_cloudevent(envelope)
-        headers["Nats-Msg-Id"] = f"{event.id}:{name}"  # JetStream drops a duplicate
+        # JetStream drops a duplicate; CloudEvents ids are unique per source only.
+        headers["Nats-Msg-Id"] = f"{token(event.source)}:{event.id}:{token(name)}"
+        with self._taken_lock:
+            self._taken += 1
         self._loop.soon(self._queue.put_nowait, (subject, payload, headers, event, span))
         return None
 
@@ -127,14 +137,25 @@ class Outbox:
         try:
             while True:
                 item = await self._queue.get()
-                subject, payload, headers, _, _ = item
-                try:
-                    ack = await self._js.publish_async(subject, payload, headers=headers)
-                except (TimeoutError, nats.errors.Error):
-                    ack = None  # settled the slow way, with retries
-                await acks.put((item, ack))
+                await acks.put((item, await self._publish_async(item)))
         finally:
             settling.cancel()
+
+    async def _publish_async(self, item: Item) -> asyncio.Future[PubAck] | None:
+        """Send ``item`` without waiting for the server; ``None``: send it the slow way.
+
+        Only while connected, and never longer than the publish timeout (nats-py keeps a
+        permit of a publish that failed, so its pool of permits may run low).
+        """
+        subject, payload, headers, _, _ = item
+        if not self._nc.is_connected or len(payload) > self._nc.max_payload:
+            return None
+        try:
+            return await self._js.publish_async(
+                subject, payload, headers=headers, wait_stall=_PUBLISH_TIMEOUT
+            )
+        except (TimeoutError, nats.errors.Error):
+            return None
 
     async def _settle_forever(
         self, acks: asyncio.Queue[tuple[Item, asyncio.Future[PubAck] | None]]
@@ -157,18 +178,32 @@ class Outbox:
                     span.set_attribute("error.type", "not stored")
                     span.set_status(StatusCode.ERROR, "could not be stored in JetStream")
                 span.end()
-            if stored:
-                self._counters.sent += 1
-                await self._stored(event)
-            else:
-                await self._failed(event, subject, "could not be stored in JetStream")
+            try:
+                if stored:
+                    self._counters.sent += 1
+                    await self._stored(event)
+                else:
+                    await self._failed(event, subject, "could not be stored in JetStream")
+            except Exception:  # what a callback raised must not stop the outbox
+                logger.exception("After publishing %s to %s", event.type, subject)
+            finally:
+                with self._taken_lock:
+                    self._taken -= 1
 
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> bool:
+        if len(payload) > self._nc.max_payload:  # it never will be stored: no retries
+            logger.error(
+                "Not publishing to %s: %d bytes, over the server's maximum", subject, len(payload)
+            )
+            return False
         deadline = time.monotonic() + self._outage_timeout
         pause = 0.05
         while True:
             try:
                 await self._js.publish(subject, payload, timeout=_PUBLISH_TIMEOUT, headers=headers)
+            except nats.js.errors.APIError as exc:  # the stream refused it: for good
+                logger.error("JetStream refused a message to %s: %s", subject, exc)
+                return False
             except (TimeoutError, nats.errors.Error) as exc:
                 if time.monotonic() + pause > deadline:
                     logger.error("Publishing to %s failed for good: %s", subject, exc)

@@ -8,6 +8,8 @@ the durable pull consumer ``to-<name>``, which every process serving ``<name>`` 
 (a pool). So a server's permissions can say which names a worker may receive for
 (``$JS.API.CONSUMER.MSG.NEXT.<stream>.to-<name>``) and which senders it may speak for
 (``<namespace>.to.*.<sender>``). Undeliverable messages go to ``<namespace>.deadletter``.
+A cancellation must reach the member of the pool running the attempt, whichever it is:
+it goes to every one, on the core NATS subject ``<namespace>.control.<name>``.
 
 Names become subject tokens by escaping every character but ASCII letters, digits and
 ``_`` as ``%XX`` (UTF-8), so ``team.agents`` is ``team%2Eagents``; the empty name is
@@ -62,6 +64,10 @@ class Subjects:
         """The subject of a message for ``name`` spoken for by ``sender``."""
         return f"{self.namespace}.to.{token(name)}.{token(sender)}"
 
+    def control(self, name: str) -> str:
+        """The core NATS subject every process serving ``name`` hears (cancellations)."""
+        return f"{self.namespace}.control.{token(name)}"
+
     def inbox(self, name: str) -> str:
         """The subjects of every message for ``name`` (a filter)."""
         return f"{self.namespace}.to.{token(name)}.>"
@@ -89,6 +95,7 @@ class Subjects:
         'dd.to.orchestrator.legal'
         """
         publish = [f"{self.namespace}.to.{token(orchestrator)}.{token(a)}" for a in agents]
+        publish.append(self.dead_letters)
         for agent in agents:
             consumer = f"{self.stream}.{self.consumer(agent)}"
             publish += [
@@ -96,4 +103,5 @@ class Subjects:
                 f"$JS.API.CONSUMER.INFO.{consumer}",
                 f"$JS.ACK.{consumer}.>",
             ]
-        return {"publish": publish, "subscribe": ["_INBOX.>"]}
+        subscribe = ["_INBOX.>", *(self.control(agent) for agent in agents)]
+        return {"publish": publish, "subscribe": subscribe}

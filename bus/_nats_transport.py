@@ -11,8 +11,7 @@ What it guarantees (NATS docs, "JetStream" and "Consumers"):
 * **Order per publisher and subscriber**: one sender task per process publishes in
   order (a publish retried after an outage may land after later ones), and each
   process takes a name's messages in stream order.
-* **Dead letters**: a message delivered ``max_deliver`` times without an
-  acknowledgement (a poison message) becomes a ``DeadLetter`` (``bus._nats_dead_letters``).
+* **Dead letters**: a poison message becomes a ``DeadLetter`` (``bus._nats_dead_letters``).
 * **Bounded everything**: the queue of messages waiting to be published
   (``max_pending``; a publisher waits up to ``backpressure_timeout`` seconds for room,
   else the event is a dead letter), the attempts in progress here (``max_in_flight``),
@@ -30,14 +29,12 @@ from collections.abc import Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import nats
-import nats.errors
-import nats.js.errors
-
 from ._bus import EventBus
+from ._cloudevents import write_cloudevent
 from ._envelope import Envelope
 from ._errors import ConfigurationError, OperationalError
 from ._event import Event
+from ._nats_connection import Credentials, connect
 from ._nats_counters import Counters, PoolStatistics, TransportStatistics
 from ._nats_dead_letters import DeadLetterOffice
 from ._nats_inbox import Inbox
@@ -46,6 +43,7 @@ from ._nats_outbox import Outbox
 from ._nats_streams import add_consumer, add_stream, ensure_stream
 from ._nats_subjects import Subjects
 from ._remote_address_book import RemoteAddressBook
+from ._task_events import CancelRequested
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
@@ -135,25 +133,20 @@ class NatsTransport:
         self._served: set[str] = set()
         self._closed = False
         self._loop = LoopThread(f"actorchestra-nats-{namespace}")
-        options: dict[str, Any] = {
-            "servers": self.servers,
-            "name": connection_name,
-            "connect_timeout": connect_timeout,
-            "allow_reconnect": True,
-            "max_reconnect_attempts": reconnect_attempts,
-            "reconnect_time_wait": reconnect_wait,
-            "error_cb": self._on_error,
-            "reconnected_cb": self._on_reconnected,
-            "disconnected_cb": self._on_disconnected,
-        }
-        if user is not None:
-            options |= {"user": user, "password": password}
-        if token is not None:
-            options["token"] = token
-        if credentials is not None:
-            options["user_credentials"] = str(credentials)
+        login = Credentials(user, password, token, credentials)
         try:
-            self._nc = self._loop.call(nats.connect(**options), connect_timeout * 2 + 5)
+            self._nc = self._loop.call(
+                connect(
+                    self.servers,
+                    login,
+                    self._counters,
+                    name=connection_name,
+                    timeout=connect_timeout,
+                    reconnect_attempts=reconnect_attempts,
+                    reconnect_wait=reconnect_wait,
+                ),
+                connect_timeout * 2 + 5,
+            )
         except Exception as exc:
             self._loop.stop()
             where = ", ".join(self.servers)
@@ -170,6 +163,7 @@ class NatsTransport:
             raise TransportError(msg) from None
         self._outbox = Outbox(
             self._loop,
+            self._nc,
             self._js,
             self.subjects,
             self._counters,
@@ -194,11 +188,25 @@ class NatsTransport:
         if self._bus is not None:
             msg = "A NatsTransport carries one bus; it has one already."
             raise ConfigurationError(msg)
-        self._bus = EventBus(address_book=RemoteAddressBook(self.send), **options)
+        self._book = RemoteAddressBook(self.send)
+        self._bus = EventBus(address_book=self._book, **options)
         self._office.bus = self._bus
         if self._bus.tracing:
             self._outbox.tracer = self._bus.telemetry.tracer("actorchestra.nats")
         return self._bus
+
+    def reach(self, names: Collection[str]) -> None:
+        """Declare ``names`` served by other processes, reached through this transport.
+
+        What the bus here cannot deliver to other unbound names is a dead letter.
+
+        Raises:
+            ConfigurationError: :meth:`bus` was not called yet.
+        """
+        if self._bus is None:
+            msg = "Call NatsTransport.bus() before reach()."
+            raise ConfigurationError(msg)
+        self._book.reach(names)
 
     def provision(self, names: Collection[str]) -> None:
         """Create the consumers of ``names`` (for workers whose credentials may not).
@@ -307,28 +315,23 @@ class NatsTransport:
     def send(self, name: str, envelope: Envelope[Event]) -> str | None:
         """Queue ``envelope`` for the process that serves ``name``; from any thread.
 
+        A ``CancelRequested`` goes at once to every process serving ``name`` (core NATS,
+        at most once: the attempt's timeout covers a lost one), whichever runs the attempt.
+
         Returns:
             ``None`` once queued; why not otherwise (closed, or no room in the outbox
             within ``backpressure_timeout`` seconds).
         """
+        if isinstance(envelope.event, CancelRequested):  # to every member of the pool
+            payload, headers = write_cloudevent(envelope)
+            subject = self.subjects.control(name)
+            self._loop.spawn(self._nc.publish(subject, payload, headers=headers), subject)
+            return None
         return self._outbox.put(name, envelope)
 
     async def _stored(self, event: Event) -> None:
         if self._inbox is not None:  # an attempt's outcome stored: its task is done here
             await self._inbox.ended(event)
-
-    # -- connection events, in the loop -----------------------------------------------
-
-    async def _on_error(self, exc: Exception) -> None:
-        logger.warning("NATS: %s: %s", type(exc).__name__, exc)
-
-    async def _on_disconnected(self) -> None:
-        if not self._closed:
-            logger.warning("NATS: disconnected from %s; reconnecting", ", ".join(self.servers))
-
-    async def _on_reconnected(self) -> None:
-        self._counters.reconnects += 1
-        logger.info("NATS: reconnected to %s", self._nc.connected_url)
 
     # -- statistics and shutdown ------------------------------------------------------
 

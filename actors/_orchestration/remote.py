@@ -62,6 +62,10 @@ class Transport(Protocol):
         """This process's bus, delivering to other processes."""
         ...
 
+    def reach(self, names: Collection[str]) -> None:
+        """Declare ``names`` served by other processes."""
+        ...
+
     def provision(self, names: Collection[str]) -> None:
         """Make the names' queues exist before anyone serves them."""
         ...

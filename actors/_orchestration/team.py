@@ -152,6 +152,7 @@ class Team:
             for event_type in AGENT_INBOX:
                 bus.subscribe(event_type, agent.name, recipient=agent.name)
         if transport is not None:
+            transport.reach([agent.name for agent in remote])
             transport.provision([agent.name for agent in remote])
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
             name=name, bus=b, children=[orchestrator, agents_sup], telemetry=telemetry

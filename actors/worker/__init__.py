@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -48,6 +48,8 @@ class Worker:
         telemetry: Where spans and metrics go (when the bus is made here).
         orchestrator: The orchestrator's name (a :class:`actors.Team`'s is
             ``"orchestrator"``).
+        reach: Other names, served by other processes, that these agents send events
+            to (e.g. the next stage of a pipeline); the rest stay in this process.
 
     Raises:
         ConfigurationError: No agents.
@@ -68,6 +70,7 @@ class Worker:
         period: float = 5.0,
         telemetry: Telemetry | None = None,
         orchestrator: str = "orchestrator",
+        reach: Collection[str] = (),
     ) -> None:
         self.transport = transport
         self.bus = bus if bus is not None else transport.bus(telemetry=telemetry or Telemetry())
@@ -76,7 +79,8 @@ class Worker:
             msg = "A Worker needs at least one agent child spec."
             raise ConfigurationError(msg)
         self.agents = [spec.id for spec in specs]
-        for event_type in ORCHESTRATOR_INBOX:  # outcomes go to the orchestrator's process
+        transport.reach([orchestrator, *reach])  # outcomes go to the orchestrator's process
+        for event_type in ORCHESTRATOR_INBOX:
             self.bus.subscribe(event_type, orchestrator)
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
             name=f"{name}.agents",

@@ -65,6 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--creds", help="NATS credentials file")
     parser.add_argument("--ack-wait", type=float, default=30.0, help="seconds (redelivery)")
     parser.add_argument("--max-in-flight", type=int, default=64, help="attempts at once")
+    parser.add_argument(
+        "--reach",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name other processes serve, that these agents send to (repeatable)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
@@ -89,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperationalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    worker = Worker(factory, transport=transport, name=args.name, telemetry=telemetry)
+    worker = Worker(
+        factory, transport=transport, name=args.name, telemetry=telemetry, reach=args.reach
+    )
     print(f"worker {args.name}: serving {worker.agents} at {args.nats}", flush=True)
     try:
         worker.run()

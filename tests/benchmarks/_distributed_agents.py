@@ -71,9 +71,9 @@ class Stage(Actor):
 def stage_specs(bus: EventBus, name: str, nxt: str) -> list[ChildSpec]:
     """The stage ``name`` on ``bus``, subscribed to its items; ``nxt``'s items are routed.
 
-    On a transport's bus, an item for a name not bound in this process goes to the
-    process serving it: subscribing ``nxt`` (with no actor of that name here) is what
-    sends it there.
+    On a transport's bus, an item for ``nxt``, not bound in this process, goes to the
+    process serving it: the subscription routes it, the worker's ``--reach`` declares
+    ``nxt`` served elsewhere.
     """
     bus.subscribe(Item, name, recipient=name)
     bus.subscribe(Item, nxt, recipient=nxt)

@@ -142,9 +142,11 @@ def start_all(stack: contextlib.ExitStack, processes: list[Process]) -> None:
 def actors_worker(url: str, namespace: str, name: str, factory: str, **env: str) -> Process:
     """``python -m actors.worker`` hosting ``tests.benchmarks._distributed_agents:factory``."""
     max_in_flight = env.pop("max_in_flight", "64")
+    reach = ["--reach", env["BENCH_NEXT"]] if "BENCH_NEXT" in env else []
     command = [
         sys.executable, "-m", "actors.worker", "--nats", url, "--namespace", namespace,
         "--name", name, "--agents", f"{AGENTS_MODULE}:{factory}", "--max-in-flight", max_in_flight,
+        *reach,
     ]  # fmt: skip
     return Process(f"worker {namespace}/{name}", command, env)
 
@@ -521,6 +523,7 @@ def part_pipeline(args: argparse.Namespace, url: str, autogen: AutogenDriver, ad
         stack.callback(transport.close, 2)
         nats_bus = transport.bus(tracing=False)
         nats_sink = Sink()
+        transport.reach([STAGES[0]])
         nats_bus.subscribe(Item, STAGES[0], recipient=STAGES[0])  # goes over NATS
         nats_bus.subscribe(Item, nats_sink.arrived, recipient=SINK)
         transport.serve([SINK])

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import nats
 import pytest
@@ -18,6 +18,7 @@ from actors.testing import EventRecorder, check_protocol
 from actors.testing.nats_server import NatsServer
 from actors.worker import Worker
 from bus import (
+    DeadLetter,
     Event,
     EventBus,
     ExternalEvent,
@@ -42,13 +43,16 @@ class Echo(Agent):
 
 
 class Slow(Agent):
-    """Sleeps ``delay`` seconds, then says which worker it is."""
+    """Sleeps ``delay`` seconds, then says which worker it is (and notes each run)."""
+
+    runs: ClassVar[list[tuple[str, str]]] = []  # (worker, task) of every attempt started
 
     def __init__(self, *, worker: str, delay: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.worker, self.delay = worker, delay
 
     def handle(self, task: TaskContext) -> object:
+        Slow.runs.append((self.worker, task.task_id))
         time.sleep(self.delay)
         return self.worker
 
@@ -242,3 +246,77 @@ def test_a_message_the_bus_fails_to_take_is_handed_back_and_taken_again(
     assert result.ok
     assert result.tasks[0].attempts == 1  # the same attempt, redelivered
     assert transport.statistics().handed_back == 1
+
+
+class Patient(Agent):
+    """Waits up to 10 s for its attempt to be cancelled; records how long that took."""
+
+    waited: ClassVar[list[float]] = []
+
+    def handle(self, task: TaskContext) -> object:
+        started = time.monotonic()
+        task.cancellation.wait(10)
+        Patient.waited.append(time.monotonic() - started)
+        task.cancellation.raise_if_cancelled()
+        return "never cancelled"
+
+
+def test_a_cancellation_reaches_the_pool_member_running_the_attempt(
+    transports: Transports,
+) -> None:
+    Patient.waited.clear()
+    for _ in range(2):  # whichever member runs it, the cancel must reach that one
+        Worker(lambda bus: [Patient.child_spec("patient", bus)], transport=transports())
+    team = Team([RemoteAgent("patient")], transport=transports(), limits=Limits(task_timeout=0.5))
+    result = team.run(Plan(tasks=[Task(id="t1", agent="patient", max_attempts=1)]), timeout=20)
+    team.stop()
+    assert not result.ok  # timed out...
+    assert wait_until(lambda: len(Patient.waited) == 1, timeout=10)
+    assert Patient.waited[0] < 3  # ...and the running attempt was asked to stop
+
+
+def test_what_only_a_local_observer_missed_is_not_handed_back(transports: Transports) -> None:
+    Worker(echoes("echo"), transport=transports())
+    transport = transports()
+    team = Team([RemoteAgent("echo")], transport=transport)
+    team.bus.subscribe(TaskCompleted, "absent-observer")  # an actor name bound nowhere
+    letters: list[DeadLetter] = []
+    team.bus.subscribe(DeadLetter, letters.append)
+    result = team.run(Plan(tasks=[Task(id="t1", agent="echo", description="x")]), timeout=20)
+    team.stop()
+    assert result.ok
+    assert transport.statistics().handed_back == 0  # the orchestrator took it: done
+    assert [letter.subscriber for letter in letters] == ["absent-observer"]
+
+
+def test_an_event_for_a_name_no_process_serves_is_a_dead_letter_not_a_message(
+    transports: Transports,
+) -> None:
+    transport = transports()
+    bus = transport.bus(tracing=False)
+    letters: list[DeadLetter] = []
+    bus.subscribe(DeadLetter, letters.append)
+    bus.subscribe(TaskStarted, "stopped-agent", recipient="stopped-agent")  # never reached
+    bus.publish(TaskStarted(agent="stopped-agent", task_id="t1"))
+    assert [(x.subscriber, x.reason) for x in letters] == [
+        ("stopped-agent", "subscriber not bound")
+    ]
+    assert transport.statistics().sent == 0
+
+
+def test_a_draining_worker_keeps_its_attempt_from_being_redelivered(
+    transports: Transports,
+) -> None:
+    Slow.runs.clear()
+    first = Worker(slow("w1", 2.5), transport=transports(ack_wait=1.0))
+    team = Team([RemoteAgent("slow")], transport=transports(ack_wait=1.0))
+    future = team.submit(Plan(tasks=[Task(id="t1", agent="slow")]))
+    assert wait_until(lambda: first.transport.statistics().in_progress == 1, timeout=10)  # type: ignore[attr-defined]
+    Worker(slow("w2", 2.5), transport=transports(ack_wait=1.0))  # idle, ready to take it
+    first.stop(drain_timeout=10)  # longer than ack_wait: the attempt must stay alive
+    result = future.get(timeout=20)
+    time.sleep(1.5)  # a redelivery would have reached w2 by now
+    team.stop()
+    assert result.ok
+    assert result.tasks[0].result == "w1"
+    assert Slow.runs == [("w1", "t1")]  # w2 never ran it

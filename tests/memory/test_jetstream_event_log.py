@@ -62,7 +62,8 @@ def test_events_from_another_process_are_logged_on_the_loop_thread_without_waiti
     receiver_bus = receiver.bus(event_log=received_log, tracing=False)
     got: list[int] = []
     receiver_bus.subscribe(Ping, lambda ping: got.append(ping.n))
-    sender_bus.subscribe(Ping, "sink", recipient="sink")  # bound in no process here: sent
+    sender.reach(["sink"])  # served by the receiving process
+    sender_bus.subscribe(Ping, "sink", recipient="sink")
     receiver.serve(["sink"])
     for n in range(300):
         sender_bus.publish(Ping(to="sink", n=n, workflow_id="w"))
