@@ -27,9 +27,10 @@ from bus import EventBus, Telemetry
 from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
 
-from .agent import Agent, TaskContext
+from .agent import Agent
 from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
 from .genai import capture_message_content, provider_name
+from .task_context import TaskContext
 from .tool import Tool
 
 __all__ = ["LLMAgent"]

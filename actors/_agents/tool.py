@@ -14,8 +14,8 @@ from actors._errors import ConfigurationError, NotJSONError, ToolArgumentsError
 from actors._json_value import to_json_value
 from memory import IdempotencyStore
 
-from .agent import TaskContext
 from .idempotency_keys import canonical_json, run_side_effect
+from .task_context import TaskContext
 
 __all__ = ["Tool", "side_effect"]
 
