@@ -17,7 +17,7 @@ from memory import IdempotencyStore
 from .idempotency_keys import canonical_json, run_side_effect
 from .task_context import TaskContext
 
-__all__ = ["Tool", "side_effect"]
+__all__ = ["Tool", "invalid_arguments", "side_effect"]
 
 _SIDE_EFFECTS = "__actorchestra_side_effects__"
 
@@ -148,12 +148,7 @@ class Tool:
         try:
             args = self.arguments.model_validate_json(arguments or "{}")
         except pydantic.ValidationError as exc:
-            errors = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            msg = f"Arguments for tool {self.name!r} are invalid: {errors}."
-            raise ToolArgumentsError(msg, retryable=True) from exc
+            raise invalid_arguments(self.name, exc) from exc
         kwargs = {k: getattr(args, k) for k in type(args).model_fields}
         if self.context_param is not None:
             kwargs[self.context_param] = task
@@ -180,3 +175,12 @@ class Tool:
             )
             raise NotJSONError(msg) from None
         return pydantic_core.to_json(value).decode()
+
+
+def invalid_arguments(tool: str, exc: pydantic.ValidationError) -> ToolArgumentsError:
+    """The error sent back to a model whose arguments for ``tool`` fail its schema."""
+    errors = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+    )
+    msg = f"Arguments for tool {tool!r} are invalid: {errors}."
+    return ToolArgumentsError(msg, retryable=True)
