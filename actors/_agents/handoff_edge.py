@@ -12,7 +12,7 @@ from pydantic import Field, JsonValue
 from actors._errors import ConfigurationError
 
 from .agent import HandoffTo
-from .tool import invalid_arguments
+from .tool import function_schema, invalid_arguments
 
 __all__ = ["HandoffEdge", "Transfer"]
 
@@ -110,14 +110,7 @@ class Transfer:
 
     def schema(self) -> dict[str, Any]:
         """The tool as an entry of the Chat Completions ``tools`` list."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.arguments.model_json_schema(),
-            },
-        }
+        return function_schema(self.name, self.description, self.arguments)
 
     def invoke(self, arguments: str) -> HandoffTo:
         """Validate the model's JSON ``arguments``; the handoff they ask for.

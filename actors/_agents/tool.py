@@ -17,7 +17,7 @@ from memory import IdempotencyStore
 from .idempotency_keys import canonical_json, run_side_effect
 from .task_context import TaskContext
 
-__all__ = ["Tool", "invalid_arguments", "side_effect"]
+__all__ = ["Tool", "function_schema", "invalid_arguments", "side_effect"]
 
 _SIDE_EFFECTS = "__actorchestra_side_effects__"
 
@@ -109,14 +109,7 @@ class Tool:
 
     def schema(self) -> dict[str, Any]:
         """The tool as an entry of the Chat Completions ``tools`` list."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.arguments.model_json_schema(),
-            },
-        }
+        return function_schema(self.name, self.description, self.arguments)
 
     def invoke(
         self,
@@ -184,3 +177,17 @@ def invalid_arguments(tool: str, exc: pydantic.ValidationError) -> ToolArguments
     )
     msg = f"Arguments for tool {tool!r} are invalid: {errors}."
     return ToolArgumentsError(msg, retryable=True)
+
+
+def function_schema(
+    name: str, description: str, arguments: type[pydantic.BaseModel]
+) -> dict[str, Any]:
+    """A function tool as an entry of the Chat Completions ``tools`` list."""
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": arguments.model_json_schema(),
+        },
+    }
