@@ -20,9 +20,10 @@ from ._actor import Actor as Actor
 from ._actor import ContainedBaseException as ContainedBaseException
 from ._agents.agent import Agent as Agent
 from ._agents.agent import HandoffTo as HandoffTo
-from ._agents.agent import TaskContext as TaskContext
 from ._agents.cancellation import Cancellation as Cancellation
+from ._agents.handoff_edge import HandoffEdge as HandoffEdge
 from ._agents.idempotency_keys import idempotency_key as idempotency_key
+from ._agents.task_context import TaskContext as TaskContext
 from ._agents.tool import Tool as Tool
 from ._agents.tool import side_effect as side_effect
 from ._backoff import Backoff as Backoff
@@ -104,6 +105,7 @@ __all__ = [
     "ConfigurationError",
     "ContainedBaseException",
     "DynamicSupervisor",
+    "HandoffEdge",
     "HandoffTo",
     "LLMAgent",
     "LLMOutputError",

@@ -45,3 +45,15 @@ def test_supervision_tree_prints_every_restart_in_order() -> None:
     ) == (lines.index("  tools: restarted cache (restart #2)") + 1)
     assert lines[-1] == "   root: restarted tools (restart #1)"
     assert "    cache [alive, permanent, restarts=0]" in proc.stdout
+
+
+def test_triage_routes_each_request_to_its_specialist_with_typed_context() -> None:
+    proc = run_example(example=ROOT / "examples" / "triage.py")
+    assert proc.returncode == 0, proc.stderr
+    routed = re.findall(r"^(r\d)\s+(\w+)\s+completed", proc.stdout, re.MULTILINE)
+    assert routed == [("r1", "billing"), ("r2", "tech"), ("r3", "sales")]
+    assert (
+        'r1: triage -> billing (a billing issue) {"invoice_id": "INV-1042", "issue": "refund"}'
+        in proc.stdout
+    )
+    assert "r1 [billing] A refund for INV-1042 is on its way." in proc.stdout

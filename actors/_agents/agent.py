@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,81 +26,20 @@ from bus import (
     TaskCompleted,
     TaskFailed,
     TaskStarted,
-    TokenUsage,
 )
 from memory import IdempotencyStore, MemoryStore, Record, Scope, workflow_namespace
 
 from .cancellation import Cancellation
 from .idempotency_keys import (
-    canonical_json,
     default_idempotency_store,
-    run_side_effect,
 )
+from .task_context import TaskContext
 
-__all__ = ["Agent", "HandoffTo", "TaskContext"]
+__all__ = ["Agent", "HandoffTo"]
 
 logger = logging.getLogger(__name__)
 
 _DROPPED_LOCK = threading.Lock()
-
-
-@dataclass(slots=True)
-class TaskContext:
-    """What an agent's handler gets for one task attempt.
-
-    Attributes:
-        workflow_id: The workflow.
-        task_id: The task.
-        attempt: 1-based attempt number.
-        description: What to do.
-        inputs: Results of the task's dependencies, by task id.
-        context: Extra context (e.g. handed over by another agent).
-        usage: Tokens spent so far in this attempt; add with :meth:`add_usage`.
-        idempotency: Where :meth:`run_once` keeps side effects' results (the agent's).
-        cancellation: Set when the attempt should stop (timed out, its workflow
-            cancelled, the team stopping): check it between steps, wait on it instead of
-            sleeping (see :class:`Cancellation`).
-    """
-
-    workflow_id: str
-    task_id: str
-    attempt: int
-    description: str
-    inputs: dict[str, JsonValue]
-    context: dict[str, JsonValue]
-    usage: TokenUsage = field(default_factory=TokenUsage)
-    idempotency: IdempotencyStore | None = None
-    cancellation: Cancellation = field(default_factory=Cancellation)
-
-    def add_usage(self, usage: TokenUsage) -> None:
-        """Add tokens spent by a model call to this attempt's total."""
-        self.usage = self.usage + usage
-
-    def run_once(
-        self,
-        name: str,
-        call: Callable[[str], str],
-        arguments: JsonValue = None,
-        *,
-        timeout: float = 60.0,
-    ) -> str:
-        """Run a side effect at most once per idempotency key, across retries and resumes.
-
-        The key is :func:`idempotency_key` of this workflow and task, ``name`` and the
-        canonical JSON of ``arguments``; ``call`` gets it (to pass on to a service that
-        deduplicates by key) and returns JSON text, which is stored: a later attempt
-        gets the stored text back without calling.
-
-        Raises:
-            ConfigurationError: The task has no idempotency store.
-            TaskError: (retryable) The same call is still running in another attempt
-                after ``timeout`` seconds. What ``call`` raises propagates.
-        """
-        if self.idempotency is None:
-            msg = f"Task {self.task_id!r} has no IdempotencyStore for side effect {name!r}."
-            raise ConfigurationError(msg)
-        parts = (self.workflow_id, self.task_id, name, canonical_json(arguments))
-        return run_side_effect(self.idempotency, call, timeout, parts)
 
 
 @dataclass(frozen=True, slots=True)

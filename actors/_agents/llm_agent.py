@@ -27,9 +27,11 @@ from bus import EventBus, Telemetry
 from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
 
-from .agent import Agent, TaskContext
+from .agent import Agent, HandoffTo
 from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
 from .genai import capture_message_content, provider_name
+from .handoff_edge import HandoffEdge, Transfer
+from .task_context import TaskContext
 from .tool import Tool
 
 __all__ = ["LLMAgent"]
@@ -78,10 +80,19 @@ class LLMAgent(Agent):
             token metrics go; ``None`` uses the bus's (``bus.telemetry``).
         description: What it does: the ``invoke_agent`` span's
             ``gen_ai.agent.description``; :meth:`Agent.child_spec` passes the spec's.
+        handoffs: Agents it may hand its task over to (:class:`HandoffEdge`, or a bare
+            name): the model gets a ``transfer_to_<agent>`` tool for each, and a valid
+            call of one ends the attempt with a :class:`bus.Handoff` carrying the
+            validated context (calls after it in the same message are not run). The
+            team must declare the same edges (``Team(handoffs=...)``).
+        context_type: Pydantic model of the context handed over to this agent: it is
+            validated (see :meth:`TaskContext.handed_over`; a context that fails it
+            fails the attempt, not retried) and shown in the prompt under that name.
 
     Raises:
-        ConfigurationError: ``max_iterations`` < 1, ``max_retries`` < 0, or two tools
-            share a name.
+        ConfigurationError: ``max_iterations`` < 1, ``max_retries`` < 0, two tools
+            (transfer tools included) share a name, or a handoff edge is invalid (see
+            :meth:`Transfer.of`).
     """
 
     takes_description = True
@@ -103,6 +114,8 @@ class LLMAgent(Agent):
         max_retries: int | None = DEFAULT_MODEL_RETRIES,
         telemetry: Telemetry | None = None,
         description: str = "",
+        handoffs: Sequence[HandoffEdge | str] = (),
+        context_type: type[pydantic.BaseModel] | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus, memory=memory, idempotency=idempotency)
         self.recall_limit = recall_limit
@@ -122,6 +135,14 @@ class LLMAgent(Agent):
                 msg = f"LLMAgent {name!r} has two tools named {tool.name!r}."
                 raise ConfigurationError(msg)
             self.tools[tool.name] = tool
+        self.transfers: dict[str, Transfer] = {}
+        for edge in handoffs:
+            transfer = Transfer.of(edge)
+            if transfer.name in self.tools or transfer.name in self.transfers:
+                msg = f"LLMAgent {name!r} has two tools named {transfer.name!r}."
+                raise ConfigurationError(msg)
+            self.transfers[transfer.name] = transfer
+        self.context_type = context_type
         telemetry = telemetry if telemetry is not None else bus.telemetry
         self._tracer = telemetry.tracer("actorchestra.llm")
         self._instruments = Instruments.of_telemetry(telemetry)
@@ -170,7 +191,9 @@ class LLMAgent(Agent):
                 )
             span.set_attribute("gen_ai.usage.input_tokens", task.usage.input_tokens)
             span.set_attribute("gen_ai.usage.output_tokens", task.usage.output_tokens)
-            if self.memory is not None:
+            if isinstance(result, HandoffTo):
+                span.set_attribute("actorchestra.handoff.to_agent", result.agent)
+            elif self.memory is not None:
                 value = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
                 self.remember(
                     (task.description or task.task_id)[:500],
@@ -182,10 +205,13 @@ class LLMAgent(Agent):
         messages: list[dict[str, Any]] = []
         if self.system_prompt:
             messages.append({"role": "system", "content": self.system_prompt})
-        messages.append({"role": "user", "content": task_prompt(task, facts)})
+        if self.context_type is not None and task.handed_over_by:
+            task.handed_over(self.context_type)  # raises TaskError if it fails the schema
+        messages.append({"role": "user", "content": task_prompt(task, facts, self.context_type)})
         kwargs: dict[str, Any] = {}
-        if self.tools:
-            kwargs["tools"] = [tool.schema() for tool in self.tools.values()]
+        if self.tools or self.transfers:
+            offered: list[Tool | Transfer] = [*self.tools.values(), *self.transfers.values()]
+            kwargs["tools"] = [tool.schema() for tool in offered]
         if self.output_type is not None:
             kwargs["response_format"] = response_format(self.output_type)
         last_problem = "no answer"
@@ -213,12 +239,15 @@ class LLMAgent(Agent):
                 messages.append(message.model_dump(mode="json", exclude_none=True))
                 for call in message.tool_calls:
                     task.cancellation.raise_if_cancelled()
-                    if call.type != "function":
-                        content = f"error: tool call type {call.type!r} is not supported"
-                    else:
-                        content = self._run_tool(
+                    content: str | HandoffTo = (
+                        f"error: tool call type {call.type!r} is not supported"
+                        if call.type != "function"
+                        else self._run_tool(
                             call.function.name, call.function.arguments, task, call.id
                         )
+                    )
+                    if isinstance(content, HandoffTo):
+                        return content  # the attempt ends; later calls are not run
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
                 last_problem = "the model was still calling tools"
                 continue
@@ -250,8 +279,10 @@ class LLMAgent(Agent):
         )
         raise LLMOutputError(msg)
 
-    def _run_tool(self, name: str, arguments: str, task: TaskContext, call_id: str) -> str:
-        tool = self.tools.get(name)
+    def _run_tool(
+        self, name: str, arguments: str, task: TaskContext, call_id: str
+    ) -> str | HandoffTo:
+        tool: Tool | Transfer | None = self.tools.get(name) or self.transfers.get(name)
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": name,
@@ -270,13 +301,14 @@ class LLMAgent(Agent):
                     error = "UnknownTool"
                     span.set_status(StatusCode.ERROR, f"no tool named {name!r}")
                     span.set_attribute("error.type", error)
-                    return (
-                        f"error: there is no tool named {name!r}; available: {sorted(self.tools)}"
-                    )
+                    available = sorted([*self.tools, *self.transfers])
+                    return f"error: there is no tool named {name!r}; available: {available}"
                 capture = capture_message_content()
                 if capture:
                     span.set_attribute("gen_ai.tool.call.arguments", arguments)
                 try:
+                    if isinstance(tool, Transfer):
+                        return tool.invoke(arguments)
                     result = tool.invoke(arguments, task)
                 except ToolArgumentsError as exc:
                     error = type(exc).__name__
@@ -307,8 +339,16 @@ class LLMAgent(Agent):
                 )
 
 
-def task_prompt(task: TaskContext, facts: Sequence[Record] = ()) -> str:
-    """The user message: description, dependency results, context, recalled facts (JSON)."""
+def task_prompt(
+    task: TaskContext,
+    facts: Sequence[Record] = (),
+    context_type: type[pydantic.BaseModel] | None = None,
+) -> str:
+    """The user message: description, recalled facts, dependency results, context (JSON).
+
+    Handed-over context is introduced by who handed it over and why, and named by
+    ``context_type`` when given.
+    """
     parts = [f"Task {task.task_id}: {task.description}"]
     if facts:
         recalled = [{"about": f.key, "fact": f.value} for f in facts]
@@ -318,8 +358,13 @@ def task_prompt(task: TaskContext, facts: Sequence[Record] = ()) -> str:
         )
     if task.inputs:
         parts.append("Results of the tasks this one depends on (JSON):\n" + json.dumps(task.inputs))
-    if task.context:
-        parts.append("Context handed over to you (JSON):\n" + json.dumps(task.context))
+    if task.handed_over_by:
+        reason = f" because: {task.handoff_reason}" if task.handoff_reason else ""
+        parts.append(f"Agent {task.handed_over_by!r} handed this task over to you{reason}")
+    context = task.handed_over()
+    if context:
+        kind = f" ({context_type.__name__})" if context_type is not None else ""
+        parts.append(f"Context handed over to you{kind} (JSON):\n" + json.dumps(context))
     return "\n\n".join(parts)
 
 

@@ -14,10 +14,10 @@ from actors._errors import ConfigurationError, NotJSONError, ToolArgumentsError
 from actors._json_value import to_json_value
 from memory import IdempotencyStore
 
-from .agent import TaskContext
 from .idempotency_keys import canonical_json, run_side_effect
+from .task_context import TaskContext
 
-__all__ = ["Tool", "side_effect"]
+__all__ = ["Tool", "function_schema", "invalid_arguments", "side_effect"]
 
 _SIDE_EFFECTS = "__actorchestra_side_effects__"
 
@@ -109,14 +109,7 @@ class Tool:
 
     def schema(self) -> dict[str, Any]:
         """The tool as an entry of the Chat Completions ``tools`` list."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.arguments.model_json_schema(),
-            },
-        }
+        return function_schema(self.name, self.description, self.arguments)
 
     def invoke(
         self,
@@ -148,12 +141,7 @@ class Tool:
         try:
             args = self.arguments.model_validate_json(arguments or "{}")
         except pydantic.ValidationError as exc:
-            errors = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            msg = f"Arguments for tool {self.name!r} are invalid: {errors}."
-            raise ToolArgumentsError(msg, retryable=True) from exc
+            raise invalid_arguments(self.name, exc) from exc
         kwargs = {k: getattr(args, k) for k in type(args).model_fields}
         if self.context_param is not None:
             kwargs[self.context_param] = task
@@ -180,3 +168,26 @@ class Tool:
             )
             raise NotJSONError(msg) from None
         return pydantic_core.to_json(value).decode()
+
+
+def invalid_arguments(tool: str, exc: pydantic.ValidationError) -> ToolArgumentsError:
+    """The error sent back to a model whose arguments for ``tool`` fail its schema."""
+    errors = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+    )
+    msg = f"Arguments for tool {tool!r} are invalid: {errors}."
+    return ToolArgumentsError(msg, retryable=True)
+
+
+def function_schema(
+    name: str, description: str, arguments: type[pydantic.BaseModel]
+) -> dict[str, Any]:
+    """A function tool as an entry of the Chat Completions ``tools`` list."""
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": arguments.model_json_schema(),
+        },
+    }

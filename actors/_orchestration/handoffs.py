@@ -7,7 +7,12 @@ from bus import FailureKind, Handoff
 from .retries import Retries
 from .workflow_state import TaskRun, Workflow
 
-__all__ = ["Handoffs"]
+__all__ = ["HANDOFF_FROM", "HANDOFF_REASON", "Handoffs"]
+
+HANDOFF_FROM = "handoff_from"
+"""The key of a handed-over task's context naming the agent that handed it over."""
+HANDOFF_REASON = "handoff_reason"
+"""The key of a handed-over task's context holding the sender's reason."""
 
 
 class Handoffs(Retries):
@@ -47,7 +52,7 @@ class Handoffs(Retries):
         run.agent = run.target = event.to_agent
         run.context = {
             **event.context,
-            "handoff_reason": event.reason,
-            "handoff_from": event.from_agent,
+            HANDOFF_REASON: event.reason,
+            HANDOFF_FROM: event.from_agent,
         }
         self._start_attempt(wf, run, new_attempt=False, route=False)

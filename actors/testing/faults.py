@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from actors._agents.agent import Agent, TaskContext
+from actors._agents.agent import Agent
+from actors._agents.task_context import TaskContext
 from actors._errors import ConfigurationError, TaskError
 from actors._supervision.child_spec import ChildSpec
 from bus import EventBus
