@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     try:
         if not db.execute("SELECT name FROM sqlite_master").fetchall():
             db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes before the first table
-        db.execute("PRAGMA journal_mode=WAL")
+        _wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         _migrate(db, name)
     except sqlite3.DatabaseError as exc:
@@ -96,6 +97,27 @@ def connect(path: str | Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Put the file in WAL mode, waiting up to ``timeout`` s for other connections.
+
+    Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy handler, while another process holds a lock (two
+    processes opening a new shared file together, say): so wait and retry here.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        else:
+            return
 
 
 def _migrate(db: sqlite3.Connection, name: str) -> None:
