@@ -179,10 +179,11 @@ class Trigger(Generic[E]):
         key = ""
         workflow_id = ""
         try:
-            key = event.id if self._key is None else self._key(event)
-            if not isinstance(key, str):
-                msg = f"The key function returned a {type(key).__name__}; it must return a str."
+            found = event.id if self._key is None else self._key(event)
+            if not isinstance(found, str):
+                msg = f"The key function returned a {type(found).__name__}; it must return a str."
                 raise TypeError(msg)
+            key = found
             workflow_id = trigger_workflow_id(self.name, key)
             if workflow_id in self._started:
                 counts[2] += 1
