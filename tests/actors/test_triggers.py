@@ -206,7 +206,11 @@ def test_a_key_function_that_raises_or_returns_no_str_is_reported(
     bus: EventBus, team: Team
 ) -> None:
     failures = EventRecorder(bus, TriggerFailed)
-    trigger = team.on(TicketOpened, answer, key=lambda e: {"a": 1}[e.ticket])  # type: ignore[arg-type]
+
+    def bad_key(event: TicketOpened) -> str:
+        return {"a": 1}[event.ticket]  # type: ignore[return-value]
+
+    trigger = team.on(TicketOpened, answer, key=bad_key)
     bus.publish(TicketOpened(ticket="b"))
     bus.publish(TicketOpened(ticket="a"))
     trigger.wait_idle()
