@@ -45,3 +45,12 @@ def test_supervision_tree_prints_every_restart_in_order() -> None:
     ) == (lines.index("  tools: restarted cache (restart #2)") + 1)
     assert lines[-1] == "   root: restarted tools (restart #1)"
     assert "    cache [alive, permanent, restarts=0]" in proc.stdout
+
+
+def test_event_driven_starts_one_workflow_per_ticket_and_prints_its_trace() -> None:
+    proc = run_example("--spans", example=ROOT / "examples" / "event_driven.py")
+    assert proc.returncode == 0, proc.stderr
+    assert "4 tickets, 3 workflows, 1 duplicate" in proc.stdout
+    assert proc.stdout.count(": completed") == 3
+    tree = proc.stdout.split("publish helpdesk.ticket_opened", 1)[1]
+    assert re.search(r"^  process helpdesk\.ticket_opened .*\n    invoke_workflow ", tree, re.M)
