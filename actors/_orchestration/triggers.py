@@ -134,13 +134,13 @@ class Trigger(Generic[E]):
         """Wait until every event published before the call has been handled.
 
         Handled means its workflow was submitted to the orchestrator (not finished),
-        or found a duplicate, or reported as failed.
+        or found a duplicate, or reported as failed. A removed trigger is idle.
 
         Raises:
             TimeoutError: Not idle within ``timeout`` seconds (``None``: no limit).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
+        while self._subscription is not None:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             ref = self._bus.lookup(self._actor_name)
             if ref is not None:
@@ -153,6 +153,8 @@ class Trigger(Generic[E]):
             if left is not None and left <= 0:
                 break
             time.sleep(0.01)  # the trigger actor is restarting
+        else:
+            return  # removed
         msg = f"Trigger {self.name!r} was not idle within {timeout} s; its events are still queued."
         raise TimeoutError(msg)
 

@@ -19,7 +19,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from actors import Agent, ConfigurationError, Plan, Task, TaskContext, Team
 from actors.lowlevel import trigger_workflow_id
 from actors.testing import EventRecorder
-from bus import Event, EventBus, ExternalEvent, TriggerFailed, WorkflowFinished, WorkflowStarted
+from bus import (
+    ChildCrashed,
+    Event,
+    EventBus,
+    ExternalEvent,
+    TriggerFailed,
+    WorkflowFinished,
+    WorkflowStarted,
+)
 from memory import SQLiteEventLog
 
 
@@ -278,6 +286,7 @@ def test_a_removed_trigger_starts_nothing_and_names_are_unique(bus: EventBus, te
     trigger.wait_idle()
     trigger.remove()
     trigger.remove()  # twice: nothing
+    trigger.wait_idle(timeout=0.5)  # removed: idle at once
     bus.publish(TicketOpened(ticket="after"))
     assert recorder.wait_for(lambda ev: len(ev) >= 1)
     assert [e.workflow_id for e in recorder.events] == [
@@ -286,3 +295,23 @@ def test_a_removed_trigger_starts_nothing_and_names_are_unique(bus: EventBus, te
     assert trigger.statistics().matched == 1
     again = team.on(TicketOpened, answer, key=by_ticket)  # the name is free again
     assert again.statistics().matched == 0
+
+
+def test_a_trigger_whose_factory_exits_is_restarted_and_goes_on(bus: EventBus, team: Team) -> None:
+    crashes, started = EventRecorder(bus, ChildCrashed), EventRecorder(bus, WorkflowStarted)
+
+    def plan(event: TicketOpened) -> Plan:
+        if event.text == "exit":
+            raise SystemExit(1)  # a BaseException: crashes the trigger's actor only
+        return answer(event)
+
+    trigger = team.on(TicketOpened, plan, key=by_ticket)
+    bus.publish(TicketOpened(ticket="T-1", text="exit"))
+    assert crashes.wait_for(lambda ev: len(ev) >= 1)
+    bus.publish(TicketOpened(ticket="T-2", text="fine"))
+    trigger.wait_idle()
+    assert started.wait_for(lambda ev: len(ev) >= 1)
+    assert [e.workflow_id for e in started.events] == [
+        trigger_workflow_id("test.ticket_opened", "T-2")
+    ]
+    assert [c.child for c in crashes.of_type(ChildCrashed)] == ["team.trigger.test.ticket_opened"]
