@@ -50,6 +50,8 @@ from ._orchestration.result import TaskResult as TaskResult
 from ._orchestration.result import TaskStatus as TaskStatus
 from ._orchestration.result import WorkflowResult as WorkflowResult
 from ._orchestration.team import Team as Team
+from ._orchestration.triggers import Trigger as Trigger
+from ._orchestration.triggers import TriggerStatistics as TriggerStatistics
 from ._supervision.child_spec import ChildSpec as ChildSpec
 from ._supervision.child_spec import RestartPolicy as RestartPolicy
 from ._supervision.dynamic import DynamicSupervisor as DynamicSupervisor
@@ -131,6 +133,8 @@ __all__ = [
     "Team",
     "Tool",
     "ToolArgumentsError",
+    "Trigger",
+    "TriggerStatistics",
     "UsageError",
     "WorkflowError",
     "WorkflowResult",

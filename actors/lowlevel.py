@@ -19,6 +19,8 @@ from ._orchestration.submit import approve as approve
 from ._orchestration.submit import cancel as cancel
 from ._orchestration.submit import resume as resume
 from ._orchestration.submit import submit as submit
+from ._orchestration.triggers import TriggerActor as TriggerActor
+from ._orchestration.triggers import trigger_workflow_id as trigger_workflow_id
 from ._orchestration.workflow_span import workflow_span as workflow_span
 from ._supervision.restart_strategy import RestartIntensity as RestartIntensity
 
@@ -27,9 +29,11 @@ __all__ = [
     "AgentRouter",
     "Orchestrator",
     "RestartIntensity",
+    "TriggerActor",
     "approve",
     "cancel",
     "resume",
     "submit",
+    "trigger_workflow_id",
     "workflow_span",
 ]

@@ -48,6 +48,7 @@ from ._task_events import TaskFinished as TaskFinished
 from ._task_events import TaskStarted as TaskStarted
 from ._telemetry import Telemetry as Telemetry
 from ._token_usage import TokenUsage as TokenUsage
+from ._workflow_events import TriggerFailed as TriggerFailed
 from ._workflow_events import WorkflowFinished as WorkflowFinished
 from ._workflow_events import WorkflowResumed as WorkflowResumed
 from ._workflow_events import WorkflowStarted as WorkflowStarted
@@ -94,6 +95,7 @@ __all__ = [
     "TokenUsage",
     "TransportError",
     "TransportStatistics",
+    "TriggerFailed",
     "UsageError",
     "WorkflowFinished",
     "WorkflowResumed",

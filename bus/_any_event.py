@@ -26,7 +26,7 @@ from ._task_events import (
     TaskFinished,
     TaskStarted,
 )
-from ._workflow_events import WorkflowFinished, WorkflowResumed, WorkflowStarted
+from ._workflow_events import TriggerFailed, WorkflowFinished, WorkflowResumed, WorkflowStarted
 
 __all__ = ["AnyEvent"]
 
@@ -40,6 +40,7 @@ AnyEvent = Annotated[
     | TaskFinished
     | WorkflowFinished
     | WorkflowResumed
+    | TriggerFailed
     | ActorTerminated
     | TaskCompleted
     | TaskFailed

@@ -8,11 +8,14 @@ from pydantic import Field, JsonValue
 
 from ._event import Event
 
-__all__ = ["WorkflowFinished", "WorkflowResumed", "WorkflowStarted"]
+__all__ = ["TriggerFailed", "WorkflowFinished", "WorkflowResumed", "WorkflowStarted"]
 
 
 class WorkflowStarted(Event):
     """The orchestrator accepted a plan: the record a protocol check or a resume starts from.
+
+    Its ``causation_id`` is the id of the event that started the workflow (a trigger's,
+    see ``actors.Team.on``), ``""`` for a plan submitted directly.
 
     Fields:
         name: The workflow's name.
@@ -52,3 +55,24 @@ class WorkflowFinished(Event):
     type: Literal["workflow.finished"] = "workflow.finished"
     status: Literal["completed", "failed", "cancelled"]
     duration: float = Field(ge=0)
+
+
+class TriggerFailed(Event):
+    """A trigger could not start a workflow for an event (``causation_id`` is that event's id).
+
+    Its key function or plan factory raised, or the plan was not valid for the team; the
+    trigger goes on with later events, and the key stays free (a later event with the
+    same key may start the workflow).
+
+    Fields:
+        trigger: The trigger's name.
+        key: The event's key, ``""`` if computing it failed.
+        error_type: The exception's class name, e.g. ``"PlanValidationError"``.
+        message: What went wrong (a pydantic error described without quoting the input).
+    """
+
+    type: Literal["workflow.trigger_failed"] = "workflow.trigger_failed"
+    trigger: str = Field(min_length=1)
+    key: str = ""
+    error_type: str = Field(min_length=1)
+    message: str = ""

@@ -57,3 +57,12 @@ def test_triage_routes_each_request_to_its_specialist_with_typed_context() -> No
         in proc.stdout
     )
     assert "r1 [billing] A refund for INV-1042 is on its way." in proc.stdout
+
+
+def test_event_driven_starts_one_workflow_per_ticket_and_prints_its_trace() -> None:
+    proc = run_example("--spans", example=ROOT / "examples" / "event_driven.py")
+    assert proc.returncode == 0, proc.stderr
+    assert "4 tickets, 3 workflows, 1 duplicate" in proc.stdout
+    assert proc.stdout.count(": completed") == 3
+    tree = proc.stdout.split("publish helpdesk.ticket_opened", 1)[1]
+    assert re.search(r"^  process helpdesk\.ticket_opened .*\n    invoke_workflow ", tree, re.M)

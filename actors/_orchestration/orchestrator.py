@@ -297,6 +297,7 @@ class Orchestrator(Resumption, Handoffs):
                     WorkflowStarted,
                     workflow_id=wf.id,
                     name=msg.name,
+                    causation_id=msg.causation_id,
                     plan=msg.plan.model_dump(mode="json"),
                     agents=sorted(self.agents),
                 )

@@ -74,6 +74,7 @@ def submit(
     *,
     workflow_id: str | None = None,
     name: str = "workflow",
+    causation_id: str = "",
 ) -> pykka.Future[WorkflowResult]:
     """Submit ``plan`` to an orchestrator; returns at once.
 
@@ -85,6 +86,8 @@ def submit(
         plan: The plan to run.
         workflow_id: Id for the workflow; a new UUID hex by default.
         name: Workflow name, for the span name.
+        causation_id: Id of the event that caused the workflow, recorded as its
+            ``WorkflowStarted.causation_id``; ``""`` for none.
 
     Returns:
         A future of the :class:`WorkflowResult`; ``get(timeout=...)`` raises
@@ -103,6 +106,7 @@ def submit(
             future,
             otel_context.get_current(),
             current_workflow_span(),
+            causation_id,
         )
     )
     return future

@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import TracebackType
-from typing import Self, cast
+from typing import Self, TypeVar, cast
 
 import pykka
 from opentelemetry import trace
@@ -15,7 +15,7 @@ from opentelemetry import trace
 from actors._errors import ConfigurationError, WorkflowError, WorkflowTimeout
 from actors._supervision.child_spec import ChildSpec
 from actors._supervision.supervisor import ChildInfo, Supervisor
-from bus import EventBus, Telemetry
+from bus import Event, EventBus, Telemetry
 from memory import MemoryStore
 
 from .orchestrator import Orchestrator
@@ -24,10 +24,13 @@ from .policies import Limits, RetryPolicy
 from .remote import AGENT_INBOX, RemoteAgent, Transport
 from .result import WorkflowResult
 from .submit import approve, cancel, resume, submit
+from .triggers import Trigger, start_trigger
 from .workflow_span import workflow_span
 from .workflow_state import CancelAll
 
 __all__ = ["Team"]
+
+E = TypeVar("E", bound=Event)
 
 _CANCEL_GRACE = 5.0  # seconds Team.run waits for a cancelled workflow's partial result
 
@@ -154,6 +157,7 @@ class Team:
         if transport is not None:
             transport.reach([agent.name for agent in remote])
             transport.provision([agent.name for agent in remote])
+        self._triggers: dict[str, Trigger[Event]] = {}
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
             name=name, bus=b, children=[orchestrator, agents_sup], telemetry=telemetry
         )
@@ -162,16 +166,106 @@ class Team:
             transport.watch_dead_letters()
 
     def submit(
-        self, plan: Plan, *, workflow_id: str | None = None, name: str = "workflow"
+        self,
+        plan: Plan,
+        *,
+        workflow_id: str | None = None,
+        name: str = "workflow",
+        causation_id: str = "",
     ) -> pykka.Future[WorkflowResult]:
         """Check ``plan`` and start it as a workflow; returns a future of its result.
+
+        ``causation_id`` is the id of the event that caused it, if any (its
+        ``WorkflowStarted.causation_id``).
 
         Raises:
             PlanValidationError: The plan is not a DAG over this team's agents.
             WorkflowError: Through the future, if the orchestrator stops first.
         """
         plan.check(self._names)
-        return submit(self._orchestrator(), plan, workflow_id=workflow_id, name=name)
+        return submit(
+            self._orchestrator(),
+            plan,
+            workflow_id=workflow_id,
+            name=name,
+            causation_id=causation_id,
+        )
+
+    def on(
+        self,
+        event_type: type[E],
+        plan_factory: Callable[[E], Plan],
+        *,
+        where: Callable[[E], bool] | None = None,
+        key: Callable[[E], str] | None = None,
+        name: str | None = None,
+    ) -> Trigger[E]:
+        """Start a workflow for each published ``event_type`` event, at most once per key.
+
+        Any :class:`bus.Event` subclass works, users' own types and
+        :class:`bus.ExternalEvent` (CloudEvents from other producers, over NATS)
+        included. The workflow's id is derived from ``name`` and the key
+        (:func:`~actors.lowlevel.trigger_workflow_id`), so a key never starts two
+        workflows: not in this process, and, when the bus has a readable
+        :class:`memory.EventLog` (``EventBus(event_log=SQLiteEventLog(...))``), not
+        after a restart either (the log's workflow ids are read here, once). The event
+        is the workflow's cause: ``WorkflowStarted.causation_id`` is its id, and the
+        workflow span is a child of its ``process`` span, itself a child of its
+        ``publish`` span. An event the trigger cannot start a workflow for (``key``
+        or ``plan_factory`` raised, or the plan is invalid) is logged at ERROR and
+        published as :class:`bus.TriggerFailed`; later events still trigger, and
+        the key stays free.
+
+        Args:
+            event_type: The event type (its subclasses too).
+            plan_factory: Makes the plan from the event. Runs in the trigger's actor
+                thread, never the publisher's; it may block (later events wait) and
+                may raise (reported, as above).
+            where: Only events for which this returns true; runs in the publisher's
+                thread, so it must be quick and must not block.
+            key: The event's deduplication key; ``None`` uses the event's ``id`` (the
+                same event is never started twice). Runs where ``plan_factory`` does.
+            name: The trigger's name: its workflows' name and the scope of its keys,
+                so keep it stable across restarts; ``None`` uses ``event_type``'s
+                ``type`` (e.g. ``"acme.ticket_opened"``).
+
+        Returns:
+            The trigger: :meth:`~Trigger.remove` it to stop, ask its
+            :meth:`~Trigger.statistics`, or :meth:`~Trigger.wait_idle`.
+
+        Raises:
+            ConfigurationError: This team has a trigger of that name already, or the
+                team is stopped.
+
+        Example:
+            >>> trigger = team.on(  # doctest: +SKIP
+            ...     TicketOpened, lambda e: Plan(tasks=[Task(id="t", agent="triage")]),
+            ...     key=lambda e: e.ticket_id,
+            ... )
+        """
+        if name is None:
+            name = str(event_type.model_fields["type"].default)
+        if name in self._triggers:
+            msg = f"Team {self.name!r} has a trigger named {name!r} already; give this one name=."
+            raise ConfigurationError(msg)
+
+        def start_plan(plan: Plan, workflow_id: str, name: str, cause: str) -> None:
+            self.submit(plan, workflow_id=workflow_id, name=name, causation_id=cause)
+
+        trigger = start_trigger(
+            self.supervisor,
+            self.bus,
+            event_type,
+            plan_factory,
+            where=where,
+            key=key,
+            name=name,
+            actor_name=f"{self.name}.trigger.{name}",
+            submit=start_plan,
+            on_remove=lambda: self._triggers.pop(name, None),
+        )
+        self._triggers[name] = cast("Trigger[Event]", trigger)
+        return trigger
 
     def resume(self, workflow_id: str) -> pykka.Future[WorkflowResult]:
         """Continue a workflow from the bus's event log (see :func:`actors.lowlevel.resume`)."""

@@ -114,6 +114,7 @@ class Submit:
     future: pykka.Future[WorkflowResult]
     parent: otel_context.Context
     span: trace.Span | None  # an enclosing workflow_span's, which the caller ends
+    causation_id: str = ""  # the event that started the workflow (a trigger's), if any
 
 
 @dataclass(frozen=True, slots=True)
