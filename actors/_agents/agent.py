@@ -56,6 +56,8 @@ class TaskContext:
         inputs: Results of the task's dependencies, by task id.
         context: Extra context (e.g. handed over by another agent).
         usage: Tokens spent so far in this attempt; add with :meth:`add_usage`.
+        model: The model they were spent on, as :meth:`add_usage` was told (``None``:
+            none yet; ``""``: unknown, or more than one); the outcome reports it.
         idempotency: Where :meth:`run_once` keeps side effects' results (the agent's).
         cancellation: Set when the attempt should stop (timed out, its workflow
             cancelled, the team stopping): check it between steps, wait on it instead of
@@ -71,10 +73,18 @@ class TaskContext:
     usage: TokenUsage = field(default_factory=TokenUsage)
     idempotency: IdempotencyStore | None = None
     cancellation: Cancellation = field(default_factory=Cancellation)
+    model: str | None = None
 
-    def add_usage(self, usage: TokenUsage) -> None:
-        """Add tokens spent by a model call to this attempt's total."""
+    def add_usage(self, usage: TokenUsage, *, model: str = "") -> None:
+        """Add tokens spent by a model call to this attempt's total.
+
+        Args:
+            usage: The call's tokens.
+            model: The model called (its request name, as :class:`actors.Prices` knows
+                it); ``""`` if not known. An attempt that used two models reports ``""``.
+        """
         self.usage = self.usage + usage
+        self.model = model if self.model in (None, model) else ""
 
     def run_once(
         self,
@@ -369,9 +379,12 @@ class Agent(Actor):
                 reason=value.reason,
                 context=value.context,
                 usage=task.usage,
+                model=task.model or "",
             )
         result = to_json_value(value)
-        return TaskCompleted(**envelope, agent=self.name, result=result, usage=task.usage)
+        return TaskCompleted(
+            **envelope, agent=self.name, result=result, usage=task.usage, model=task.model or ""
+        )
 
     def _failed(
         self, envelope: dict[str, Any], task: TaskContext, exc: Exception, *, retryable: bool
@@ -383,4 +396,5 @@ class Agent(Actor):
             message=str(exc),
             retryable=retryable,
             usage=task.usage,
+            model=task.model or "",
         )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pykka
 from opentelemetry import context as otel_context
+
+from bus import TokenUsage
 
 from .plan import Plan
 from .result import WorkflowResult
@@ -74,6 +77,7 @@ def submit(
     *,
     workflow_id: str | None = None,
     name: str = "workflow",
+    planning: Mapping[str, TokenUsage] | None = None,
 ) -> pykka.Future[WorkflowResult]:
     """Submit ``plan`` to an orchestrator; returns at once.
 
@@ -85,11 +89,14 @@ def submit(
         plan: The plan to run.
         workflow_id: Id for the workflow; a new UUID hex by default.
         name: Workflow name, for the span name.
+        planning: Tokens spent making ``plan``, by model (``Planner.spent``): counted in
+            the result's ``usage`` and ``cost``, and against the budget.
 
     Returns:
         A future of the :class:`WorkflowResult`; ``get(timeout=...)`` raises
-        :class:`PlanValidationError` for an invalid plan and :class:`WorkflowError` if
-        the orchestrator stops or crashes first.
+        :class:`PlanValidationError` for an invalid plan, :class:`BudgetExceeded` if the
+        workflow spent more than ``Limits.budget``, and :class:`WorkflowError` if the
+        orchestrator stops or crashes first.
 
     Raises:
         pykka.ActorDeadError: The orchestrator is not running.
@@ -103,6 +110,7 @@ def submit(
             future,
             otel_context.get_current(),
             current_workflow_span(),
+            dict(planning or {}),
         )
     )
     return future
