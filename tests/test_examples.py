@@ -45,3 +45,11 @@ def test_supervision_tree_prints_every_restart_in_order() -> None:
     ) == (lines.index("  tools: restarted cache (restart #2)") + 1)
     assert lines[-1] == "   root: restarted tools (restart #1)"
     assert "    cache [alive, permanent, restarts=0]" in proc.stdout
+
+
+def test_budget_stops_the_workflow_and_prints_what_was_spent() -> None:
+    proc = run_example(example=ROOT / "examples" / "budget.py")
+    assert proc.returncode == 0, proc.stderr
+    assert re.match(r"^stopped: spent \$0\.\d+, over its budget of \$0\.0006\n", proc.stdout)
+    assert re.search(r"^t2\s+w2\s+cancelled\s+0\s", proc.stdout, re.MULTILINE)
+    assert re.search(r"^total\s+\d+\s+0\.\d{6}$", proc.stdout, re.MULTILINE)
