@@ -29,6 +29,7 @@ from ._agents.tool import side_effect as side_effect
 from ._backoff import Backoff as Backoff
 from ._errors import ActorDeadError as ActorDeadError
 from ._errors import ActorError as ActorError
+from ._errors import BudgetExceeded as BudgetExceeded
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import LLMOutputError as LLMOutputError
 from ._errors import NotJSONError as NotJSONError
@@ -40,11 +41,15 @@ from ._errors import TaskError as TaskError
 from ._errors import ToolArgumentsError as ToolArgumentsError
 from ._errors import WorkflowError as WorkflowError
 from ._errors import WorkflowTimeout as WorkflowTimeout
+from ._orchestration.budget import Budget as Budget
 from ._orchestration.circuit_breaker import CircuitBreaker as CircuitBreaker
 from ._orchestration.plan import Plan as Plan
 from ._orchestration.plan import Task as Task
 from ._orchestration.policies import Limits as Limits
 from ._orchestration.policies import RetryPolicy as RetryPolicy
+from ._orchestration.prices import DEFAULT_PRICES as DEFAULT_PRICES
+from ._orchestration.prices import ModelPrice as ModelPrice
+from ._orchestration.prices import Prices as Prices
 from ._orchestration.remote import RemoteAgent as RemoteAgent
 from ._orchestration.result import TaskResult as TaskResult
 from ._orchestration.result import TaskStatus as TaskStatus
@@ -94,12 +99,15 @@ except PackageNotFoundError:  # run from a source tree that was never installed
 
 __all__ = [
     "DEFAULT_MODEL_RETRIES",
+    "DEFAULT_PRICES",
     "Actor",
     "ActorDeadError",
     "ActorError",
     "ActorchestraError",
     "Agent",
     "Backoff",
+    "Budget",
+    "BudgetExceeded",
     "Cancellation",
     "ChildInfo",
     "ChildSpec",
@@ -112,12 +120,14 @@ __all__ = [
     "LLMAgent",
     "LLMOutputError",
     "Limits",
+    "ModelPrice",
     "NotJSONError",
     "OperationalError",
     "Plan",
     "PlanValidationError",
     "Planner",
     "PlanningError",
+    "Prices",
     "RemoteAgent",
     "RestartLimitExceeded",
     "RestartPolicy",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActorDeadError",
     "ActorError",
+    "BudgetExceeded",
     "ConfigurationError",
     "LLMOutputError",
     "NotJSONError",
@@ -120,6 +121,28 @@ class WorkflowTimeout(WorkflowError, TimeoutError):  # noqa: N818 - the conditio
         super().__init__(message)
         self.workflow_id = workflow_id
         self.partial = partial
+
+
+class BudgetExceeded(WorkflowError):  # noqa: N818 - the condition's name
+    """A workflow spent more than its :class:`actors.Budget`; it was stopped.
+
+    Its unfinished tasks were cancelled and its attempts in flight asked to stop.
+
+    Attributes:
+        workflow_id: The workflow.
+        reason: Which bound it passed, and by how much.
+        result: What it did: each task's status, tokens and cost (``usage``,
+            ``usage_by_model``, ``cost``; the planner's in ``planning``), and the tasks
+            cancelled because of the budget (status ``CANCELLED``).
+    """
+
+    def __init__(
+        self, message: str, *, workflow_id: str, reason: str, result: WorkflowResult
+    ) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.reason = reason
+        self.result = result
 
 
 class RestartLimitExceeded(ActorError, OperationalError):  # noqa: N818 - OTP's name for the condition

@@ -97,6 +97,9 @@ class TaskCompleted(Event):
         agent: Name of the agent that ran it.
         result: The task's result, any JSON value.
         usage: Tokens the attempt spent.
+        model: The model the attempt's tokens were spent on (its request name, the
+            key of :class:`actors.Prices`); ``""`` when no model or more than one was
+            used, and in records written before this field existed.
         attempt_token: The attempt's token, copied from its :class:`TaskStarted`.
     """
 
@@ -106,6 +109,7 @@ class TaskCompleted(Event):
     agent: str = Field(min_length=1)
     result: JsonValue = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    model: str = ""
     attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
@@ -118,6 +122,9 @@ class TaskFailed(Event):
         message: The error message.
         retryable: Whether another attempt may succeed.
         usage: Tokens the attempt spent before failing.
+        model: The model the attempt's tokens were spent on (its request name, the
+            key of :class:`actors.Prices`); ``""`` when no model or more than one was
+            used, and in records written before this field existed.
         attempt_token: The attempt's token, copied from its :class:`TaskStarted`.
     """
 
@@ -129,6 +136,7 @@ class TaskFailed(Event):
     message: str = ""
     retryable: bool = True
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    model: str = ""
     attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
@@ -141,6 +149,9 @@ class Handoff(Event):
         reason: Why, in words.
         context: The slice of context handed over (not the whole history).
         usage: Tokens the attempt spent before handing off.
+        model: The model the attempt's tokens were spent on (its request name, the
+            key of :class:`actors.Prices`); ``""`` when no model or more than one was
+            used, and in records written before this field existed.
         attempt_token: The attempt's token, copied from its :class:`TaskStarted`.
     """
 
@@ -152,6 +163,7 @@ class Handoff(Event):
     reason: str = ""
     context: dict[str, JsonValue] = Field(default_factory=dict)
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    model: str = ""
     attempt_token: str = Field(default="", max_length=256, repr=False)
 
 
@@ -200,6 +212,8 @@ class TaskFinished(Event):
             completed one, and in records written by 0.1.0, which lack it).
         result: The result of a completed task (what a resumed workflow reuses).
         usage: Tokens spent on all its attempts.
+        usage_by_model: The same tokens by model (``""``: not known), what its cost is
+            computed from; empty in records written before this field existed.
         duration: Seconds from its first start to its end (0 if it never started).
     """
 
@@ -211,6 +225,7 @@ class TaskFinished(Event):
     error_kind: FailureKind | None = None
     result: JsonValue = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    usage_by_model: dict[str, TokenUsage] = Field(default_factory=dict)
     duration: float = Field(default=0.0, ge=0)
 
 

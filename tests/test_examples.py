@@ -66,3 +66,11 @@ def test_event_driven_starts_one_workflow_per_ticket_and_prints_its_trace() -> N
     assert proc.stdout.count(": completed") == 3
     tree = proc.stdout.split("publish helpdesk.ticket_opened", 1)[1]
     assert re.search(r"^  process helpdesk\.ticket_opened .*\n    invoke_workflow ", tree, re.M)
+
+
+def test_budget_stops_the_workflow_and_prints_what_was_spent() -> None:
+    proc = run_example(example=ROOT / "examples" / "budget.py")
+    assert proc.returncode == 0, proc.stderr
+    assert re.match(r"^stopped: spent \$0\.\d+, over its budget of \$0\.0006\n", proc.stdout)
+    assert re.search(r"^t2\s+w2\s+cancelled\s+0\s", proc.stdout, re.MULTILINE)
+    assert re.search(r"^total\s+\d+\s+0\.\d{6}$", proc.stdout, re.MULTILINE)

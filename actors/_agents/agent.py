@@ -308,9 +308,12 @@ class Agent(Actor):
                 reason=value.reason,
                 context=value.context,
                 usage=task.usage,
+                model=task.model or "",
             )
         result = to_json_value(value)
-        return TaskCompleted(**envelope, agent=self.name, result=result, usage=task.usage)
+        return TaskCompleted(
+            **envelope, agent=self.name, result=result, usage=task.usage, model=task.model or ""
+        )
 
     def _failed(
         self, envelope: dict[str, Any], task: TaskContext, exc: Exception, *, retryable: bool
@@ -322,4 +325,5 @@ class Agent(Actor):
             message=str(exc),
             retryable=retryable,
             usage=task.usage,
+            model=task.model or "",
         )

@@ -179,13 +179,15 @@ def chat(
             # Not chained: an error body may echo the request (prompt text).
             raise TaskError(msg, retryable=retryable) from None
         usage = TokenUsage()
-        details: dict[str, AttributeValue] = {}
+        details: dict[str, int] = {}
         if response.usage is not None:
+            details = _token_details(response.usage)
             usage = TokenUsage(
                 input_tokens=response.usage.prompt_tokens,
                 output_tokens=response.usage.completion_tokens,
+                cached_input_tokens=details.get("gen_ai.usage.cache_read.input_tokens", 0),
+                reasoning_tokens=details.get("gen_ai.usage.reasoning.output_tokens", 0),
             )
-            details = _token_details(response.usage)
         span.set_attributes(
             {
                 "gen_ai.response.model": response.model,
@@ -226,9 +228,9 @@ def _output_type(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
     return {"gen_ai.output.type": "text"} if kind == "text" else {}
 
 
-def _token_details(usage: Any) -> dict[str, AttributeValue]:  # noqa: ANN401 - CompletionUsage
+def _token_details(usage: Any) -> dict[str, int]:  # noqa: ANN401 - CompletionUsage
     """Cached input and reasoning tokens, when the server reports them."""
-    found: dict[str, AttributeValue] = {}
+    found: dict[str, int] = {}
     prompt = getattr(usage, "prompt_tokens_details", None)
     cached = getattr(prompt, "cached_tokens", None) if prompt is not None else None
     if cached is not None:

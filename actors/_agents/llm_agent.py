@@ -234,7 +234,7 @@ class LLMAgent(Agent):
                 cancellation=task.cancellation,
                 **kwargs,
             )
-            task.add_usage(usage)
+            task.add_usage(usage, model=self.model)
             if message.tool_calls:
                 messages.append(message.model_dump(mode="json", exclude_none=True))
                 for call in message.tool_calls:

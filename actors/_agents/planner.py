@@ -71,6 +71,7 @@ class Planner:
         self.agents = dict(agents)
         self.max_attempts = max(1, max_attempts)
         self.usage = TokenUsage()
+        self.spent: dict[str, TokenUsage] = {}
         telemetry = telemetry if telemetry is not None else Telemetry()
         self._tracer = telemetry.tracer("actorchestra.planner")
         self._instruments = Instruments.of_telemetry(telemetry)
@@ -94,7 +95,8 @@ class Planner:
 
         Returns:
             A plan that passed :meth:`Plan.check` against the agents. Tokens spent are
-            added to :attr:`usage`.
+            added to :attr:`usage`; :attr:`spent` holds this call's, by model, for
+            ``Team.run(plan, planning=planner.spent)`` to count in the workflow's cost.
 
         Raises:
             PlanningError: No valid plan within ``max_attempts`` calls; the message
@@ -105,6 +107,7 @@ class Planner:
         if cancellation is None:
             deadline = None if timeout is None else time.monotonic() + timeout
             cancellation = Cancellation(deadline)
+        self.spent = {}
         agents = "\n".join(f"- {name}: {desc or name}" for name, desc in self.agents.items())
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT.format(agents=agents)},
@@ -132,6 +135,7 @@ class Planner:
                     response_format=response_format(Plan),
                 )
                 self.usage = self.usage + usage
+                self.spent = {self.model: self.spent.get(self.model, TokenUsage()) + usage}
                 text = message.content or ""
                 try:
                     plan = Plan.model_validate_json(text)

@@ -38,6 +38,8 @@ class TaskContext:
             :attr:`handed_over_by`, :meth:`handed_over`), with the orchestrator's
             ``handoff_from`` and ``handoff_reason`` keys.
         usage: Tokens spent so far in this attempt; add with :meth:`add_usage`.
+        model: The model they were spent on, as :meth:`add_usage` was told (``None``:
+            none yet; ``""``: unknown, or more than one); the outcome reports it.
         idempotency: Where :meth:`run_once` keeps side effects' results (the agent's).
         cancellation: Set when the attempt should stop (timed out, its workflow
             cancelled, the team stopping): check it between steps, wait on it instead of
@@ -53,10 +55,18 @@ class TaskContext:
     usage: TokenUsage = field(default_factory=TokenUsage)
     idempotency: IdempotencyStore | None = None
     cancellation: Cancellation = field(default_factory=Cancellation)
+    model: str | None = None
 
-    def add_usage(self, usage: TokenUsage) -> None:
-        """Add tokens spent by a model call to this attempt's total."""
+    def add_usage(self, usage: TokenUsage, *, model: str = "") -> None:
+        """Add tokens spent by a model call to this attempt's total.
+
+        Args:
+            usage: The call's tokens.
+            model: The model called (its request name, as :class:`actors.Prices` knows
+                it); ``""`` if not known. An attempt that used two models reports ``""``.
+        """
         self.usage = self.usage + usage
+        self.model = model if self.model in (None, model) else ""
 
     def run_once(
         self,

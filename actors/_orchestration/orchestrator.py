@@ -27,6 +27,7 @@ from memory import EventLog, MemoryStore
 from .handoffs import Handoffs
 from .identity import Rejections, Verdict, attempt_token_of, verdict
 from .policies import Limits, RetryPolicy
+from .prices import DEFAULT_PRICES, Prices
 from .remote import ORCHESTRATOR_INBOX
 from .resume import Resumption
 from .routing import AgentRouter
@@ -99,6 +100,8 @@ class Orchestrator(Resumption, Handoffs):
             ``event_log`` if it is a readable :class:`memory.EventLog`.
         memory: The agents' store: a workflow's short-term facts (namespace
             ``workflow:<id>``, see :meth:`Agent.note`) are discarded when it ends.
+        prices: What tokens cost by model, for the results' ``cost`` and a dollar
+            budget; :data:`DEFAULT_PRICES` by default.
     """
 
     def __init__(
@@ -114,8 +117,10 @@ class Orchestrator(Resumption, Handoffs):
         telemetry: Telemetry | None = None,
         event_log: EventLog | None = None,
         memory: MemoryStore | None = None,
+        prices: Prices | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        self.prices = prices if prices is not None else DEFAULT_PRICES
         self._bus = bus
         self.retry = retry if retry is not None else RetryPolicy()
         self.limits = limits if limits is not None else Limits()
@@ -243,12 +248,12 @@ class Orchestrator(Resumption, Handoffs):
                 self._completed(wf, run, event)
         elif isinstance(event, TaskFailed):
             if event.agent in ("", run.agent):
-                run.usage = run.usage + event.usage
+                wf.spend(run, event.usage, event.model)
                 error = f"{event.error_type}: {event.message}"
                 self._failed(wf, run, FailureKind.ERROR, error, retryable=event.retryable)
         elif isinstance(event, Handoff):
             if event.from_agent == run.agent:
-                run.usage = run.usage + event.usage
+                wf.spend(run, event.usage, event.model)
                 self._handoff(wf, run, event)
         elif isinstance(event, ChildCrashed):
             if event.child == run.agent:
@@ -261,6 +266,7 @@ class Orchestrator(Resumption, Handoffs):
         ):
             error = f"task undeliverable: {event.reason}"
             self._failed(wf, run, FailureKind.UNDELIVERABLE, error, retryable=True)
+        self._check_budget(wf)
         self._settle(wf)
 
     def on_stop(self) -> None:
@@ -289,7 +295,12 @@ class Orchestrator(Resumption, Handoffs):
         if span is None:
             span = start_workflow_span(self._tracer, msg.name, msg.parent)
         wf = self._new_workflow(
-            msg.workflow_id, msg.plan, msg.future, span, owns_span=msg.span is None
+            msg.workflow_id,
+            msg.plan,
+            msg.future,
+            span,
+            owns_span=msg.span is None,
+            planning=msg.planning,
         )
         with self._in_workflow(wf):
             if self._bus.has_subscribers(WorkflowStarted):  # dumping the plan is not free
@@ -301,4 +312,5 @@ class Orchestrator(Resumption, Handoffs):
                     plan=msg.plan.model_dump(mode="json"),
                     agents=sorted(self.agents),
                 )
-            self._dispatch(wf)
+            self._check_budget(wf)  # the planning alone may have spent it
+            self._settle(wf)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from actors._backoff import Backoff
 from actors._errors import ConfigurationError
 
+from .budget import Budget
 from .circuit_breaker import CircuitBreaker
 
 __all__ = ["DEFAULT_RETRY_BACKOFF", "Limits", "RetryPolicy"]
@@ -56,6 +57,8 @@ class Limits:
             ready, across workflows; an attempt's timeout starts when it is sent. This
             bounds the agents' mailboxes and the timers, so a plan of 30,000 tasks costs
             per task about what a small one does. ``None`` sends every ready task at once.
+        budget: The most tokens or dollars one workflow may spend (see :class:`Budget`);
+            past it the workflow stops with :class:`BudgetExceeded`. ``None``: no bound.
 
     Raises:
         ConfigurationError: A bound is out of range (also a ``ValueError``).
@@ -70,6 +73,7 @@ class Limits:
     max_steps: int | None = None
     max_handoffs: int = 5
     max_in_flight: int | None = 4
+    budget: Budget | None = None
 
     def __post_init__(self) -> None:
         checks = {

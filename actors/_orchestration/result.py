@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from bus import FailureKind, TokenUsage
 
@@ -34,6 +34,9 @@ class TaskResult(BaseModel):
         finished_at: When it reached its terminal status (UTC).
         duration: Seconds from first start to the end (0 if it never started).
         usage: Tokens spent over all attempts.
+        usage_by_model: The same tokens by model (``""``: not known).
+        cost: US dollars they cost at the team's :class:`Prices`; ``None`` when some
+            were spent on a model with no price (never a guess).
         result: The result, for a completed task.
         error: The cause, for a failed or cancelled task.
         error_kind: The kind of ``error`` (see :class:`bus.FailureKind`); ``None`` when
@@ -52,6 +55,8 @@ class TaskResult(BaseModel):
     finished_at: datetime
     duration: float
     usage: TokenUsage
+    usage_by_model: dict[str, TokenUsage] = Field(default_factory=dict)
+    cost: float | None = None
     result: JsonValue = None
     error: str = ""
     error_kind: FailureKind | None = None
@@ -69,6 +74,11 @@ class WorkflowResult(BaseModel):
         answer: The final answer: the result of the plan's only sink task, or a dict of
             the sink tasks' results by id when there are several.
         duration: Seconds from submission to the end.
+        planning: Tokens the planner spent on this workflow's plan, by model, as given
+            to ``Team.run(..., planning=planner.spent)``.
+        planning_cost: US dollars the planning cost (``None``: not known).
+        cost: US dollars the tasks and the planning cost at the team's :class:`Prices`;
+            ``None`` when some tokens were spent on a model with no price.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -78,6 +88,9 @@ class WorkflowResult(BaseModel):
     tasks: tuple[TaskResult, ...]
     answer: JsonValue
     duration: float
+    planning: dict[str, TokenUsage] = Field(default_factory=dict)
+    planning_cost: float | None = None
+    cost: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -86,15 +99,30 @@ class WorkflowResult(BaseModel):
 
     @property
     def usage(self) -> TokenUsage:
-        """Tokens spent by all tasks."""
+        """Tokens spent by all tasks and the planning."""
         total = TokenUsage()
+        for usage in self.planning.values():
+            total = total + usage
         for t in self.tasks:
             total = total + t.usage
         return total
 
+    @property
+    def usage_by_model(self) -> dict[str, TokenUsage]:
+        """Tokens spent by all tasks and the planning, by model (``""``: not known)."""
+        total: dict[str, TokenUsage] = {}
+        for spent in (self.planning, *(t.usage_by_model for t in self.tasks)):
+            for model, usage in spent.items():
+                total[model] = total.get(model, TokenUsage()) + usage
+        return total
+
     def table(self) -> str:
-        """A plain-text table: task, agent, status, attempts, duration (s), tokens."""
-        head = ("task", "agent", "status", "attempts", "duration_s", "tokens")
+        """A plain-text table: task, agent, status, attempts, duration (s), tokens, cost ($).
+
+        A cost not known (a model with no price) shows as ``?``; the planning, when
+        given, is a row of its own, and a last row sums tokens and cost.
+        """
+        head = ("task", "agent", "status", "attempts", "duration_s", "tokens", "cost_usd")
         rows = [head] + [
             (
                 t.task_id,
@@ -103,11 +131,22 @@ class WorkflowResult(BaseModel):
                 str(t.attempts),
                 f"{t.duration:.3f}",
                 str(t.usage.total_tokens),
+                _dollars(t.cost),
             )
             for t in self.tasks
         ]
+        if self.planning:
+            tokens = sum(u.total_tokens for u in self.planning.values())
+            rows.insert(
+                1, ("(plan)", "planner", "", "", "", str(tokens), _dollars(self.planning_cost))
+            )
+        rows.append(("total", "", "", "", "", str(self.usage.total_tokens), _dollars(self.cost)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         return "\n".join(
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         )
+
+
+def _dollars(cost: float | None) -> str:
+    return "?" if cost is None else f"{cost:.6f}"

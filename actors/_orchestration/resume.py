@@ -165,6 +165,7 @@ class Resumption(Dispatching):
                 reused=sorted(state.finished),
                 restarted=in_flight,
             )
+            self._check_budget(wf)
             self._settle(wf)
 
     def _rebuild(self, workflow_id: str) -> Rebuilt:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pykka
 from opentelemetry import context as otel_context
+
+from bus import TokenUsage
 
 from .plan import Plan
 from .result import WorkflowResult
@@ -75,6 +78,7 @@ def submit(
     workflow_id: str | None = None,
     name: str = "workflow",
     causation_id: str = "",
+    planning: Mapping[str, TokenUsage] | None = None,
 ) -> pykka.Future[WorkflowResult]:
     """Submit ``plan`` to an orchestrator; returns at once.
 
@@ -88,11 +92,14 @@ def submit(
         name: Workflow name, for the span name.
         causation_id: Id of the event that caused the workflow, recorded as its
             ``WorkflowStarted.causation_id``; ``""`` for none.
+        planning: Tokens spent making ``plan``, by model (``Planner.spent``): counted in
+            the result's ``usage`` and ``cost``, and against the budget.
 
     Returns:
         A future of the :class:`WorkflowResult`; ``get(timeout=...)`` raises
-        :class:`PlanValidationError` for an invalid plan and :class:`WorkflowError` if
-        the orchestrator stops or crashes first.
+        :class:`PlanValidationError` for an invalid plan, :class:`BudgetExceeded` if the
+        workflow spent more than ``Limits.budget``, and :class:`WorkflowError` if the
+        orchestrator stops or crashes first.
 
     Raises:
         pykka.ActorDeadError: The orchestrator is not running.
@@ -107,6 +114,7 @@ def submit(
             otel_context.get_current(),
             current_workflow_span(),
             causation_id,
+            dict(planning or {}),
         )
     )
     return future

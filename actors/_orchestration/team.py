@@ -15,12 +15,13 @@ from opentelemetry import trace
 from actors._errors import ConfigurationError, WorkflowError, WorkflowTimeout
 from actors._supervision.child_spec import ChildSpec
 from actors._supervision.supervisor import ChildInfo, Supervisor
-from bus import Event, EventBus, Telemetry
+from bus import Event, EventBus, Telemetry, TokenUsage
 from memory import MemoryStore
 
 from .orchestrator import Orchestrator
 from .plan import Plan
 from .policies import Limits, RetryPolicy
+from .prices import Prices
 from .remote import AGENT_INBOX, RemoteAgent, Transport
 from .result import WorkflowResult
 from .submit import approve, cancel, resume, submit
@@ -58,8 +59,10 @@ class Team:
         retry: How failed attempts are retried: backoff, and the circuit breaker that
             sends a failing agent's work elsewhere (the agents' ``capabilities`` say
             where); see :class:`RetryPolicy`.
-        limits: Timeouts (seconds) and bounds on steps, handoffs and attempts in flight
-            per agent; see :class:`Limits`.
+        limits: Timeouts (seconds) and bounds on steps, handoffs, attempts in flight
+            per agent and each workflow's budget; see :class:`Limits`.
+        prices: What tokens cost by model (results' ``cost``, a dollar budget); see
+            :class:`Prices`. :data:`DEFAULT_PRICES` by default.
         telemetry: Where the team's workflow spans, supervisors' spans and task metrics
             go; ``None`` uses the bus's (``bus.telemetry``). Agents take their own.
         memory: The agents' store; each workflow's short-term facts are discarded at
@@ -95,6 +98,7 @@ class Team:
         telemetry: Telemetry | None = None,
         memory: MemoryStore | None = None,
         transport: Transport | None = None,
+        prices: Prices | None = None,
     ) -> None:
         if not agents:
             msg = "A Team needs at least one agent child spec."
@@ -138,6 +142,7 @@ class Team:
                 limits=limits,
                 telemetry=telemetry,
                 memory=memory,
+                prices=prices,
             ),
         )
         agents_sup = ChildSpec(
@@ -172,14 +177,17 @@ class Team:
         workflow_id: str | None = None,
         name: str = "workflow",
         causation_id: str = "",
+        planning: Mapping[str, TokenUsage] | None = None,
     ) -> pykka.Future[WorkflowResult]:
         """Check ``plan`` and start it as a workflow; returns a future of its result.
 
         ``causation_id`` is the id of the event that caused it, if any (its
-        ``WorkflowStarted.causation_id``).
+        ``WorkflowStarted.causation_id``). ``planning`` is what making the plan spent, by
+        model (``Planner.spent``).
 
         Raises:
             PlanValidationError: The plan is not a DAG over this team's agents.
+            BudgetExceeded: Through the future, if it spends more than ``Limits.budget``.
             WorkflowError: Through the future, if the orchestrator stops first.
         """
         plan.check(self._names)
@@ -189,6 +197,7 @@ class Team:
             workflow_id=workflow_id,
             name=name,
             causation_id=causation_id,
+            planning=planning,
         )
 
     def on(
@@ -309,6 +318,7 @@ class Team:
         timeout: float | None = 60.0,
         name: str = "workflow",
         workflow_id: str | None = None,
+        planning: Mapping[str, TokenUsage] | None = None,
     ) -> WorkflowResult:
         """Run ``plan`` to its end.
 
@@ -318,15 +328,19 @@ class Team:
                 cancelled (attempts in flight are asked to stop, none starts after).
             name: Workflow name, for the span name.
             workflow_id: Id for the workflow; a new UUID hex by default.
+            planning: Tokens spent making ``plan``, by model (``planner.spent``): counted
+                in the result's ``usage`` and ``cost`` and against the budget.
 
         Raises:
             PlanValidationError: The plan is invalid.
+            BudgetExceeded: The workflow spent more than ``Limits.budget`` and was
+                stopped; ``.result`` says what it spent, on what, and what did not run.
             WorkflowTimeout: The workflow did not end within ``timeout`` (also a
                 ``TimeoutError``); it carries the workflow id and the partial result.
             WorkflowError: The orchestrator stopped or crashed first.
         """
         workflow_id = workflow_id or uuid.uuid4().hex
-        future = self.submit(plan, workflow_id=workflow_id, name=name)
+        future = self.submit(plan, workflow_id=workflow_id, name=name, planning=planning)
         try:
             return future.get(timeout=timeout)
         except pykka.Timeout:

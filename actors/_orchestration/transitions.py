@@ -21,6 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from actors._actor import Actor
+from actors._errors import BudgetExceeded
 from actors._metrics import Instruments
 from actors._timers import TIMERS
 from bus import (
@@ -31,6 +32,7 @@ from bus import (
     TaskCompleted,
     TaskFinished,
     TaskStarted,
+    TokenUsage,
     WorkflowFinished,
 )
 from memory import EventLog, MemoryStore, MemoryStoreError, workflow_namespace
@@ -38,6 +40,7 @@ from memory import EventLog, MemoryStore, MemoryStoreError, workflow_namespace
 from .identity import Rejections, attempt_token_of, new_attempt_token, same_token
 from .plan import Plan
 from .policies import Limits, RetryPolicy
+from .prices import Prices
 from .result import TaskStatus, WorkflowResult
 from .routing import AgentRouter
 from .waiting_room import WaitingRoom
@@ -67,6 +70,7 @@ class WorkflowTransitions(Actor):
     _memory: MemoryStore | None
     limits: Limits
     retry: RetryPolicy
+    prices: Prices
     handoffs: Mapping[str, frozenset[str]]
 
     # -- workflows ---------------------------------------------------------------------
@@ -80,8 +84,12 @@ class WorkflowTransitions(Actor):
         *,
         owns_span: bool,
         finished: Mapping[str, TaskFinished] | None = None,
+        planning: Mapping[str, TokenUsage] | None = None,
     ) -> Workflow:
-        """Register a workflow; tasks in ``finished`` take their recorded outcome."""
+        """Register a workflow; tasks in ``finished`` take their recorded outcome.
+
+        ``planning`` is what the planner spent on the plan, by model.
+        """
         span.set_attribute("actorchestra.workflow.id", workflow_id)
         span.set_attribute("actorchestra.workflow.tasks", len(plan.tasks))
         tasks = {
@@ -100,10 +108,15 @@ class WorkflowTransitions(Actor):
             dependents=plan.dependents(),
             submitted_mono=time.monotonic(),
             open_tasks=len(tasks),
+            prices=self.prices,
         )
+        for model, usage in (planning or {}).items():
+            wf.spend(None, usage, model)
         for task_id, record in (finished or {}).items():
             run = tasks[task_id]
             run.restore(record)
+            for model, usage in run.spent.items():
+                wf.spent[model] = wf.spent.get(model, TokenUsage()) + usage
             wf.open_tasks -= 1
             if run.status is TaskStatus.COMPLETED:
                 for dep_id in wf.dependents[task_id]:
@@ -244,7 +257,7 @@ class WorkflowTransitions(Actor):
 
     def _completed(self, wf: Workflow, run: TaskRun, event: TaskCompleted) -> None:
         self._attempt_over(run, ok=True)
-        run.usage = run.usage + event.usage
+        wf.spend(run, event.usage, event.model)
         run.result = event.result
         self._close(wf, run, TaskStatus.COMPLETED)
         for dep_id in wf.dependents[run.task.id]:
@@ -280,6 +293,16 @@ class WorkflowTransitions(Actor):
                 run.set_error(FailureKind.CANCELLED, f"cancelled: {reason}")
                 self._close(wf, run, TaskStatus.CANCELLED)
 
+    def _check_budget(self, wf: Workflow) -> None:
+        """Stop ``wf`` (cancel what is unfinished) if its spend passed its budget."""
+        budget = self.limits.budget
+        if budget is None or wf.over_budget or wf.cancelled:
+            return
+        reason = budget.exceeded(wf.spent, wf.prices)
+        if reason:
+            wf.over_budget = reason
+            self._cancel(wf, f"the workflow {reason}")
+
     def _close(self, wf: Workflow, run: TaskRun, status: TaskStatus) -> None:
         if status is not TaskStatus.COMPLETED:
             self._give_up(wf, run, run.error or status.value)  # an attempt still out there
@@ -303,6 +326,7 @@ class WorkflowTransitions(Actor):
             error_kind=run.error_kind if failed else None,
             result=run.result,
             usage=run.usage,
+            usage_by_model=run.spent,
             duration=(run.finished_mono - run.started_mono) if run.started_at else 0.0,
         )
         attributes = {"gen_ai.agent.name": run.agent, "actorchestra.task.status": status.value}
@@ -332,4 +356,13 @@ class WorkflowTransitions(Actor):
                 logger.exception("Could not discard the short-term memory of %s", wf.id)
         if wf.owns_span:
             wf.span.end()
+        if wf.over_budget:
+            unfinished = [r.task_id for r in result.tasks if r.status is not TaskStatus.COMPLETED]
+            msg = (
+                f"Workflow {wf.id!r} {wf.over_budget}; it was stopped, tasks not completed: "
+                f"{unfinished} (see .result for what was spent, on what)."
+            )
+            exc = BudgetExceeded(msg, workflow_id=wf.id, reason=wf.over_budget, result=result)
+            wf.future.set_exception((BudgetExceeded, exc, None))
+            return
         wf.future.set(result)

@@ -15,6 +15,7 @@ from actors._timers import TimerHandle
 from bus import FailureKind, TaskFinished, TokenUsage
 
 from .plan import Plan, Task
+from .prices import Prices
 from .result import TaskResult, TaskStatus, WorkflowResult
 
 __all__ = [
@@ -51,6 +52,7 @@ class TaskRun:
     finished_at: datetime | None = None
     finished_mono: float = 0.0
     usage: TokenUsage = NO_USAGE  # frozen, so one shared zero serves every task
+    spent: dict[str, TokenUsage] = field(default_factory=dict)  # usage by model
     result: JsonValue = None
     error: str = ""
     error_kind: FailureKind | None = None
@@ -77,6 +79,9 @@ class TaskRun:
         self.error_kind = record.error_kind
         self.result = record.result
         self.usage = record.usage
+        self.spent = dict(record.usage_by_model)
+        if not self.spent and record.usage.total_tokens:  # recorded before models were
+            self.spent = {"": record.usage}
         self.finished_at = record.time
         self.started_at = record.time - timedelta(seconds=record.duration)
         self.started_mono, self.finished_mono = 0.0, record.duration
@@ -97,6 +102,19 @@ class Workflow:
     steps: int = 0
     cancelled: bool = False
     cancel_reason: str = ""
+    prices: Prices = field(default_factory=Prices)
+    planning: dict[str, TokenUsage] = field(default_factory=dict)  # the planner's, by model
+    spent: dict[str, TokenUsage] = field(default_factory=dict)  # tasks' and planning's
+    over_budget: str = ""  # why the budget stopped it, if it did
+
+    def spend(self, run: TaskRun | None, usage: TokenUsage, model: str) -> None:
+        """Count ``usage`` (spent on ``model``) to ``run`` (``None``: the planning)."""
+        if not usage.total_tokens:
+            return
+        for spent in (self.spent, self.planning if run is None else run.spent):
+            spent[model] = spent.get(model, NO_USAGE) + usage
+        if run is not None:
+            run.usage = run.usage + usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +133,8 @@ class Submit:
     parent: otel_context.Context
     span: trace.Span | None  # an enclosing workflow_span's, which the caller ends
     causation_id: str = ""  # the event that started the workflow (a trigger's), if any
+    # what the planner spent on the plan, by model
+    planning: dict[str, TokenUsage] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +184,7 @@ class Decide:
     reason: str
 
 
-def task_result(run: TaskRun) -> TaskResult:
+def task_result(run: TaskRun, prices: Prices) -> TaskResult:
     finished = run.finished_at or datetime.now(UTC)
     # Every value is already of its field's type: constructing skips re-validating them.
     return TaskResult.model_construct(
@@ -176,6 +196,8 @@ def task_result(run: TaskRun) -> TaskResult:
         finished_at=finished,
         duration=(run.finished_mono - run.started_mono) if run.started_at else 0.0,
         usage=run.usage,
+        usage_by_model=dict(run.spent),
+        cost=prices.cost(run.spent),
         result=run.result,
         error=run.error,
         error_kind=run.error_kind,
@@ -185,7 +207,7 @@ def task_result(run: TaskRun) -> TaskResult:
 
 def workflow_result(wf: Workflow) -> WorkflowResult:
     """The result of a workflow whose tasks all ended."""
-    results = tuple(task_result(run) for run in wf.tasks.values())
+    results = tuple(task_result(run, wf.prices) for run in wf.tasks.values())
     ok = all(r.status is TaskStatus.COMPLETED for r in results)
     sinks = [tid for tid, deps in wf.dependents.items() if not deps]
     answer: JsonValue = (
@@ -200,4 +222,7 @@ def workflow_result(wf: Workflow) -> WorkflowResult:
         tasks=results,
         answer=answer,
         duration=time.monotonic() - wf.submitted_mono,
+        planning=dict(wf.planning),
+        planning_cost=wf.prices.cost(wf.planning),
+        cost=wf.prices.cost(wf.spent),
     )

@@ -37,6 +37,8 @@ class Reply:
         delay: Seconds the server waits before answering (past the client's timeout,
             the client sees a timeout).
         drop: Close the connection without answering.
+        cached_tokens: Prompt tokens the reply's ``usage`` reports as read from the
+            prompt cache (``prompt_tokens_details.cached_tokens``, at most the prompt's).
     """
 
     content: str | None = None
@@ -45,6 +47,7 @@ class Reply:
     retry_after: float | None = None
     delay: float = 0.0
     drop: bool = False
+    cached_tokens: int = 0
 
     @classmethod
     def error(cls, status: int, retry_after: float | None = None) -> Reply:
@@ -232,6 +235,11 @@ class FakeLLMServer:
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion,
+                **(
+                    {"prompt_tokens_details": {"cached_tokens": min(reply.cached_tokens, prompt)}}
+                    if reply.cached_tokens
+                    else {}
+                ),
             },
         }
 
