@@ -43,6 +43,7 @@ from ._errors import WorkflowError as WorkflowError
 from ._errors import WorkflowTimeout as WorkflowTimeout
 from ._orchestration.budget import Budget as Budget
 from ._orchestration.circuit_breaker import CircuitBreaker as CircuitBreaker
+from ._orchestration.condition import Condition as Condition
 from ._orchestration.plan import Plan as Plan
 from ._orchestration.plan import Task as Task
 from ._orchestration.policies import Limits as Limits
@@ -112,6 +113,7 @@ __all__ = [
     "ChildInfo",
     "ChildSpec",
     "CircuitBreaker",
+    "Condition",
     "ConfigurationError",
     "ContainedBaseException",
     "DynamicSupervisor",

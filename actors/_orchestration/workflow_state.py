@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,27 @@ class Workflow:
     planning: dict[str, TokenUsage] = field(default_factory=dict)  # the planner's, by model
     spent: dict[str, TokenUsage] = field(default_factory=dict)  # tasks' and planning's
     over_budget: str = ""  # why the budget stopped it, if it did
+    failures: int = 0  # tasks failed (against the plan's error budget)
+    failed_reason: str = ""  # why it failed as a whole (its error budget ran out), if so
+
+    def inputs(self, run: TaskRun) -> dict[str, JsonValue]:
+        """The results of ``run``'s dependencies that completed, by task id."""
+        tasks = self.tasks
+        return {
+            dep: tasks[dep].result
+            for dep in run.task.depends_on
+            if tasks[dep].status is TaskStatus.COMPLETED
+        }
+
+    def missing(self, run: TaskRun) -> dict[str, str]:
+        """``run``'s optional dependencies that did not complete: id → status and cause."""
+        missing = {}
+        for dep in run.task.optional:
+            ended = self.tasks[dep]
+            if ended.status is not TaskStatus.COMPLETED:
+                cause = f": {ended.error}" if ended.error else ""
+                missing[dep] = f"{ended.status.value}{cause}"
+        return missing
 
     def spend(self, run: TaskRun | None, usage: TokenUsage, model: str) -> None:
         """Count ``usage`` (spent on ``model``) to ``run`` (``None``: the planning)."""
@@ -208,17 +230,25 @@ def task_result(run: TaskRun, prices: Prices) -> TaskResult:
 def workflow_result(wf: Workflow) -> WorkflowResult:
     """The result of a workflow whose tasks all ended."""
     results = tuple(task_result(run, wf.prices) for run in wf.tasks.values())
-    ok = all(r.status is TaskStatus.COMPLETED for r in results)
+    statuses = collections.Counter(r.status for r in results)
+    unfinished = len(results) - statuses[TaskStatus.COMPLETED] - statuses[TaskStatus.SKIPPED]
+    budget = wf.plan.error_budget or 0
+    ok = unfinished == statuses[TaskStatus.FAILED] <= budget and not wf.failed_reason
     sinks = [tid for tid, deps in wf.dependents.items() if not deps]
     answer: JsonValue = (
         wf.tasks[sinks[0]].result
         if len(sinks) == 1
         else {tid: wf.tasks[tid].result for tid in sinks}
     )
-    status = TaskStatus.COMPLETED if ok else TaskStatus.FAILED
+    if ok:
+        status = TaskStatus.COMPLETED
+    elif wf.cancelled and not wf.failed_reason:
+        status = TaskStatus.CANCELLED
+    else:
+        status = TaskStatus.FAILED
     return WorkflowResult(
         workflow_id=wf.id,
-        status=TaskStatus.CANCELLED if wf.cancelled and not ok else status,
+        status=status,
         tasks=results,
         answer=answer,
         duration=time.monotonic() - wf.submitted_mono,

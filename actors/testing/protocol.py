@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from actors._orchestration.plan import Plan
+from pydantic import JsonValue
+
+from actors._orchestration.plan import Plan, Task
 from bus import (
     ApprovalDecided,
     Event,
@@ -69,8 +71,10 @@ def check_protocol(events: Iterable[Event]) -> None:
        none ends twice, none unknown ends, and none is missing once ``WorkflowFinished``
        was published. A task finished as ``completed`` had a ``TaskCompleted`` for its
        last attempt.
-    2. **Order** — no ``TaskStarted`` of a task before every dependency finished as
-       completed, and none after the task itself finished.
+    2. **Order** — no ``TaskStarted`` of a task before every dependency finished
+       (as completed, but for its ``optional`` ones) and, if it has a condition,
+       while the condition is false on the completed dependencies' results; none
+       after the task itself finished.
     3. **Bounds** — no attempt number above the task's ``max_attempts``.
     4. **Static graph and identity** — every ``TaskStarted`` names a declared agent.
        An outcome counts only with the ``attempt_token`` of the dispatch it answers
@@ -81,6 +85,9 @@ def check_protocol(events: Iterable[Event]) -> None:
        token is rejected (``EventRejected``).
     5. **Approval** — a task that needs approval starts only after an approval the
        orchestrator published (``source`` as its ``WorkflowStarted``'s).
+    6. **Skipping** — a task finished as ``skipped`` never started, and either a
+       dependency it requires finished as skipped, or every dependency had finished
+       and its condition is false on their results.
 
     Raises:
         ProtocolViolation: The first violation, explained in one sentence that names the
@@ -114,10 +121,10 @@ def _fail(event: Event, message: str) -> ProtocolViolation:
     return ProtocolViolation(message, workflow_id=event.workflow_id, task_id=event.task_id)
 
 
-def _task(run: _Run, event: Event) -> tuple[str, ...]:
+def _task(run: _Run, event: Event) -> Task:
     for task in run.plan.tasks:
         if task.id == event.task_id:
-            return task.depends_on
+            return task
     msg = (
         f"Workflow {event.workflow_id!r} has no task {event.task_id!r}, "
         f"yet a {event.type} names it."
@@ -127,18 +134,22 @@ def _task(run: _Run, event: Event) -> tuple[str, ...]:
 
 def _check_start(event: TaskStarted, run: _Run) -> None:
     wf, tid = event.workflow_id, event.task_id
-    depends_on = _task(run, event)
+    task = _task(run, event)
     if tid in run.finished:
         msg = f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt} after it finished."
         raise _fail(event, msg)
-    for dep in depends_on:
+    for dep in task.depends_on:
         done = run.finished.get(dep)
-        if done is None or done.status != "completed":
+        if done is None or (done.status != "completed" and dep not in task.optional):
             msg = (
                 f"Task {tid!r} of workflow {wf!r} started before its dependency {dep!r} completed."
             )
             raise _fail(event, msg)
-    task = next(t for t in run.plan.tasks if t.id == tid)
+    if task.when is not None and not task.when.holds(_results(run, task)):
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} started though its condition ({task.when}) is false."
+        )
+        raise _fail(event, msg)
     if task.needs_approval and tid not in run.approved:
         msg = f"Task {tid!r} of workflow {wf!r} started without the approval it needs."
         raise _fail(event, msg)
@@ -201,6 +212,8 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
     if before is not None:
         msg = f"Task {tid!r} of workflow {wf!r} ended twice: {before.status}, then {event.status}."
         raise _fail(event, msg)
+    if event.status == "skipped":
+        _check_skipped(event, run, _task(run, event))
     needed = _NEEDED.get(event.status if event.status == "completed" else event.error_kind or "")
     if needed is not None:
         dispatch = run.latest.get(tid)
@@ -212,6 +225,33 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
             )
             raise _fail(event, msg)
     run.finished[tid] = event
+
+
+def _results(run: _Run, task: Task) -> dict[str, JsonValue]:
+    """The results of ``task``'s dependencies that finished as completed, by id."""
+    done = run.finished
+    return {
+        d: done[d].result for d in task.depends_on if d in done and done[d].status == "completed"
+    }
+
+
+def _check_skipped(event: TaskFinished, run: _Run, task: Task) -> None:
+    wf, tid = event.workflow_id, event.task_id
+    if tid in run.latest:
+        msg = f"Task {tid!r} of workflow {wf!r} finished as skipped after it started."
+        raise _fail(event, msg)
+    ended = [run.finished.get(d) for d in task.depends_on]
+    required_skipped = any(
+        e is not None and e.status == "skipped" and e.task_id not in task.optional for e in ended
+    )
+    all_ended = all(e is not None for e in ended)
+    false = task.when is not None and all_ended and not task.when.holds(_results(run, task))
+    if not (required_skipped or false):
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} was skipped, yet no dependency it requires was "
+            "skipped and it has no condition that is false."
+        )
+        raise _fail(event, msg)
 
 
 def _check_end(event: WorkflowFinished, run: _Run) -> None:
