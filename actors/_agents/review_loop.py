@@ -49,8 +49,9 @@ class ReviewLoop:
     ``early_stopping_method``). A plan that must not go on reads ``approved``.
 
     Each round is two handoffs along the declared edges :attr:`handoffs`, one
-    ``handoff`` event each on the workflow span; the writer's and reviewer's spans carry
-    ``actorchestra.review.round`` (and ``actorchestra.review.approved``). A round's
+    ``handoff`` event each on the workflow span; the ``process task.started`` span of each
+    turn carries ``actorchestra.review.round`` (the reviewer's also
+    ``actorchestra.review.approved``). A round's
     handoff is not an attempt: a crash retries the agent of the round it crashed in.
 
     Attributes:
@@ -146,7 +147,7 @@ class ReviewLoop:
             **kwargs: More arguments for :meth:`Agent.child_spec` and the constructor.
 
         Raises:
-            ConfigurationError: ``write`` is a class but not an :class:`Agent`.
+            ConfigurationError: ``write`` is neither an :class:`Agent` class nor a function.
         """
         return _spec(self, bus, _Writer, write, kwargs, defaults={"context_type": ReviewRound})
 
@@ -169,7 +170,7 @@ class ReviewLoop:
             **kwargs: More arguments for :meth:`Agent.child_spec` and the constructor.
 
         Raises:
-            ConfigurationError: ``review`` is a class but not an :class:`Agent`.
+            ConfigurationError: ``review`` is neither an :class:`Agent` class nor a function.
         """
         defaults: dict[str, type[BaseModel]] = {"context_type": ReviewRound, "output_type": Review}
         return _spec(self, bus, _Reviewer, review, kwargs, defaults=defaults)
@@ -303,11 +304,14 @@ def _spec(
 ) -> ChildSpec:
     """The child spec of ``loop``'s ``role`` agent doing ``work``, a function or a class."""
     name = loop.writer if role is _Writer else loop.reviewer
-    namespace: dict[str, Any] = {"review_loop": loop, "__module__": work.__module__}
+    if not callable(work) or (isinstance(work, type) and not issubclass(work, Agent)):
+        msg = f"ReviewLoop agent {name!r} needs an Agent class or a function, got {work!r}."
+        raise ConfigurationError(msg)
+    namespace: dict[str, Any] = {
+        "review_loop": loop,
+        "__module__": getattr(work, "__module__", __name__),
+    }
     if isinstance(work, type):
-        if not issubclass(work, Agent):
-            msg = f"ReviewLoop agent {name!r} needs an Agent class or a function, got {work!r}."
-            raise ConfigurationError(msg)
         base: type[Agent] = work
         takes = inspect.signature(work).parameters
         for key, value in defaults.items():

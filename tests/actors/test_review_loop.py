@@ -268,9 +268,13 @@ def test_a_loop_needs_two_agents_and_a_round(writer: str, reviewer: str, rounds:
     )
 
 
-def test_an_agent_class_must_be_an_agent(bus: EventBus) -> None:
-    with pytest.raises(ConfigurationError, match=r"^ReviewLoop agent 'writer' needs an Agent"):
-        LOOP.writer_spec(bus, dict)  # type: ignore[arg-type]
+@pytest.mark.parametrize("work", [dict, "write"], ids=["class", "text"])
+def test_the_work_is_an_agent_class_or_a_function(work: Any, bus: EventBus) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        LOOP.reviewer_spec(bus, work)
+    assert str(raised.value) == (
+        f"ReviewLoop agent 'reviewer' needs an Agent class or a function, got {work!r}."
+    )
 
 
 def test_the_reviewer_reviews_only_what_its_writer_hands_over(bus: EventBus) -> None:
