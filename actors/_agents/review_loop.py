@@ -43,16 +43,20 @@ class ReviewLoop:
     logged, as an :class:`LLMAgent` warns before ``max_iterations``. The verdict on
     the last round's draft ends the loop either way: unapproved, the task still
     completes, with ``approved=False``, the draft, ``rounds == max_rounds`` and the last
-    feedback. Completing, not failing, keeps the work (a failed task's result is
-    lost) and lets later tasks decide what an unapproved draft means; the agents'
-    frameworks do the same at their caps (CrewAI's forced final answer, LangChain's
-    ``early_stopping_method``). A plan that must not go on reads ``approved``.
+    feedback. Completing, not failing, keeps the work (a failed task's result is lost)
+    and lets later tasks decide what an unapproved draft means (they read ``approved``);
+    other agent frameworks do the same at their caps (CrewAI's forced final answer,
+    LangChain's ``early_stopping_method``).
 
-    Each round is two handoffs along the declared edges :attr:`handoffs`, one
-    ``handoff`` event each on the workflow span; the ``process task.started`` span of each
-    turn carries ``actorchestra.review.round`` (the reviewer's also
-    ``actorchestra.review.approved``). A round's
-    handoff is not an attempt: a crash retries the agent of the round it crashed in.
+    Each round is a handoff to the reviewer and, unless it ends the loop, one back,
+    along the declared edges :attr:`handoffs`: a ``handoff`` event each on the workflow
+    span; the ``process task.started`` span of
+    each turn carries ``actorchestra.review.round`` (the reviewer's also
+    ``actorchestra.review.approved``). A handoff is not an attempt: a crash retries the
+    agent of the round it crashed in, with the same round. Give the team
+    ``limits=loop.limits(...)``: it checks that ``Limits.max_handoffs`` and
+    ``max_steps`` let every round run (past them the orchestrator would fail the task
+    with a ``HandoffError``, or cancel it, before the cap).
 
     Attributes:
         writer: Name of the writer agent (the task's agent in the plan).
