@@ -23,6 +23,10 @@ from ._agents.agent import HandoffTo as HandoffTo
 from ._agents.cancellation import Cancellation as Cancellation
 from ._agents.handoff_edge import HandoffEdge as HandoffEdge
 from ._agents.idempotency_keys import idempotency_key as idempotency_key
+from ._agents.review import Review as Review
+from ._agents.review import ReviewResult as ReviewResult
+from ._agents.review import ReviewRound as ReviewRound
+from ._agents.review_loop import ReviewLoop as ReviewLoop
 from ._agents.task_context import TaskContext as TaskContext
 from ._agents.tool import Tool as Tool
 from ._agents.tool import side_effect as side_effect
@@ -135,6 +139,10 @@ __all__ = [
     "RestartPolicy",
     "RestartStrategy",
     "RetryPolicy",
+    "Review",
+    "ReviewLoop",
+    "ReviewResult",
+    "ReviewRound",
     "Supervisor",
     "Task",
     "TaskCancelled",

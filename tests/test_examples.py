@@ -74,3 +74,21 @@ def test_budget_stops_the_workflow_and_prints_what_was_spent() -> None:
     assert re.match(r"^stopped: spent \$0\.\d+, over its budget of \$0\.0006\n", proc.stdout)
     assert re.search(r"^t2\s+w2\s+cancelled\s+0\s", proc.stdout, re.MULTILINE)
     assert re.search(r"^total\s+\d+\s+0\.\d{6}$", proc.stdout, re.MULTILINE)
+
+
+def test_research_write_review_revises_twice_then_approves_or_stops_at_the_cap() -> None:
+    example = ROOT / "examples" / "research_write_review.py"
+    proc = run_example(example=example)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^research\s+researcher\s+completed", proc.stdout, re.MULTILINE)
+    assert re.search(r"^article\s+reviewer\s+completed\s+1\s", proc.stdout, re.MULTILINE)
+    rounds = re.findall(r"^round (\d): draft: ", proc.stdout, re.MULTILINE)
+    assert rounds == ["1", "2", "3"]
+    assert proc.stdout.count("         revise: ") == 2
+    assert "approved after 3 of at most 3 rounds:\n" in proc.stdout
+    assert "It has run since 1966.\n" in proc.stdout
+    assert "writer 'writer' starts round 3, the last of max_rounds=3" in proc.stderr
+    capped = run_example("--max-rounds", "2", example=example)
+    assert capped.returncode == 0, capped.stderr
+    assert "NOT approved (the cap): Say since when it has run.\n" in capped.stdout
+    assert "NOT approved (the cap) after 2 of at most 2 rounds:\n" in capped.stdout
