@@ -56,6 +56,7 @@ from ._orchestration.prices import DEFAULT_PRICES as DEFAULT_PRICES
 from ._orchestration.prices import ModelPrice as ModelPrice
 from ._orchestration.prices import Prices as Prices
 from ._orchestration.remote import RemoteAgent as RemoteAgent
+from ._orchestration.replan import Replan as Replan
 from ._orchestration.result import TaskResult as TaskResult
 from ._orchestration.result import TaskStatus as TaskStatus
 from ._orchestration.result import WorkflowResult as WorkflowResult
@@ -135,6 +136,7 @@ __all__ = [
     "PlanningError",
     "Prices",
     "RemoteAgent",
+    "Replan",
     "RestartLimitExceeded",
     "RestartPolicy",
     "RestartStrategy",

@@ -21,12 +21,18 @@ class WorkflowStarted(Event):
         name: The workflow's name.
         plan: The plan, as ``Plan.model_dump(mode="json")``.
         agents: The declared agents (the static graph).
+        replans: The workflow this one re-plans (it failed; see ``actors.Replan``),
+            ``""`` for none.
+        carried: Tasks of the plan carried over as completed from ``replans``: each has
+            its ``TaskFinished`` right after this record, and never runs.
     """
 
     type: Literal["workflow.started"] = "workflow.started"
     name: str = ""
     plan: dict[str, JsonValue]
     agents: list[str] = Field(default_factory=list)
+    replans: str = ""
+    carried: list[str] = Field(default_factory=list)
 
 
 class WorkflowResumed(Event):

@@ -92,3 +92,14 @@ def test_research_write_review_revises_twice_then_approves_or_stops_at_the_cap()
     assert capped.returncode == 0, capped.stderr
     assert "NOT approved (the cap): Say since when it has run.\n" in capped.stdout
     assert "NOT approved (the cap) after 2 of at most 2 rounds:\n" in capped.stdout
+
+
+def test_partial_results_reports_what_is_missing_and_skips_by_condition() -> None:
+    proc = run_example(example=ROOT / "examples" / "partial_results.py")
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    assert first.endswith("Missing: news (failed: TaskError: the news feed is down).")
+    assert second.startswith("workflow: completed; not completed: {'news': ")
+    assert re.search(r"^escalate\s+reporter\s+skipped\s+0\s", proc.stdout, re.MULTILINE)
+    high = run_example("--risk", "high", example=ROOT / "examples" / "partial_results.py")
+    assert re.search(r"^escalate\s+reporter\s+completed\s+1\s", high.stdout, re.MULTILINE)

@@ -86,6 +86,9 @@ class WorkflowResult(BaseModel):
         planning_cost: US dollars the planning cost (``None``: not known).
         cost: US dollars the tasks and the planning cost at the team's :class:`Prices`;
             ``None`` when some tokens were spent on a model with no price.
+        replanned_from: The failed workflow this one re-planned (see
+            :class:`actors.Replan`), itself chaining to earlier rounds; ``None`` for
+            none. Tasks carried over from it count their tokens there, not here.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -98,6 +101,7 @@ class WorkflowResult(BaseModel):
     planning: dict[str, TokenUsage] = Field(default_factory=dict)
     planning_cost: float | None = None
     cost: float | None = None
+    replanned_from: WorkflowResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -122,7 +126,7 @@ class WorkflowResult(BaseModel):
             {'news': 'failed: TaskError: feed down'}
         """
         return {
-            t.task_id: f"{t.status.value}: {t.error}" if t.error else t.status.value
+            t.task_id: outcome(t.status, t.error)
             for t in self.tasks
             if t.status is not TaskStatus.COMPLETED
         }
@@ -176,6 +180,13 @@ class WorkflowResult(BaseModel):
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         )
+
+
+def outcome(status: TaskStatus, error: str) -> str:
+    """A task's status and cause in words: ``"failed: TaskError: ..."``."""
+    if error.startswith(f"{status.value}:"):
+        return error  # e.g. "cancelled: dependency 'a' did not complete"
+    return f"{status.value}: {error}" if error else status.value
 
 
 def _dollars(cost: float | None) -> str:

@@ -154,7 +154,7 @@ class Resumption(Dispatching):
         for task_id in state.approved - state.finished.keys():
             if task_id in wf.tasks:
                 wf.tasks[task_id].approval = "approved"
-        with self._in_workflow(wf):
+        with self._in_span(wf.span):
             if state.done is not None:
                 self._finish(wf, record=False)
                 return

@@ -128,12 +128,12 @@ class WorkflowTransitions(Actor):
         return wf
 
     @contextlib.contextmanager
-    def _in_workflow(self, wf: Workflow) -> Iterator[None]:
-        """Make ``wf``'s ``invoke_workflow`` span current (nothing to do untraced)."""
+    def _in_span(self, span: trace.Span) -> Iterator[None]:
+        """Make a workflow's ``invoke_workflow`` span current (nothing to do untraced)."""
         if not self._bus.tracing:
             yield
             return
-        token = otel_context.attach(trace.set_span_in_context(wf.span))
+        token = otel_context.attach(trace.set_span_in_context(span))
         try:
             yield
         finally:

@@ -17,7 +17,7 @@ from bus import FailureKind, TaskFinished, TokenUsage
 
 from .plan import Plan, Task
 from .prices import Prices
-from .result import TaskResult, TaskStatus, WorkflowResult
+from .result import TaskResult, TaskStatus, WorkflowResult, outcome
 
 __all__ = [
     "ApprovalTimedOut",
@@ -125,8 +125,7 @@ class Workflow:
         for dep in run.task.optional:
             ended = self.tasks[dep]
             if ended.status is not TaskStatus.COMPLETED:
-                cause = f": {ended.error}" if ended.error else ""
-                missing[dep] = f"{ended.status.value}{cause}"
+                missing[dep] = outcome(ended.status, ended.error)
         return missing
 
     def spend(self, run: TaskRun | None, usage: TokenUsage, model: str) -> None:
@@ -157,6 +156,8 @@ class Submit:
     causation_id: str = ""  # the event that started the workflow (a trigger's), if any
     # what the planner spent on the plan, by model
     planning: dict[str, TokenUsage] = field(default_factory=dict)
+    carried: tuple[TaskResult, ...] = ()  # completed tasks of the workflow it re-plans
+    replans: str = ""  # the workflow it re-plans, if any
 
 
 @dataclass(frozen=True, slots=True)

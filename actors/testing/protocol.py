@@ -58,6 +58,7 @@ class _Run:
     answered: set[tuple[str, str]] = field(default_factory=set)  # (class, token) of outcomes
     outcomes: dict[str, TaskCompleted | TaskFailed | Handoff] = field(default_factory=dict)
     approved: set[str] = field(default_factory=set)
+    carried: frozenset[str] = frozenset()  # completed in the workflow it re-plans
     done: bool = False
 
 
@@ -85,7 +86,10 @@ def check_protocol(events: Iterable[Event]) -> None:
        token is rejected (``EventRejected``).
     5. **Approval** — a task that needs approval starts only after an approval the
        orchestrator published (``source`` as its ``WorkflowStarted``'s).
-    6. **Skipping** — a task finished as ``skipped`` never started, and either a
+    6. **Re-plans** — a task its ``WorkflowStarted`` lists as ``carried`` (completed
+       in the workflow it re-plans) finishes as completed without an outcome, and
+       never starts.
+    7. **Skipping** — a task finished as ``skipped`` never started, and either a
        dependency it requires finished as skipped, or every dependency had finished
        and its condition is false on their results.
 
@@ -97,7 +101,9 @@ def check_protocol(events: Iterable[Event]) -> None:
     for event in events:
         if isinstance(event, WorkflowStarted):
             plan = Plan.model_validate(event.plan)
-            runs[event.workflow_id] = _Run(plan, frozenset(event.agents), event.source)
+            runs[event.workflow_id] = _Run(
+                plan, frozenset(event.agents), event.source, carried=frozenset(event.carried)
+            )
             continue
         run = runs.get(event.workflow_id)
         if run is None:
@@ -135,6 +141,9 @@ def _task(run: _Run, event: Event) -> Task:
 def _check_start(event: TaskStarted, run: _Run) -> None:
     wf, tid = event.workflow_id, event.task_id
     task = _task(run, event)
+    if tid in run.carried:
+        msg = f"Task {tid!r} of workflow {wf!r} was carried over as completed, yet it started."
+        raise _fail(event, msg)
     if tid in run.finished:
         msg = f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt} after it finished."
         raise _fail(event, msg)
@@ -215,7 +224,7 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
     if event.status == "skipped":
         _check_skipped(event, run, _task(run, event))
     needed = _NEEDED.get(event.status if event.status == "completed" else event.error_kind or "")
-    if needed is not None:
+    if needed is not None and not (tid in run.carried and event.status == "completed"):
         dispatch = run.latest.get(tid)
         token = dispatch.attempt_token if dispatch and dispatch.attempt == event.attempts else None
         if token is None or (needed, token) not in run.answered:

@@ -162,9 +162,7 @@ def test_a_false_condition_skips_the_task_and_those_that_require_it(
     assert by_id["close"].result == {
         "task": "close",
         "inputs": ["risk"],
-        "missing": {
-            "escalate": "skipped: skipped: the condition risk.task eq 'somebody else' is false"
-        },
+        "missing": {"escalate": "skipped: the condition risk.task eq 'somebody else' is false"},
     }
     assert {e.task_id for e in rec.of_type(TaskStarted)} == {"risk", "close"}
     finished = {e.task_id: e.status for e in rec.of_type(TaskFinished)}
