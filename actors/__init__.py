@@ -9,6 +9,10 @@ imports them.
 
 import importlib
 import logging
+
+from actorchestra._shadowing import check_not_shadowed
+
+check_not_shadowed("bus", "memory")  # before anything else of ours is imported
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
