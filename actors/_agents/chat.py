@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, cast
+from typing import Any
 
 import openai
+import pydantic
 from openai.types.chat import ChatCompletionMessage
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -17,6 +18,14 @@ from actors._metrics import Instruments
 from bus import TokenUsage
 
 from .cancellation import Cancellation, call_cancellable
+from .endpoints import (
+    DEFAULT_ENDPOINTS,
+    Endpoints,
+    OutputMode,
+    output_request,
+    rejects_response_format,
+    rejects_tools,
+)
 from .genai import (
     capture_message_content,
     input_messages,
@@ -25,6 +34,8 @@ from .genai import (
     server_port,
     upstream_openai_instrumentation,
 )
+from .model_settings import ModelSettings
+from .streaming import DeltaSink, request
 
 __all__ = ["DEFAULT_MODEL_RETRIES", "chat", "with_retries"]
 
@@ -92,6 +103,11 @@ def chat(
     agent: str,
     instruments: Instruments | None = None,
     cancellation: Cancellation | None = None,
+    settings: ModelSettings | None = None,
+    output_type: type[pydantic.BaseModel] | None = None,
+    endpoints: Endpoints | None = None,
+    stream: bool = False,
+    on_delta: DeltaSink | None = None,
     **kwargs: Any,  # noqa: ANN401 - passed to chat.completions.create
 ) -> tuple[ChatCompletionMessage, TokenUsage]:
     """Call ``client.chat.completions.create`` inside a GenAI ``chat {model}`` CLIENT span.
@@ -99,9 +115,12 @@ def chat(
     Attributes follow the OpenTelemetry GenAI semantic conventions
     (:data:`~actors._agents.genai.GENAI_CONVENTIONS`): operation, provider (as best known
     from the endpoint's host), request and response model, ``server.address`` and
-    ``server.port``, ``gen_ai.output.type`` when a ``response_format`` asks for JSON,
-    token usage (with cached input and reasoning tokens when the server reports them)
-    and finish reasons. No prompt or completion text is recorded unless
+    ``server.port``, the request's settings (``gen_ai.request.max_tokens``,
+    ``.temperature``, ``.top_p``, ``.seed``, ... see :class:`ModelSettings`),
+    ``gen_ai.request.stream``, ``gen_ai.output.type`` when a ``response_format`` asks
+    for JSON, token usage (with cached input and reasoning tokens when the server
+    reports them), finish reasons and, streamed, ``gen_ai.response.time_to_first_chunk``.
+    No prompt or completion text is recorded unless
     :func:`~actors._agents.genai.capture_message_content` (then ``gen_ai.input.messages``
     and ``gen_ai.output.messages`` hold them, as JSON in the conventions' ``role`` +
     ``parts`` shape). Token counts and the call's duration go to ``instruments``
@@ -109,12 +128,27 @@ def chat(
     When an OpenTelemetry OpenAI instrumentation is active it makes the ``chat`` span
     and those metrics: this call makes none, so nothing is counted twice.
 
+    With ``output_type`` the model is asked for JSON against that pydantic model in the
+    best :class:`OutputMode` the endpoint is not known to reject (``endpoints``, the
+    process's :data:`DEFAULT_ENDPOINTS` by default): ``json_schema``; after a server
+    refused it, ``json_object`` with the schema in the prompt; then plain text with the
+    schema in the prompt. A refusal moves the endpoint to the next mode for good and the
+    call is made again at once (a ``chat`` span each, the refused one with
+    ``error.type``); each span names its mode in ``actorchestra.llm.output_mode``. The
+    answer is not validated here: the caller validates it and re-asks.
+
+    With ``stream`` the answer is streamed (``stream_options`` asks for the usage) and
+    each piece of its text given to ``on_delta`` as it arrives, in the thread that reads
+    the stream (not the caller's when ``cancellation`` is given); tool calls are put
+    together from their pieces. The result is the same as unstreamed.
+
     The ``openai`` client retries transport errors, 429 and 5xx itself (``max_retries``,
     honouring ``Retry-After``; see :data:`DEFAULT_MODEL_RETRIES` for how that
     multiplies with task attempts). With ``cancellation``, the call is not made once it
     is cancelled, it may take at most the attempt's remaining time (the client's
     timeout for this request), and the caller stops waiting for it the moment the
-    attempt is cancelled (the request is abandoned; it ends at that timeout).
+    attempt is cancelled (the request is abandoned; it ends at that timeout, a stream
+    is closed at its next chunk).
 
     Returns:
         The first choice's message and the call's token usage.
@@ -123,10 +157,75 @@ def chat(
         TaskCancelled: ``cancellation`` was cancelled before or during the call.
         TaskError: The call failed after the client's retries; ``retryable`` is true
             for connection errors, timeouts, 429 and 5xx, false otherwise (e.g. 400,
-            401). The message names the error's kind, HTTP status and code, never its
-            body (which may echo the prompt); the error is not chained, for the same
-            reason.
+            401, or a server refusing tools). The message names the error's kind, HTTP
+            status and code, never its body (which may echo the prompt); the error is
+            not chained, for the same reason.
     """
+    options = (settings or ModelSettings()).request_options(tools=bool(kwargs.get("tools")))
+    options.update(kwargs)
+    if output_type is None:
+        return _call(
+            client,
+            tracer,
+            model,
+            messages,
+            agent,
+            instruments,
+            cancellation,
+            settings,
+            None,
+            stream,
+            on_delta,
+            options,
+        )
+    registry = endpoints if endpoints is not None else DEFAULT_ENDPOINTS
+    mode: OutputMode | None = registry.output_mode(client.base_url)
+    while mode is not None:
+        sent, response_format = output_request(mode, output_type, messages)
+        if response_format is not None:
+            options["response_format"] = response_format
+        else:
+            options.pop("response_format", None)
+        try:
+            return _call(
+                client,
+                tracer,
+                model,
+                sent,
+                agent,
+                instruments,
+                cancellation,
+                settings,
+                mode,
+                stream,
+                on_delta,
+                options,
+            )
+        except _FormatRejectedError:
+            mode = registry.rejected(client.base_url, mode)
+    msg = f"Model server for agent {agent!r} refused every way of asking for JSON."
+    raise TaskError(msg, retryable=False)
+
+
+class _FormatRejectedError(TaskError):
+    """The server refused the request's ``response_format`` (try the next mode)."""
+
+
+def _call(  # noqa: PLR0917 - chat()'s arguments, passed on in order
+    client: openai.OpenAI,
+    tracer: trace.Tracer,
+    model: str,
+    messages: list[dict[str, Any]],
+    agent: str,
+    instruments: Instruments | None,
+    cancellation: Cancellation | None,
+    settings: ModelSettings | None,
+    mode: OutputMode | None,
+    stream: bool,
+    on_delta: DeltaSink | None,
+    kwargs: dict[str, Any],
+) -> tuple[ChatCompletionMessage, TokenUsage]:
+    """One request in one ``chat`` span (see :func:`chat`)."""
     url = client.base_url
     common: dict[str, AttributeValue] = {
         "gen_ai.operation.name": "chat",
@@ -135,14 +234,23 @@ def chat(
         "server.address": url.host,
         "server.port": server_port(url.scheme, url.port),
     }
+    attributes: dict[str, AttributeValue] = {
+        **common,
+        "gen_ai.agent.name": agent,
+        **_output_type(kwargs),
+        **(settings.span_attributes() if settings is not None else {}),
+    }
+    if stream:
+        attributes["gen_ai.request.stream"] = True
+    if mode is not None:  # JSON is asked for, in the prompt at least
+        attributes["gen_ai.output.type"] = "json"
+        attributes["actorchestra.llm.output_mode"] = mode.value
     upstream = upstream_openai_instrumentation()
     span_cm = (
         contextlib.nullcontext(trace.INVALID_SPAN)
         if upstream
         else tracer.start_as_current_span(
-            f"chat {model}",
-            kind=SpanKind.CLIENT,
-            attributes={**common, "gen_ai.agent.name": agent, **_output_type(kwargs)},
+            f"chat {model}", kind=SpanKind.CLIENT, attributes=attributes
         )
     )
     started = time.monotonic()
@@ -150,17 +258,25 @@ def chat(
         capture = capture_message_content() and span.is_recording()
         if capture:
             span.set_attribute("gen_ai.input.messages", input_messages(messages))
+        first_chunk: float | None = None
         try:
             if cancellation is None:
-                response = client.chat.completions.create(
-                    model=model, messages=cast("Any", messages), **kwargs
+                response, first_chunk = request(
+                    client, model, messages, kwargs, stream=stream, on_delta=on_delta
                 )
             else:
                 remaining = cancellation.remaining()
                 bounded = client if remaining is None else _bounded(client, remaining)
-                response = call_cancellable(
-                    lambda: bounded.chat.completions.create(
-                        model=model, messages=cast("Any", messages), **kwargs
+                call_cancellation = cancellation
+                response, first_chunk = call_cancellable(
+                    lambda: request(
+                        bounded,
+                        model,
+                        messages,
+                        kwargs,
+                        stream=stream,
+                        on_delta=on_delta,
+                        stop=lambda: call_cancellation.cancelled,
                     ),
                     cancellation,
                     f"chat {agent}",
@@ -174,10 +290,22 @@ def chat(
                 )
             if isinstance(exc, TaskCancelled):
                 raise
+            if "response_format" in kwargs and rejects_response_format(exc):
+                msg = f"Model server for agent {agent!r} refused output mode {mode}."
+                raise _FormatRejectedError(msg, retryable=False) from None
+            if kwargs.get("tools") and rejects_tools(exc):
+                msg = (
+                    f"Model server at {url.host}:{url.port} refused a request offering tools "
+                    f"to agent {agent!r} ({_describe(exc)}); start it with tool calls on "
+                    f"(llama.cpp's llama-server: --jinja) or give the agent no tools."
+                )
+                raise TaskError(msg, retryable=False) from None
             retryable = isinstance(exc, _RETRYABLE)
             msg = f"Model call for agent {agent!r} failed: {_describe(exc)}"
             # Not chained: an error body may echo the request (prompt text).
             raise TaskError(msg, retryable=retryable) from None
+        if first_chunk is not None:
+            span.set_attribute("gen_ai.response.time_to_first_chunk", first_chunk)
         usage = TokenUsage()
         details: dict[str, int] = {}
         if response.usage is not None:
