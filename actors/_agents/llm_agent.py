@@ -104,7 +104,7 @@ class LLMAgent(Agent):
         progress_interval: With ``stream``, seconds between two progress events of an
             attempt, at least (text is gathered in between; ``0``: one per chunk).
         endpoints: What endpoints accept, for structured output (see
-            :class:`actors.lowlevel.Endpoints`); the process's by default. With
+            :class:`actors.Endpoints`); the process's by default. With
             ``output_type`` the agent asks for ``json_schema``; a server that refuses
             it is asked with ``json_object`` and the schema in the prompt, then with
             plain text, learned once per base URL.

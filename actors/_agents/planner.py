@@ -73,7 +73,7 @@ class Planner:
         settings: Request options of its model calls (see :class:`ModelSettings`;
             ``tool_choice`` and ``parallel_tool_calls`` are not sent: it offers no
             tools); :meth:`plan` and :meth:`replan` take an override per call.
-        endpoints: What endpoints accept (see :class:`actors.lowlevel.Endpoints`); the
+        endpoints: What endpoints accept (see :class:`actors.Endpoints`); the
             process's by default.
 
     Raises:
