@@ -169,3 +169,24 @@ def test_no_model_text_reaches_the_spans(traced_bus: EventBus, spans: InMemorySp
     publishes = [s for s in finished if s.name == "publish task.progress"]
     assert len(publishes) == len(recorder.of_type(TaskProgress)) > 0
     assert {s.context.trace_id for s in publishes} == {chat.context.trace_id}
+
+
+def test_a_timed_out_stream_stops_and_publishes_nothing_after_the_task_ended(
+    bus: EventBus,
+) -> None:
+    recorder = EventRecorder(bus)
+    slow = Reply(content=ANSWER, chunk_delay=0.1)  # about 1.3 s of chunks
+    with FakeLLMServer(lambda _body: slow) as server:
+        spec = LLMAgent.child_spec(
+            "analyst", bus, client=server.client(), model="m", stream=True, progress_interval=0
+        )
+        with Team([spec], bus=bus) as team:
+            task = Task(id="t1", agent="analyst", max_attempts=1, timeout=0.35)
+            result = team.run(Plan(tasks=(task,)), timeout=20)
+        events = recorder.events
+    [outcome] = result.tasks
+    assert outcome.status is TaskStatus.FAILED
+    progress = [e for e in events if isinstance(e, TaskProgress)]
+    assert 0 < len(progress) < len(ANSWER.split())
+    finished = next(i for i, e in enumerate(events) if e.type == "task.finished")
+    assert all(events.index(p) < finished for p in progress)
