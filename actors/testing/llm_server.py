@@ -34,6 +34,7 @@ class Reply:
         tool_calls: ``(tool name, arguments)`` pairs; arguments are a dict (sent as
             JSON) or raw text (sent as is, e.g. to test malformed JSON).
         status: HTTP status; other than 200, an OpenAI-style error body is sent.
+        error_message: The error body's message (``injected HTTP <status>`` if empty).
         retry_after: Seconds for a ``Retry-After`` header (with 429 or 503).
         delay: Seconds the server waits before answering (past the client's timeout,
             the client sees a timeout).
@@ -51,11 +52,12 @@ class Reply:
     drop: bool = False
     cached_tokens: int = 0
     chunk_delay: float = 0.0
+    error_message: str = ""
 
     @classmethod
-    def error(cls, status: int, retry_after: float | None = None) -> Reply:
+    def error(cls, status: int, retry_after: float | None = None, message: str = "") -> Reply:
         """An HTTP error, e.g. ``Reply.error(429, retry_after=0.2)`` or ``Reply.error(500)``."""
-        return cls(status=status, retry_after=retry_after)
+        return cls(status=status, retry_after=retry_after, error_message=message)
 
     @classmethod
     def dropped(cls) -> Reply:
@@ -305,7 +307,7 @@ class FakeLLMServer:
                     if reply.retry_after is not None:
                         headers["Retry-After"] = f"{reply.retry_after:g}"
                         headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
-                    error = _error(f"injected HTTP {reply.status}")
+                    error = _error(reply.error_message or f"injected HTTP {reply.status}")
                     self._send(HTTPStatus(reply.status), error, headers)
                     return
                 if body.get("stream"):

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import threading
 
-import httpx
 import openai
 import pytest
 from pydantic import ValidationError
 
 from actors import Endpoints, ModelSettings, OutputMode
 from actors._agents.endpoints import rejects_response_format, rejects_tools
+from actors.testing import FakeLLMServer, Reply
 
 URL = "http://127.0.0.1:8080/v1"
 
 
-def status_error(status: int, message: str) -> openai.APIStatusError:
-    request = httpx.Request("POST", f"{URL}/chat/completions")
-    body = {"error": {"code": status, "message": message, "type": "server_error"}}
-    response = httpx.Response(status, request=request, json=body)
-    kind = {400: openai.BadRequestError, 500: openai.InternalServerError}[status]
-    return kind(f"Error code: {status} - {body}", response=response, body=body["error"])
+def status_error(status: int, message: str) -> openai.OpenAIError:
+    """The error the openai client raises for this answer of a server."""
+    with FakeLLMServer([Reply.error(status, message=message)]) as server:
+        try:
+            server.client().chat.completions.create(model="m", messages=[])
+        except openai.OpenAIError as exc:
+            return exc
+    raise AssertionError("no error")
 
 
 def test_an_endpoint_moves_down_one_mode_per_refusal_and_never_skips_one() -> None:
@@ -53,7 +55,12 @@ def test_what_counts_as_refusing_response_format_or_tools() -> None:
     assert rejects_response_format(status_error(400, llama_old))
     assert not rejects_response_format(status_error(400, "context length exceeded"))
     assert not rejects_response_format(status_error(500, "out of memory"))
-    assert not rejects_response_format(openai.APIConnectionError(request=httpx.Request("GET", URL)))
+    with (
+        FakeLLMServer([Reply.dropped()]) as server,
+        pytest.raises(openai.APIConnectionError) as dropped,
+    ):
+        server.client().chat.completions.create(model="m", messages=[])
+    assert not rejects_response_format(dropped.value)
     assert rejects_tools(status_error(400, "tools param requires --jinja flag"))
     assert not rejects_tools(status_error(400, "context length exceeded"))
 
