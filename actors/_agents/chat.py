@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -35,6 +36,7 @@ from .genai import (
     upstream_openai_instrumentation,
 )
 from .model_settings import ModelSettings
+from .prompted_tools import calls_in_text, tools_in_prompt
 from .streaming import DeltaSink, request
 
 __all__ = ["DEFAULT_MODEL_RETRIES", "chat", "with_retries"]
@@ -137,6 +139,14 @@ def chat(
     ``error.type``); each span names its mode in ``actorchestra.llm.output_mode``. The
     answer is not validated here: the caller validates it and re-asks.
 
+    A server that refuses a request offering tools (:func:`rejects_tools`, e.g.
+    llama.cpp's without ``--jinja``) is noted in ``endpoints`` too, and from then on
+    gets the tools in the prompt instead (:func:`tools_in_prompt`): the model calls
+    them by answering ``{"tool_calls": [...]}`` in JSON, which comes back as a message
+    with ``tool_calls`` as from any server (asking for ``json_object`` at most, since
+    the answer may be a call instead). Spans offering tools name how in
+    ``actorchestra.llm.tools`` (``api`` or ``prompt``).
+
     With ``stream`` the answer is streamed (``stream_options`` asks for the usage) and
     each piece of its text given to ``on_delta`` as it arrives, in the thread that reads
     the stream (not the caller's when ``cancellation`` is given); tool calls are put
@@ -157,75 +167,74 @@ def chat(
         TaskCancelled: ``cancellation`` was cancelled before or during the call.
         TaskError: The call failed after the client's retries; ``retryable`` is true
             for connection errors, timeouts, 429 and 5xx, false otherwise (e.g. 400,
-            401, or a server refusing tools). The message names the error's kind, HTTP
+            401). The message names the error's kind, HTTP
             status and code, never its body (which may echo the prompt); the error is
             not chained, for the same reason.
     """
-    options = (settings or ModelSettings()).request_options(tools=bool(kwargs.get("tools")))
-    options.update(kwargs)
-    if output_type is None:
-        return _call(
-            client,
-            tracer,
-            model,
-            messages,
-            agent,
-            instruments,
-            cancellation,
-            settings,
-            None,
-            stream,
-            on_delta,
-            options,
-        )
+    call = _Call(
+        client, tracer, model, agent, instruments, cancellation, settings, stream, on_delta
+    )
     registry = endpoints if endpoints is not None else DEFAULT_ENDPOINTS
-    mode: OutputMode | None = registry.output_mode(client.base_url)
-    while mode is not None:
-        sent, response_format = output_request(mode, output_type, messages)
-        if response_format is not None:
-            options["response_format"] = response_format
-        else:
-            options.pop("response_format", None)
+    tools: list[dict[str, Any]] = kwargs.pop("tools", None) or []
+    while True:
+        prompted = bool(tools) and not registry.takes_tools(client.base_url)
+        options = (settings or ModelSettings()).request_options(tools=bool(tools) and not prompted)
+        options.update(kwargs)
+        sent = tools_in_prompt(messages, tools) if prompted else messages
+        if tools and not prompted:
+            options["tools"] = tools
+        mode = None if output_type is None else registry.output_mode(client.base_url)
+        if prompted and mode is OutputMode.JSON_SCHEMA:
+            mode = OutputMode.JSON_OBJECT  # the answer may be a tool call instead
+        if output_type is not None and mode is not None:
+            sent, response_format = output_request(mode, output_type, sent)
+            if response_format is not None:
+                options["response_format"] = response_format
         try:
-            return _call(
-                client,
-                tracer,
-                model,
-                sent,
-                agent,
-                instruments,
-                cancellation,
-                settings,
-                mode,
-                stream,
-                on_delta,
-                options,
-            )
+            message, usage = _send(call, sent, options, mode, "prompt" if prompted else bool(tools))
         except _FormatRejectedError:
-            mode = registry.rejected(client.base_url, mode)
-    msg = f"Model server for agent {agent!r} refused every way of asking for JSON."
-    raise TaskError(msg, retryable=False)
+            if mode is None or registry.rejected(client.base_url, mode) is None:
+                raise
+            continue
+        except _ToolsRejectedError:
+            registry.tools_refused(client.base_url)
+            continue
+        return (calls_in_text(message) if prompted else message), usage
 
 
 class _FormatRejectedError(TaskError):
     """The server refused the request's ``response_format`` (try the next mode)."""
 
 
-def _call(  # noqa: PLR0917 - chat()'s arguments, passed on in order
-    client: openai.OpenAI,
-    tracer: trace.Tracer,
-    model: str,
+class _ToolsRejectedError(TaskError):
+    """The server refused a request offering tools (offer them in the prompt)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What stays the same over the requests of one :func:`chat`."""
+
+    client: openai.OpenAI
+    tracer: trace.Tracer
+    model: str
+    agent: str
+    instruments: Instruments | None
+    cancellation: Cancellation | None
+    settings: ModelSettings | None
+    stream: bool
+    on_delta: DeltaSink | None
+
+
+def _send(
+    call: _Call,
     messages: list[dict[str, Any]],
-    agent: str,
-    instruments: Instruments | None,
-    cancellation: Cancellation | None,
-    settings: ModelSettings | None,
-    mode: OutputMode | None,
-    stream: bool,
-    on_delta: DeltaSink | None,
     kwargs: dict[str, Any],
+    mode: OutputMode | None,
+    tools: str | bool,
 ) -> tuple[ChatCompletionMessage, TokenUsage]:
     """One request in one ``chat`` span (see :func:`chat`)."""
+    client, model, agent, instruments = call.client, call.model, call.agent, call.instruments
+    cancellation, stream, on_delta = call.cancellation, call.stream, call.on_delta
     url = client.base_url
     common: dict[str, AttributeValue] = {
         "gen_ai.operation.name": "chat",
@@ -238,8 +247,10 @@ def _call(  # noqa: PLR0917 - chat()'s arguments, passed on in order
         **common,
         "gen_ai.agent.name": agent,
         **_output_type(kwargs),
-        **(settings.span_attributes() if settings is not None else {}),
+        **(call.settings.span_attributes() if call.settings is not None else {}),
     }
+    if tools:
+        attributes["actorchestra.llm.tools"] = "prompt" if tools == "prompt" else "api"
     if stream:
         attributes["gen_ai.request.stream"] = True
     if mode is not None:  # JSON is asked for, in the prompt at least
@@ -249,7 +260,7 @@ def _call(  # noqa: PLR0917 - chat()'s arguments, passed on in order
     span_cm = (
         contextlib.nullcontext(trace.INVALID_SPAN)
         if upstream
-        else tracer.start_as_current_span(
+        else call.tracer.start_as_current_span(
             f"chat {model}", kind=SpanKind.CLIENT, attributes=attributes
         )
     )
@@ -294,12 +305,8 @@ def _call(  # noqa: PLR0917 - chat()'s arguments, passed on in order
                 msg = f"Model server for agent {agent!r} refused output mode {mode}."
                 raise _FormatRejectedError(msg, retryable=False) from None
             if kwargs.get("tools") and rejects_tools(exc):
-                msg = (
-                    f"Model server at {url.host}:{url.port} refused a request offering tools "
-                    f"to agent {agent!r} ({_describe(exc)}); start it with tool calls on "
-                    f"(llama.cpp's llama-server: --jinja) or give the agent no tools."
-                )
-                raise TaskError(msg, retryable=False) from None
+                msg = f"Model server for agent {agent!r} refused tools: {_describe(exc)}"
+                raise _ToolsRejectedError(msg, retryable=False) from None
             retryable = isinstance(exc, _RETRYABLE)
             msg = f"Model call for agent {agent!r} failed: {_describe(exc)}"
             # Not chained: an error body may echo the request (prompt text).

@@ -10,6 +10,8 @@ from typing import Any
 import openai
 import pydantic
 
+from .prompted_tools import with_system_note
+
 __all__ = [
     "DEFAULT_ENDPOINTS",
     "Endpoints",
@@ -40,17 +42,33 @@ _NEXT = {OutputMode.JSON_SCHEMA: OutputMode.JSON_OBJECT, OutputMode.JSON_OBJECT:
 
 
 class Endpoints:
-    """The structured output mode each endpoint (by base URL) was found to accept.
+    """What each endpoint (by base URL) was found to accept: output mode, tool calls.
 
     An endpoint starts at :attr:`OutputMode.JSON_SCHEMA`; when it rejects a mode (see
     :func:`rejects_response_format`) it is moved to the next one for the rest of the
-    process, so only the first call that meets the rejection pays for it. Thread-safe.
-    Agents and planners share :data:`DEFAULT_ENDPOINTS` unless given their own.
+    process, so only the first call that meets the rejection pays for it. Likewise an
+    endpoint that refused a request offering tools (:func:`rejects_tools`) gets them in
+    the prompt from then on. Thread-safe. Agents and planners share
+    :data:`DEFAULT_ENDPOINTS` unless given their own.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._modes: dict[str, OutputMode] = {}
+        self._no_tools: set[str] = set()
+
+    def takes_tools(self, base_url: object) -> bool:
+        """Whether ``base_url`` is not known to refuse requests offering tools."""
+        with self._lock:
+            return self.key(base_url) not in self._no_tools
+
+    def tools_refused(self, base_url: object) -> bool:
+        """Note that ``base_url`` refused tools; false if that was known already."""
+        with self._lock:
+            key = self.key(base_url)
+            known = key in self._no_tools
+            self._no_tools.add(key)
+            return not known
 
     @staticmethod
     def key(base_url: object) -> str:
@@ -78,9 +96,10 @@ class Endpoints:
             return current
 
     def forget(self) -> None:
-        """Forget every endpoint (each starts at ``json_schema`` again)."""
+        """Forget every endpoint (each starts at ``json_schema``, with tools, again)."""
         with self._lock:
             self._modes.clear()
+            self._no_tools.clear()
 
 
 DEFAULT_ENDPOINTS = Endpoints()
@@ -123,9 +142,8 @@ def output_request(
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The messages and ``response_format`` asking for ``model`` as JSON in ``mode``.
 
-    Outside ``json_schema`` the schema is added to the first system message (or a
-    system message is put first): some chat templates (llama.cpp's) accept a system
-    message only at the start, and ``json_object`` needs the word JSON in the prompt.
+    Outside ``json_schema`` the schema is added to the first system message (see
+    :func:`with_system_note`); ``json_object`` needs the word JSON in the prompt.
     """
     schema = model.model_json_schema()
     if mode is OutputMode.JSON_SCHEMA:
@@ -137,9 +155,5 @@ def output_request(
         f"Reply with only a JSON object (no prose, no code fence) valid against this "
         f"JSON schema of {model.__name__}:\n{json.dumps(schema, separators=(',', ':'))}"
     )
-    if messages and messages[0].get("role") == "system":
-        first = {**messages[0], "content": f"{messages[0].get('content') or ''}\n\n{instruction}"}
-        out = [first, *messages[1:]]
-    else:
-        out = [{"role": "system", "content": instruction}, *messages]
-    return out, ({"type": "json_object"} if mode is OutputMode.JSON_OBJECT else None)
+    mode_format = {"type": "json_object"} if mode is OutputMode.JSON_OBJECT else None
+    return with_system_note(messages, instruction), mode_format

@@ -107,7 +107,8 @@ class LLMAgent(Agent):
             :class:`actors.Endpoints`); the process's by default. With
             ``output_type`` the agent asks for ``json_schema``; a server that refuses
             it is asked with ``json_object`` and the schema in the prompt, then with
-            plain text, learned once per base URL.
+            plain text; a server that refuses tools gets them in the prompt (see
+            :func:`~actors._agents.chat.chat`); each learned once per base URL.
 
     Raises:
         ConfigurationError: ``max_iterations`` < 1, ``max_retries`` < 0, two tools

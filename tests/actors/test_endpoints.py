@@ -6,10 +6,12 @@ import threading
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessage
 from pydantic import ValidationError
 
 from actors import Endpoints, ModelSettings, OutputMode
 from actors._agents.endpoints import rejects_response_format, rejects_tools
+from actors._agents.prompted_tools import calls_in_text
 from actors.testing import FakeLLMServer, Reply
 
 URL = "http://127.0.0.1:8080/v1"
@@ -83,3 +85,15 @@ def test_settings_merge_only_what_the_override_sets() -> None:
 def test_settings_out_of_range_are_refused(options: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ModelSettings.model_validate(options)
+
+
+def test_only_a_tool_calls_object_in_the_text_is_a_call() -> None:
+    def answer(text: str) -> ChatCompletionMessage:
+        return ChatCompletionMessage.model_validate({"role": "assistant", "content": text})
+
+    for text in ("five", '{"total": 5}', '{"tool_calls": []}', '{"tool_calls": [1]}', "[1]"):
+        assert calls_in_text(answer(text)).content == text
+    called = calls_in_text(answer('```json\n{"tool_calls": [{"name": "add"}]}\n```'))
+    assert called.content is None
+    [call] = called.tool_calls or []
+    assert (call.type, call.function.name, call.function.arguments) == ("function", "add", "{}")  # type: ignore[union-attr]

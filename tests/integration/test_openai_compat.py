@@ -142,14 +142,41 @@ def test_fields_a_server_added_are_not_echoed() -> None:
     }
 
 
-def test_a_server_refusing_tools_fails_the_task_at_once_saying_why(bus: EventBus) -> None:
-    with FakeLLMServer(lambda _body: Reply.text("5"), tools=False) as server:
-        [task] = run(bus, server, "t1", tools=[add])
-    assert (task.status, task.attempts) == (TaskStatus.FAILED, 1)
-    host = server.base_url.split("//")[1].split("/")[0]
-    assert task.error == (
-        f"TaskError: Model server at {host} refused a request offering tools to agent "
-        f"'calc' (BadRequestError (HTTP 400, code '400')); start it with tool calls on (llama.cpp's "
-        f"llama-server: --jinja) or give the agent no tools."
-    )
-    assert len(server.requests) == 1
+def test_a_server_refusing_tools_gets_them_in_the_prompt_learned_once(
+    traced_bus: EventBus, spans: InMemorySpanExporter
+) -> None:
+    def responder(body: dict[str, Any]) -> Reply:
+        assert "tools" not in body and "tool_choice" not in body
+        last = body["messages"][-1]["content"]
+        if last.startswith("Result of tool 'add': "):
+            return Reply.json({"total": int(last.rsplit(" ", 1)[1])})
+        return Reply.text(
+            '```json\n{"tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]}\n```'
+        )
+
+    endpoints = Endpoints()
+    # As llama.cpp's server without --jinja: no tools, no json_schema, strict messages.
+    with FakeLLMServer.llama_cpp_like(responder, tools=False) as server:
+        first = run(traced_bus, server, "t1", tools=[add], output_type=Total, endpoints=endpoints)
+        second = run(traced_bus, server, "t2", tools=[add], output_type=Total, endpoints=endpoints)
+    assert [(t.status, t.result) for t in first + second] == [
+        (TaskStatus.COMPLETED, {"total": 5}),
+        (TaskStatus.COMPLETED, {"total": 5}),
+    ]
+    offered = ["tools" in r for r in server.requests]
+    # json_schema refused, then tools refused; from then on tools in the prompt.
+    assert offered == [True, True, False, False, False, False]
+    assert formats(server) == ["json_schema", *["json_object"] * 5]
+    system = server.requests[2]["messages"][0]["content"]
+    assert '"name":"add"' in system and '{"tool_calls": [' in system
+    # The tool ran, and its call and result went back as plain text messages.
+    history = server.requests[3]["messages"]
+    assert history[-2] == {
+        "role": "assistant",
+        "content": json.dumps({"tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]}),
+    }
+    assert history[-1] == {"role": "user", "content": "Result of tool 'add': 5"}
+    chats = [dict(s.attributes or {}) for s in spans.get_finished_spans() if s.name == "chat m"]
+    assert [c["actorchestra.llm.tools"] for c in chats] == ["api", "api"] + ["prompt"] * 4
+    assert [c.get("error.type") for c in chats[:3]] == ["BadRequestError"] * 2 + [None]
+    assert endpoints.takes_tools(server.base_url) is False
