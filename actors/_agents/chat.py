@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import openai
 import pydantic
@@ -190,8 +190,9 @@ def chat(
             sent, response_format = output_request(mode, output_type, sent)
             if response_format is not None:
                 options["response_format"] = response_format
+        how: Literal["api", "prompt"] | None = ("prompt" if prompted else "api") if tools else None
         try:
-            message, usage = _send(call, sent, options, mode, "prompt" if prompted else bool(tools))
+            message, usage = _send(call, sent, options, mode, how)
         except _FormatRejectedError:
             if mode is None or registry.rejected(client.base_url, mode) is None:
                 raise
@@ -230,9 +231,9 @@ def _send(
     messages: list[dict[str, Any]],
     kwargs: dict[str, Any],
     mode: OutputMode | None,
-    tools: str | bool,
+    tools: Literal["api", "prompt"] | None,
 ) -> tuple[ChatCompletionMessage, TokenUsage]:
-    """One request in one ``chat`` span (see :func:`chat`)."""
+    """One request in one ``chat`` span (see :func:`chat`); ``tools``: how offered."""
     client, model, agent, instruments = call.client, call.model, call.agent, call.instruments
     cancellation, stream, on_delta = call.cancellation, call.stream, call.on_delta
     url = client.base_url
@@ -249,8 +250,8 @@ def _send(
         **_output_type(kwargs),
         **(call.settings.span_attributes() if call.settings is not None else {}),
     }
-    if tools:
-        attributes["actorchestra.llm.tools"] = "prompt" if tools == "prompt" else "api"
+    if tools is not None:
+        attributes["actorchestra.llm.tools"] = tools
     if stream:
         attributes["gen_ai.request.stream"] = True
     if mode is not None:  # JSON is asked for, in the prompt at least
