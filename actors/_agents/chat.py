@@ -14,7 +14,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
-from actors._errors import ConfigurationError, TaskCancelled, TaskError
+from actors._errors import TaskCancelled, TaskError
 from actors._metrics import Instruments
 from bus import TokenUsage
 
@@ -39,7 +39,7 @@ from .model_settings import ModelSettings
 from .prompted_tools import calls_in_text, tools_in_prompt
 from .streaming import DeltaSink, request
 
-__all__ = ["DEFAULT_MODEL_RETRIES", "chat", "with_retries"]
+__all__ = ["DEFAULT_MODEL_RETRIES", "chat"]
 
 DEFAULT_MODEL_RETRIES = 1
 """Retries of one model call by the ``openai`` client, unless an agent or planner says.
@@ -78,22 +78,6 @@ def _describe(exc: openai.OpenAIError) -> str:
         code = f", code {exc.code!r}" if getattr(exc, "code", None) else ""
         return f"{type(exc).__name__} (HTTP {exc.status_code}{code})"
     return type(exc).__name__
-
-
-def with_retries(client: openai.OpenAI, max_retries: int | None) -> openai.OpenAI:
-    """``client`` retrying each call at most ``max_retries`` times (``None``: as it is).
-
-    Uses the client's public ``with_options``, so the caller's client is not changed.
-
-    Raises:
-        ConfigurationError: ``max_retries`` is negative.
-    """
-    if max_retries is None:
-        return client
-    if max_retries < 0:
-        msg = f"max_retries must be >= 0 or None, got {max_retries}."
-        raise ConfigurationError(msg)
-    return client.with_options(max_retries=max_retries)
 
 
 def chat(

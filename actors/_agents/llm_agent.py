@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-import openai
 import pydantic
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -27,7 +26,8 @@ from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
 
 from .agent import Agent, HandoffTo
-from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
+from .chat import DEFAULT_MODEL_RETRIES, chat
+from .client import Client, with_retries
 from .endpoints import Endpoints
 from .genai import capture_message_content, provider_name
 from .handoff_edge import HandoffEdge, Transfer
@@ -61,7 +61,9 @@ class LLMAgent(Agent):
     Args:
         name: The agent's name.
         bus: The bus.
-        client: An ``openai.OpenAI`` client (any OpenAI-compatible endpoint).
+        client: An ``openai.OpenAI`` or ``openai.AsyncOpenAI`` client (any
+            OpenAI-compatible endpoint; an async one is called through its synchronous
+            twin, from the agent's thread).
         model: Model name sent with each request.
         system_prompt: The system message.
         tools: Functions (or :class:`Tool`) the model may call.
@@ -124,7 +126,7 @@ class LLMAgent(Agent):
         *,
         name: str,
         bus: EventBus,
-        client: openai.OpenAI,
+        client: Client,
         model: str,
         system_prompt: str = "",
         tools: Sequence[Callable[..., Any] | Tool] = (),

@@ -8,7 +8,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import openai
 import pydantic
 from opentelemetry.trace import SpanKind
 
@@ -20,7 +19,8 @@ from actors._orchestration.result import TaskStatus, WorkflowResult
 from bus import Telemetry, TokenUsage
 
 from .cancellation import Cancellation
-from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
+from .chat import DEFAULT_MODEL_RETRIES, chat
+from .client import Client, with_retries
 from .endpoints import Endpoints
 from .model_settings import ModelSettings
 
@@ -61,7 +61,7 @@ class Planner:
     error, up to ``max_attempts`` model calls in all.
 
     Args:
-        client: An ``openai.OpenAI`` client.
+        client: An ``openai.OpenAI`` or ``openai.AsyncOpenAI`` client.
         model: Model name.
         agents: Declared agents: name → what it does (shown to the model).
         max_attempts: Model calls at most (≥ 1).
@@ -82,7 +82,7 @@ class Planner:
 
     def __init__(
         self,
-        client: openai.OpenAI,
+        client: Client,
         model: str,
         agents: Mapping[str, str],
         *,

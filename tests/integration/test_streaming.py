@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 from typing import Any
 from urllib.parse import urlsplit
 
+import openai
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
@@ -190,3 +192,41 @@ def test_a_timed_out_stream_stops_and_publishes_nothing_after_the_task_ended(
     assert 0 < len(progress) < len(ANSWER.split())
     finished = next(i for i, e in enumerate(events) if e.type == "task.finished")
     assert all(events.index(p) < finished for p in progress)
+
+
+def test_a_workflow_stream_carries_the_tokens_as_they_come_to_an_async_reader(
+    bus: EventBus,
+) -> None:
+    async def read(team: Team) -> list[Event]:
+        plan = Plan(tasks=(Task(id="t1", agent="analyst", max_attempts=1),))
+        return [event async for event in team.stream(plan, timeout=20)]
+
+    with FakeLLMServer(lambda _body: Reply.text(ANSWER)) as server:
+        spec = LLMAgent.child_spec(
+            "analyst",
+            bus,
+            client=server.client(),
+            model="m",
+            endpoints=Endpoints(),
+            stream=True,
+            progress_interval=0,
+        )
+        with Team([spec], bus=bus) as team:
+            events = asyncio.run(read(team))
+    kinds = [e.type for e in events]
+    progress = [e for e in events if isinstance(e, TaskProgress)]
+    assert kinds[0] == "task.started" and kinds[-1] == "workflow.finished"
+    assert "".join(p.text for p in progress) == ANSWER
+    assert kinds.index("task.completed") > max(
+        i for i, k in enumerate(kinds) if k == "task.progress"
+    )
+
+
+def test_an_llm_agent_takes_an_async_openai_client(bus: EventBus) -> None:
+    with FakeLLMServer(lambda _body: Reply.text(ANSWER)) as server:
+        client = openai.AsyncOpenAI(api_key="k", base_url=server.client().base_url)
+        spec = LLMAgent.child_spec("analyst", bus, client=client, model="m", endpoints=Endpoints())
+        with Team([spec], bus=bus) as team:
+            result = team.run(Plan(tasks=(Task(id="t1", agent="analyst"),)), timeout=20)
+    assert result.ok and result.answer == ANSWER
+    assert len(server.requests) == 1
