@@ -98,7 +98,10 @@ class ContractNetting(Dispatching):
     a task that ends while bidding (cancelled, its workflow stopped) drops both: nothing
     is awarded later. A bid for a call no longer open (awarded, an earlier attempt's),
     a second one, or one from an agent not asked is ignored: counted in the task's
-    ``late_bids`` (while its workflow runs) and logged at INFO.
+    ``late_bids`` (while its workflow runs) and logged at INFO. Offers of agents still
+    routed to, with their circuit closed, compete: those with room under
+    ``Limits.max_in_flight`` first, else the best offer anyway (a decliner never wins
+    while an offer stands); with none, the award is a fallback.
     """
 
     contract_net: ContractNet | None
@@ -203,15 +206,19 @@ class ContractNetting(Dispatching):
         """Close ``call``: publish its award, then send the attempt to the winner."""
         run.call = None
         self._set_timer(run, None)
-        members = set(self._router.members(run.target))  # an agent may have left since
-        scored = [
-            (call.policy.score(offer), self._router.in_flight(agent), i, agent)
-            for i, agent in enumerate(call.candidates)
-            if (offer := call.offers.get(agent)) is not None and agent in members
-        ]
+        router, limit = self._router, self.limits.max_in_flight
+        members = set(router.members(run.target))  # an agent may have left since
+        scored: list[tuple[bool, float, int, int, str]] = []
+        for i, agent in enumerate(call.candidates):
+            offer = call.offers.get(agent)
+            if offer is None or agent not in members or router.is_open(agent):
+                continue
+            load = router.in_flight(agent)
+            full = limit is not None and load >= limit  # offers with room go first
+            scored.append((full, call.policy.score(offer), load, i, agent))
         score: float | None = None
         if scored:
-            score, _, _, winner = min(scored)
+            _, score, _, _, winner = min(scored)
         else:
             winner = self._router.choose(run.target)
         fallback = score is None

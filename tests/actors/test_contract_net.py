@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -62,7 +64,7 @@ def task_of(result: WorkflowResult, task_id: str) -> TaskResult:
     return found
 
 
-def team_of(bus: EventBus, net: ContractNet | None, **bidders: dict[str, object]) -> Team:
+def team_of(bus: EventBus, net: ContractNet | None, **bidders: Mapping[str, Any]) -> Team:
     specs = [Bidder.child_spec(n, bus, capabilities=["x"], **kw) for n, kw in bidders.items()]
     return Team(specs, bus=bus, contract_net=net)
 
@@ -152,7 +154,10 @@ def test_a_late_bid_is_ignored_and_counted(bus: EventBus) -> None:
             Task(id="u", agent="slow", depends_on=("t",), routing="direct"),
         ]
     )
-    bidders = {"fast": {"cost": 9.0}, "slow": {"cost": 1.0, "gate": gate}}
+    bidders: dict[str, dict[str, Any]] = {
+        "fast": {"cost": 9.0},
+        "slow": {"cost": 1.0, "gate": gate},
+    }
     with team_of(bus, ContractNet(deadline=0.05), **bidders) as team:
         future = team.submit(plan)
         assert rec.wait_for(lambda es: any(isinstance(e, Award) for e in es))
