@@ -84,7 +84,6 @@ class _Call:
     """An open call for proposals: one attempt's candidates and the answers so far."""
 
     cfp_id: str
-    attempt: int
     candidates: tuple[str, ...]
     policy: ContractNet
     offers: dict[str, Bid] = field(default_factory=dict)
@@ -126,7 +125,7 @@ class ContractNetting(Dispatching):
             run.attempts += 1
         run.status = TaskStatus.RUNNING
         cfp_id = secrets.token_hex(8)
-        run.call = _Call(cfp_id, run.attempts, candidates, policy)
+        run.call = _Call(cfp_id, candidates, policy)
         wf.span.add_event(
             "contract_net.announce",
             {
@@ -164,6 +163,7 @@ class ContractNetting(Dispatching):
             wf is None
             or run is None
             or not isinstance(call, _Call)
+            or run.status is not TaskStatus.RUNNING  # ended while bidding
             or call.cfp_id != bid.cfp_id
             or bid.agent not in call.candidates
             or bid.agent in call.answered
@@ -198,7 +198,11 @@ class ContractNetting(Dispatching):
         """The deadline passed: award the attempt with the offers that came."""
         run = wf.tasks[msg.task_id]
         call = run.call
-        if isinstance(call, _Call) and call.cfp_id == msg.cfp_id:
+        if (
+            isinstance(call, _Call)
+            and call.cfp_id == msg.cfp_id
+            and run.status is TaskStatus.RUNNING
+        ):
             run.timer = None
             self._award(wf, run, call)
 
