@@ -26,6 +26,7 @@ from ._task_events import (
     TaskCompleted,
     TaskFailed,
     TaskFinished,
+    TaskProgress,
     TaskStarted,
 )
 from ._workflow_events import TriggerFailed, WorkflowFinished, WorkflowResumed, WorkflowStarted
@@ -38,6 +39,7 @@ AnyEvent = Annotated[
     | CallForProposals
     | Bid
     | Award
+    | TaskProgress
     | ApprovalRequested
     | ApprovalDecided
     | EventRejected
