@@ -252,4 +252,6 @@ class ContractNetting(Dispatching):
             )
         )
         run.agent = winner
-        super()._start_attempt(wf, run, new_attempt=False, route=False)
+        # Through the whole chain (a mixin before this one sees the dispatch too); with
+        # route=False this class's override passes it on.
+        self._start_attempt(wf, run, new_attempt=False, route=False)
