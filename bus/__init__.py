@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ._any_event import AnyEvent as AnyEvent
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
+from ._delegation_events import Delegated as Delegated
 from ._errors import ActorchestraError as ActorchestraError
 from ._errors import BusClosedError as BusClosedError
 from ._errors import BusError as BusError
@@ -75,6 +76,7 @@ __all__ = [
     "ChildStarted",
     "ConfigurationError",
     "DeadLetter",
+    "Delegated",
     "Event",
     "EventBus",
     "EventRejected",

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from ._delegation_events import Delegated
 from ._event import DeadLetter
 from ._external_event import ExternalEvent
 from ._supervision_events import (
@@ -45,6 +46,7 @@ AnyEvent = Annotated[
     | TaskCompleted
     | TaskFailed
     | Handoff
+    | Delegated
     | DeadLetter
     | ChildStarted
     | ChildCrashed

@@ -21,12 +21,18 @@ class WorkflowStarted(Event):
         name: The workflow's name.
         plan: The plan, as ``Plan.model_dump(mode="json")``.
         agents: The declared agents (the static graph).
+        parent_workflow_id: For a child workflow (a task's delegated sub-plan, see
+            :class:`Delegated`), the workflow of the task that delegated; ``""`` for a
+            workflow submitted directly, and in records written before it existed.
+        parent_task_id: For a child workflow, the task that delegated; ``""`` otherwise.
     """
 
     type: Literal["workflow.started"] = "workflow.started"
     name: str = ""
     plan: dict[str, JsonValue]
     agents: list[str] = Field(default_factory=list)
+    parent_workflow_id: str = ""
+    parent_task_id: str = ""
 
 
 class WorkflowResumed(Event):

@@ -43,6 +43,11 @@ class TaskResult(BaseModel):
             ``error`` is empty.
         late_replies: Outcomes that arrived for an attempt already given up (timed out,
             superseded, cancelled); ignored, and counted here.
+        workflow: For a task that delegated (see :class:`actors.Delegate`), how its
+            last child workflow ended: the result tree's next level. ``None`` for a
+            task that did not delegate (and for one that ended before a resume: the
+            log keeps its outcome, not its child's). The task's ``usage`` and ``cost``
+            include the child's, so a sum over one level counts every token once.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -61,6 +66,7 @@ class TaskResult(BaseModel):
     error: str = ""
     error_kind: FailureKind | None = None
     late_replies: int = 0
+    workflow: WorkflowResult | None = None
 
 
 class WorkflowResult(BaseModel):
@@ -120,21 +126,12 @@ class WorkflowResult(BaseModel):
         """A plain-text table: task, agent, status, attempts, duration (s), tokens, cost ($).
 
         A cost not known (a model with no price) shows as ``?``; the planning, when
-        given, is a row of its own, and a last row sums tokens and cost.
+        given, is a row of its own, and a last row sums tokens and cost. A task that
+        delegated is followed by its child workflow's tasks, indented two spaces per
+        level (their tokens and cost are part of the delegating task's row).
         """
         head = ("task", "agent", "status", "attempts", "duration_s", "tokens", "cost_usd")
-        rows = [head] + [
-            (
-                t.task_id,
-                t.agent,
-                t.status.value,
-                str(t.attempts),
-                f"{t.duration:.3f}",
-                str(t.usage.total_tokens),
-                _dollars(t.cost),
-            )
-            for t in self.tasks
-        ]
+        rows = [head, *_task_rows(self.tasks, "")]
         if self.planning:
             tokens = sum(u.total_tokens for u in self.planning.values())
             rows.insert(
@@ -150,3 +147,26 @@ class WorkflowResult(BaseModel):
 
 def _dollars(cost: float | None) -> str:
     return "?" if cost is None else f"{cost:.6f}"
+
+
+def _task_rows(tasks: tuple[TaskResult, ...], indent: str) -> list[tuple[str, ...]]:
+    """Rows of :meth:`WorkflowResult.table` for ``tasks``, each followed by its child's."""
+    rows: list[tuple[str, ...]] = []
+    for t in tasks:
+        rows.append(
+            (
+                indent + t.task_id,
+                t.agent,
+                t.status.value,
+                str(t.attempts),
+                f"{t.duration:.3f}",
+                str(t.usage.total_tokens),
+                _dollars(t.cost),
+            )
+        )
+        if t.workflow is not None:
+            rows.extend(_task_rows(t.workflow.tasks, indent + "  "))
+    return rows
+
+
+TaskResult.model_rebuild()  # its ``workflow`` field names WorkflowResult, defined after it

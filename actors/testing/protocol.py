@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from actors._orchestration.plan import Plan
 from bus import (
     ApprovalDecided,
+    Delegated,
     Event,
     EventRejected,
     FailureKind,
@@ -54,9 +55,13 @@ class _Run:
     latest: dict[str, TaskStarted] = field(default_factory=dict)  # each task's last dispatch
     issued: dict[str, str] = field(default_factory=dict)  # token -> "task/attempt"
     answered: set[tuple[str, str]] = field(default_factory=set)  # (class, token) of outcomes
-    outcomes: dict[str, TaskCompleted | TaskFailed | Handoff] = field(default_factory=dict)
+    outcomes: dict[str, TaskCompleted | TaskFailed | Handoff | Delegated] = field(
+        default_factory=dict
+    )
     approved: set[str] = field(default_factory=set)
     done: bool = False
+    status: str = ""  # WorkflowFinished.status
+    children: dict[str, list[_Run]] = field(default_factory=dict)  # by delegating task
 
 
 def check_protocol(events: Iterable[Event]) -> None:
@@ -81,6 +86,14 @@ def check_protocol(events: Iterable[Event]) -> None:
        token is rejected (``EventRejected``).
     5. **Approval** — a task that needs approval starts only after an approval the
        orchestrator published (``source`` as its ``WorkflowStarted``'s).
+    6. **Delegation** — a child workflow (a ``WorkflowStarted`` naming a parent
+       workflow and task) starts only for a running parent task whose last dispatch
+       was answered by a ``Delegated`` carrying its token; its tasks are checked as
+       any workflow's (each ends exactly once). A task ends only after every child
+       workflow it started finished (a parent's end leaves no child task unfinished);
+       one finished as completed through a ``Delegated`` needs its last child to have
+       finished completed. Nothing starts in a workflow after its
+       ``WorkflowFinished``.
 
     Raises:
         ProtocolViolation: The first violation, explained in one sentence that names the
@@ -91,13 +104,14 @@ def check_protocol(events: Iterable[Event]) -> None:
         if isinstance(event, WorkflowStarted):
             plan = Plan.model_validate(event.plan)
             runs[event.workflow_id] = _Run(plan, frozenset(event.agents), event.source)
+            _check_child_start(event, runs)
             continue
         run = runs.get(event.workflow_id)
         if run is None:
             continue
         if isinstance(event, TaskStarted):
             _check_start(event, run)
-        elif isinstance(event, TaskCompleted | TaskFailed | Handoff):
+        elif isinstance(event, TaskCompleted | TaskFailed | Handoff | Delegated):
             _answered(event, run)
         elif isinstance(event, EventRejected):
             _check_rejected(event, run)
@@ -128,8 +142,12 @@ def _task(run: _Run, event: Event) -> tuple[str, ...]:
 def _check_start(event: TaskStarted, run: _Run) -> None:
     wf, tid = event.workflow_id, event.task_id
     depends_on = _task(run, event)
-    if tid in run.finished:
-        msg = f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt} after it finished."
+    if tid in run.finished or run.done:
+        what = "its workflow" if run.done else "it"
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt} after {what} "
+            "finished."
+        )
         raise _fail(event, msg)
     for dep in depends_on:
         done = run.finished.get(dep)
@@ -169,7 +187,7 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
         run.issued[event.attempt_token] = f"{tid}/{event.attempt}"
 
 
-def _answered(event: TaskCompleted | TaskFailed | Handoff, run: _Run) -> None:
+def _answered(event: TaskCompleted | TaskFailed | Handoff | Delegated, run: _Run) -> None:
     """Note an outcome; it answers its dispatch if it carries that dispatch's token."""
     run.outcomes[event.id] = event
     dispatch = run.latest.get(event.task_id)
@@ -201,8 +219,9 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
     if before is not None:
         msg = f"Task {tid!r} of workflow {wf!r} ended twice: {before.status}, then {event.status}."
         raise _fail(event, msg)
+    _check_children_ended(event, run)
     needed = _NEEDED.get(event.status if event.status == "completed" else event.error_kind or "")
-    if needed is not None:
+    if needed is not None and not _ended_through_child(event, run):
         dispatch = run.latest.get(tid)
         token = dispatch.attempt_token if dispatch and dispatch.attempt == event.attempts else None
         if token is None or (needed, token) not in run.answered:
@@ -223,3 +242,51 @@ def _check_end(event: WorkflowFinished, run: _Run) -> None:
         )
         raise ProtocolViolation(msg, workflow_id=event.workflow_id, task_id=missing[0])
     run.done = True
+    run.status = event.status
+
+
+def _check_child_start(event: WorkflowStarted, runs: dict[str, _Run]) -> None:
+    """A child workflow starts for a running parent task that delegated (rule 6)."""
+    parent = runs.get(event.parent_workflow_id) if event.parent_workflow_id else None
+    if parent is None:
+        return  # a workflow submitted directly, or one whose parent was not recorded
+    tid, wf = event.parent_task_id, event.parent_workflow_id
+    dispatch = parent.latest.get(tid)
+    if (
+        tid in parent.finished
+        or dispatch is None
+        or ("Delegated", dispatch.attempt_token) not in parent.answered
+    ):
+        msg = (
+            f"Child workflow {event.workflow_id!r} of task {tid!r} of workflow {wf!r} started "
+            "without a Delegated carrying the token of the task's running attempt."
+        )
+        raise ProtocolViolation(msg, workflow_id=wf, task_id=tid)
+    parent.children.setdefault(tid, []).append(runs[event.workflow_id])
+
+
+def _check_children_ended(event: TaskFinished, run: _Run) -> None:
+    for child in run.children.get(event.task_id, ()):
+        if not child.done:
+            msg = (
+                f"Task {event.task_id!r} of workflow {event.workflow_id!r} finished as "
+                f"{event.status} while a child workflow it delegated to had not finished."
+            )
+            raise _fail(event, msg)
+
+
+def _ended_through_child(event: TaskFinished, run: _Run) -> bool:
+    """Whether the task's last dispatch delegated, and its child ended as its end needs.
+
+    A task completed through a ``Delegated`` needs its last child completed; one failed
+    (kind ``error``) after delegating failed through its child or an invalid sub-plan.
+    """
+    dispatch = run.latest.get(event.task_id)
+    if dispatch is None or dispatch.attempt != event.attempts:
+        return False
+    if ("Delegated", dispatch.attempt_token) not in run.answered:
+        return False
+    if event.status != "completed":
+        return True
+    children = run.children.get(event.task_id, [])
+    return bool(children) and children[-1].status == "completed"
