@@ -178,7 +178,9 @@ class Delegations(Retries, Dispatching):
             self._failed(wf, run, FailureKind.CANCELLED, error, retryable=False)
             return
         failed = "; ".join(
-            f"task {t.task_id!r} {t.error}" for t in result.tasks if t.status is TaskStatus.FAILED
+            f"task {t.task_id!r} {t.error.rstrip('.')}"
+            for t in result.tasks
+            if t.status is TaskStatus.FAILED
         )
         error = f"DelegationError: child workflow {child.id!r} failed: {failed}."
         self._failed(wf, run, FailureKind.ERROR, error, retryable=True)

@@ -1,0 +1,522 @@
+"""Hierarchical delegation: an agent returns Delegate(plan) and its task runs the sub-plan as
+a child workflow; cancel, timeouts, limits and resume reach the children."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from actors import (
+    Agent,
+    Budget,
+    BudgetExceeded,
+    Delegate,
+    Limits,
+    Plan,
+    RetryPolicy,
+    Supervisor,
+    Task,
+    TaskContext,
+    TaskError,
+    TaskStatus,
+    Team,
+    WorkflowError,
+    WorkflowResult,
+)
+from actors.testing import EventRecorder, check_protocol
+from bus import (
+    Delegated,
+    Event,
+    EventBus,
+    EventRejected,
+    FailureKind,
+    TaskFinished,
+    TokenUsage,
+    WorkflowFinished,
+    WorkflowStarted,
+)
+from memory import SQLiteEventLog
+from tests.helpers import wait_until
+
+NO_RETRY_WAIT = RetryPolicy(backoff=None)
+
+
+def parts(*names: str, agent: str = "worker") -> Plan:
+    return Plan(tasks=tuple(Task(id=n, agent=agent, description=n) for n in names))
+
+
+class Coordinator(Agent):
+    """Splits its task into three parts for the workers, then joins their answers."""
+
+    def handle(self, task: TaskContext) -> object:
+        if task.task_id == "join":
+            return " + ".join(str(task.inputs[k]) for k in sorted(task.inputs))
+        work = parts("part1", "part2", "part3").tasks
+        join = Task(id="join", agent="coordinator", depends_on=tuple(t.id for t in work))
+        return Delegate(Plan(tasks=(*work, join)), reason="three parts")
+
+
+class Worker(Agent):
+    """Answers its part in capitals; part2 is big: it delegates two halves again."""
+
+    def handle(self, task: TaskContext) -> object:
+        if task.description == "part2":
+            return Delegate(parts("part2a", "part2b"))
+        task.add_usage(TokenUsage(input_tokens=10, output_tokens=5), model="m")
+        return task.description.upper()
+
+
+def team_of(bus: EventBus, *agents: tuple[str, type[Agent]], **options: object) -> Team:
+    """A team of these agents; one named ``waiter`` is a pool of three (capability)."""
+    specs = [cls.child_spec(name, bus) for name, cls in agents if name != "waiter"]
+    specs += [
+        cls.child_spec(f"{name}{i}", bus, capabilities=[name])
+        for name, cls in agents
+        if name == "waiter"
+        for i in (1, 2, 3)
+    ]
+    return Team(specs, bus=bus, **options)  # type: ignore[arg-type]
+
+
+def ends_per_workflow(events: list[Event]) -> dict[str, Counter[str]]:
+    """How often each task of each workflow ended (every started workflow listed)."""
+    ends: dict[str, Counter[str]] = {
+        e.workflow_id: Counter() for e in events if isinstance(e, WorkflowStarted)
+    }
+    for e in events:
+        if isinstance(e, TaskFinished):
+            ends[e.workflow_id][e.task_id] += 1
+    return ends
+
+
+def assert_every_task_ended_once(events: list[Event]) -> None:
+    """Each task of each workflow, nested ones included, ended exactly once; each ended."""
+    check_protocol(events)
+    plans = {
+        e.workflow_id: {t.id for t in Plan.model_validate(e.plan).tasks}
+        for e in events
+        if isinstance(e, WorkflowStarted)
+    }
+    for wf, ends in ends_per_workflow(events).items():
+        assert set(ends) == plans[wf], wf
+        assert set(ends.values()) == {1}, wf
+    finished = {e.workflow_id for e in events if isinstance(e, WorkflowFinished)}
+    assert finished == set(plans)
+
+
+def test_a_coordinator_delegates_to_three_workers_one_of_which_delegates_again(
+    traced_bus: EventBus, spans: InMemorySpanExporter
+) -> None:
+    rec = EventRecorder(traced_bus)
+    agents = ("coordinator", Coordinator), ("worker", Worker)
+    with team_of(traced_bus, *agents) as team:
+        result = team.run(Plan(tasks=(Task(id="report", agent="coordinator"),)), timeout=10)
+    assert result.ok
+    assert result.answer == "PART1 + {'part2a': 'PART2A', 'part2b': 'PART2B'} + PART3"
+    # The result is a tree: the report's child workflow, and part2's within it.
+    [report] = result.tasks
+    assert report.workflow is not None
+    assert report.workflow.workflow_id == f"{result.workflow_id}/report.1"
+    level1 = {t.task_id: t for t in report.workflow.tasks}
+    assert list(level1) == ["part1", "part2", "part3", "join"]
+    part2 = level1["part2"].workflow
+    assert part2 is not None
+    assert [t.result for t in part2.tasks] == ["PART2A", "PART2B"]
+    assert level1["part1"].workflow is None
+    # Tokens spent in children count once: in the delegating task, up to the root.
+    assert level1["part2"].usage.total_tokens == 30
+    assert report.usage.total_tokens == result.usage.total_tokens == 60
+    assert result.usage_by_model == {"m": TokenUsage(input_tokens=40, output_tokens=20)}
+    lines = result.table().splitlines()
+    assert [line.split()[0] for line in lines[1:-1]] == [
+        "report", "part1", "part2", "part2a", "part2b", "part3", "join",
+    ]  # fmt: skip
+    assert re.match(r"^    part2a +worker +completed +1 ", lines[4])
+    assert lines[-1].split()[:2] == ["total", "60"]
+    assert_every_task_ended_once(rec.events)
+    # One trace; each child's invoke_workflow span descends from its parent's.
+    finished = spans.get_finished_spans()
+    assert len({s.context.trace_id for s in finished}) == 1
+    by_id = {s.context.span_id: s for s in finished}
+    workflows = {s.name: s for s in finished if s.name.startswith("invoke_workflow")}
+    assert set(workflows) == {
+        "invoke_workflow workflow",
+        "invoke_workflow report",
+        "invoke_workflow part2",
+    }
+
+    def ancestors(span_id: int) -> list[str]:
+        names = []
+        while span_id in by_id:
+            parent = by_id[span_id].parent
+            if parent is None:
+                break
+            span_id = parent.span_id
+            names.append(by_id[span_id].name if span_id in by_id else "?")
+        return names
+
+    part2_up = ancestors(workflows["invoke_workflow part2"].context.span_id)
+    assert "process task.delegated" in part2_up
+    assert part2_up.index("invoke_workflow report") < part2_up.index("invoke_workflow workflow")
+
+
+class Waiter(Agent):
+    """Waits until its attempt is cancelled (a long job); ``started`` counts attempts."""
+
+    started: ClassVar[list[str]] = []
+
+    def handle(self, task: TaskContext) -> object:
+        Waiter.started.append(f"{task.workflow_id}:{task.task_id}")
+        task.cancellation.wait(10)
+        task.cancellation.raise_if_cancelled()
+        return "too late"
+
+
+class Lead(Agent):
+    """Delegates its task to the waiters; a task named ``deep`` delegates once more."""
+
+    def handle(self, task: TaskContext) -> object:
+        if task.task_id == "deep":
+            return Delegate(parts("w3", agent="waiter"))
+        return Delegate(
+            Plan(
+                tasks=(
+                    Task(id="w1", agent="waiter"),
+                    Task(id="w2", agent="waiter"),
+                    Task(id="deep", agent="lead"),
+                    Task(id="after", agent="waiter", depends_on=("w1",)),
+                )
+            )
+        )
+
+
+@pytest.fixture
+def waiter() -> type[Waiter]:
+    Waiter.started = []
+    return Waiter
+
+
+def test_cancelling_the_parent_ends_every_child(bus: EventBus, waiter: type[Waiter]) -> None:
+    rec = EventRecorder(bus)
+    agents = ("lead", Lead), ("waiter", waiter)
+    with team_of(bus, *agents, limits=Limits(max_in_flight=None)) as team:
+        future = team.submit(Plan(tasks=(Task(id="top", agent="lead"),)), workflow_id="wf")
+        assert wait_until(lambda: len(waiter.started) == 3)
+        team.cancel("wf", "the user left")
+        result = future.get(timeout=5)
+    assert result.status is TaskStatus.CANCELLED
+    [top] = result.tasks
+    assert (top.status, top.error) == (TaskStatus.CANCELLED, "cancelled: the user left")
+    assert top.workflow is not None
+    child = {t.task_id: t for t in top.workflow.tasks}
+    assert {t.status for t in child.values()} == {TaskStatus.CANCELLED}
+    assert child["w1"].error == "cancelled: its parent task 'top' ended (cancelled: the user left)"
+    deep = child["deep"].workflow
+    assert deep is not None
+    assert deep.workflow_id == "wf/top.1/deep.1"
+    assert [(t.task_id, t.status) for t in deep.tasks] == [("w3", TaskStatus.CANCELLED)]
+    assert_every_task_ended_once(rec.events)
+    statuses = {e.workflow_id: e.status for e in rec.of_type(WorkflowFinished)}
+    assert statuses == dict.fromkeys(["wf", "wf/top.1", "wf/top.1/deep.1"], "cancelled")
+
+
+def test_a_timeout_on_the_delegating_task_cancels_its_child(
+    bus: EventBus, waiter: type[Waiter]
+) -> None:
+    rec = EventRecorder(bus)
+    plan = Plan(tasks=(Task(id="top", agent="lead", timeout=0.3, max_attempts=2),))
+    agents = ("lead", Lead), ("waiter", waiter)
+    with team_of(bus, *agents, retry=NO_RETRY_WAIT) as team:
+        result = team.run(plan, workflow_id="wf", timeout=10)
+    [top] = result.tasks
+    assert (top.status, top.error_kind, top.attempts) == (TaskStatus.FAILED, "timeout", 2)
+    assert top.error == "timeout: attempt 2 gave no outcome within 0.3 s"
+    # Each attempt delegated to a child of its own; each child was cancelled.
+    children = {e.workflow_id: e.status for e in rec.of_type(WorkflowFinished)}
+    assert children == {
+        "wf/top.1/deep.1": "cancelled",
+        "wf/top.1": "cancelled",
+        "wf/top.2/deep.1": "cancelled",
+        "wf/top.2": "cancelled",
+        "wf": "failed",
+    }
+    assert top.workflow is not None
+    assert top.workflow.workflow_id == "wf/top.2"
+    assert_every_task_ended_once(rec.events)
+
+
+ONCE = Plan(tasks=(Task(id="again", agent="recursive", max_attempts=1),))
+
+
+class Recursive(Agent):
+    """Delegates its task to itself, for ever (the depth bound stops it)."""
+
+    def handle(self, task: TaskContext) -> object:
+        return Delegate(ONCE)
+
+
+def test_the_nesting_depth_is_bounded(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    with team_of(bus, ("recursive", Recursive), limits=Limits(max_delegation_depth=2)) as team:
+        plan = Plan(tasks=(Task(id="t", agent="recursive", max_attempts=1),))
+        result = team.run(plan, workflow_id="wf", timeout=10)
+    assert result.status is TaskStatus.FAILED
+    ids = [e.workflow_id for e in rec.of_type(WorkflowStarted)]
+    assert ids == ["wf", "wf/t.1", "wf/t.1/again.1"]
+    deepest = result.tasks[0].workflow.tasks[0].workflow.tasks[0]  # type: ignore[union-attr]
+    assert (deepest.status, deepest.error_kind, deepest.attempts) == (
+        TaskStatus.FAILED,
+        FailureKind.ERROR,
+        1,
+    )
+    assert deepest.error == (
+        "DelegationError: task 'again' of workflow 'wf/t.1/again.1' delegated a sub-plan at "
+        "nesting depth 3, past the limit of 2 (Limits.max_delegation_depth); do the work in "
+        "the task, or raise the limit."
+    )
+    # Each level above fails with its child's cause.
+    assert result.tasks[0].error == (
+        "DelegationError: child workflow 'wf/t.1' failed: task 'again' DelegationError: child "
+        f"workflow 'wf/t.1/again.1' failed: task 'again' {deepest.error[:-1]}."
+    )
+    assert_every_task_ended_once(rec.events)
+
+
+class BadPlanner(Agent):
+    """Delegates a sub-plan naming an agent the team does not have."""
+
+    def handle(self, task: TaskContext) -> object:
+        return Delegate(parts("x", agent="ghost"))
+
+
+def test_an_invalid_sub_plan_fails_the_task_with_the_validation_message(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    with team_of(bus, ("planner", BadPlanner)) as team:
+        result = team.run(parts("t", agent="planner"), timeout=10)
+    [t] = result.tasks
+    assert (t.status, t.error_kind, t.attempts, t.workflow) == (
+        TaskStatus.FAILED,
+        FailureKind.ERROR,
+        1,
+        None,
+    )
+    assert t.error == (
+        "PlanValidationError: Task 'x' names unknown agent 'ghost'; declared agents are "
+        "['planner']."
+    )
+    assert rec.of_type(WorkflowStarted)[1:] == []  # no child started
+    check_protocol(rec.events)
+
+
+class SoloLead(Agent):
+    """Delegates its task to a plan that needs this same agent twice more."""
+
+    def handle(self, task: TaskContext) -> object:
+        if task.task_id in ("a", "b"):
+            return f"{task.task_id} done"
+        chain = (Task(id="a", agent="solo"), Task(id="b", agent="solo", depends_on=("a",)))
+        return Delegate(Plan(tasks=chain))
+
+
+def test_a_sub_plan_naming_the_delegating_agent_completes(bus: EventBus) -> None:
+    # One agent, one attempt at a time: its thread must be free for its own sub-plan.
+    with team_of(bus, ("solo", SoloLead), limits=Limits(max_in_flight=1)) as team:
+        result = team.run(parts("t", agent="solo"), timeout=10)
+    assert result.ok
+    assert result.answer == "b done"
+
+
+class Flaky(Agent):
+    """Fails the first child's task ``x`` for good; later ones complete."""
+
+    runs: ClassVar[list[str]] = []
+
+    def handle(self, task: TaskContext) -> object:
+        Flaky.runs.append(f"{task.workflow_id}:{task.task_id}")
+        if task.task_id == "t":
+            return Delegate(parts("x", "y", agent="flaky"))
+        if task.workflow_id == "wf/t.1" and task.task_id == "x":
+            msg = "x is broken"
+            raise TaskError(msg)
+        return task.task_id
+
+
+def test_a_failed_child_fails_the_task_with_its_cause_and_a_retry_delegates_again(
+    bus: EventBus,
+) -> None:
+    Flaky.runs = []
+    rec = EventRecorder(bus)
+    plan = Plan(tasks=(Task(id="t", agent="flaky", max_attempts=2),))
+    with team_of(bus, ("flaky", Flaky), retry=NO_RETRY_WAIT) as team:
+        result = team.run(plan, workflow_id="wf", timeout=10)
+    assert result.ok
+    assert result.answer == {"x": "x", "y": "y"}
+    assert result.tasks[0].attempts == 2
+    failed = [e for e in rec.of_type(WorkflowFinished) if e.workflow_id == "wf/t.1"]
+    assert [e.status for e in failed] == ["failed"]
+    assert result.tasks[0].workflow.workflow_id == "wf/t.2"  # type: ignore[union-attr]
+    assert_every_task_ended_once(rec.events)
+
+
+def test_a_failed_child_fails_the_task_naming_the_failed_child_tasks(bus: EventBus) -> None:
+    Flaky.runs = []
+    plan = Plan(tasks=(Task(id="t", agent="flaky", max_attempts=1),))
+    with team_of(bus, ("flaky", Flaky)) as team:
+        result = team.run(plan, workflow_id="wf", timeout=10)
+    [t] = result.tasks
+    assert (t.status, t.error_kind) == (TaskStatus.FAILED, FailureKind.ERROR)
+    assert t.error == (
+        "DelegationError: child workflow 'wf/t.1' failed: task 'x' TaskError: x is broken."
+    )
+
+
+class Spender(Agent):
+    """Spends 100 tokens per task; delegates task ``t`` to three tasks of its own."""
+
+    def handle(self, task: TaskContext) -> object:
+        task.add_usage(TokenUsage(input_tokens=100), model="m")
+        if task.task_id == "t":
+            return Delegate(parts("a", "b", "c", agent="spender"))
+        return task.task_id
+
+
+def test_children_spend_from_the_root_budget_and_count_once(bus: EventBus) -> None:
+    with team_of(bus, ("spender", Spender)) as team:
+        result = team.run(parts("t", agent="spender"), timeout=10)
+    assert result.usage.input_tokens == 400  # the delegating attempt, then three tasks
+    assert result.tasks[0].usage.input_tokens == 400
+    limits = Limits(budget=Budget(tokens=250), max_in_flight=1)
+    with (
+        team_of(bus, ("spender", Spender), limits=limits) as team,
+        pytest.raises(BudgetExceeded) as info,
+    ):
+        team.run(parts("t", agent="spender"), workflow_id="wf", timeout=10)
+    assert info.value.reason == "spent 300 tokens, over its budget of 250 tokens"
+    stopped = info.value.result
+    assert stopped.status is TaskStatus.CANCELLED
+    child = stopped.tasks[0].workflow
+    assert child is not None
+    assert [t.status for t in child.tasks] == [
+        TaskStatus.COMPLETED,
+        TaskStatus.COMPLETED,
+        TaskStatus.CANCELLED,
+    ]
+
+
+def test_max_steps_counts_the_childrens_steps(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    limits = Limits(max_steps=3, max_in_flight=1)
+    with team_of(bus, ("spender", Spender), limits=limits) as team:
+        result = team.run(parts("t", agent="spender"), workflow_id="wf", timeout=10)
+    assert result.status is TaskStatus.CANCELLED
+    child = result.tasks[0].workflow
+    assert child is not None
+    assert [t.status.value for t in child.tasks] == ["completed", "completed", "cancelled"]
+    assert child.tasks[2].error == (
+        "cancelled: its parent task 't' ended (cancelled: the workflow reached its limit of 3 "
+        "steps)"
+    )
+    assert_every_task_ended_once(rec.events)
+
+
+def test_a_forged_delegation_is_rejected(bus: EventBus, waiter: type[Waiter]) -> None:
+    rejected = EventRecorder(bus, EventRejected)
+    with team_of(bus, ("waiter", waiter)) as team:
+        future = team.submit(parts("t", agent="waiter"), workflow_id="wf")
+        assert wait_until(lambda: len(waiter.started) == 1)
+        bus.publish(
+            Delegated(
+                workflow_id="wf",
+                task_id="t",
+                agent="waiter",
+                plan=parts("x", agent="waiter").model_dump(mode="json"),
+                attempt_token="guessed",
+            )
+        )
+        assert rejected.wait_for(lambda events: len(events) == 1)
+        team.cancel("wf")
+        assert future.get(timeout=5).tasks[0].workflow is None
+    assert rejected.events[0].rejected_type == "task.delegated"  # type: ignore[attr-defined]
+
+
+# -- resume ----------------------------------------------------------------------------
+
+
+class Held(Agent):
+    """Counts runs; task ``b`` of a child waits for ``release``; ``t`` delegates a-b-c."""
+
+    runs: ClassVar[list[str]] = []
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def handle(self, task: TaskContext) -> object:
+        Held.runs.append(task.task_id)
+        if task.task_id == "t":
+            chain = (
+                Task(id="a", agent="held"),
+                Task(id="b", agent="held", depends_on=("a",)),
+                Task(id="c", agent="held", depends_on=("b",)),
+            )
+            return Delegate(Plan(tasks=chain))
+        if task.task_id == "b" and not Held.release.wait(10):
+            raise RuntimeError("never released")
+        return task.task_id + "".join(str(v) for v in task.inputs.values())
+
+
+def test_resume_after_a_restart_resumes_the_running_child(tmp_path: Path) -> None:
+    Held.runs, Held.release = [], threading.Event()
+    plan = Plan(tasks=(Task(id="t", agent="held"), Task(id="u", agent="held", depends_on=("t",))))
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(event_log=log, tracing=False)
+    first = EventRecorder(bus)
+    team = Team([Held.child_spec("held", bus)], bus=bus, name="first")
+    future = team.submit(plan, workflow_id="wf")
+    assert wait_until(lambda: "b" in Held.runs)
+    # The orchestrator goes away with the child's "b" in flight, as if its process died.
+    Supervisor.terminate_child(team.supervisor, "orchestrator")
+    with pytest.raises(WorkflowError, match="stopped before workflow 'wf' finished"):
+        future.get(timeout=5)
+    Held.release.set()
+    team.stop()
+    bus.stop()
+    log.close()
+
+    Held.runs = []
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(event_log=log, tracing=False)
+    second = EventRecorder(bus)
+    with Team([Held.child_spec("held", bus)], bus=bus, name="second") as team:
+        with pytest.raises(WorkflowError, match=r"^Workflow 'wf/t\.1' is a child workflow of"):
+            team.resume("wf/t.1").get(timeout=5)
+        result = team.resume("wf").get(timeout=10)
+    bus.stop()
+    log.close()
+    assert result.ok
+    assert result.answer == "ucba"
+    assert Held.runs == ["b", "c", "u"]  # neither "t" (it delegated) nor "a" again
+    child = result.tasks[0].workflow
+    assert child is not None
+    assert [(t.task_id, t.result) for t in child.tasks] == [("a", "a"), ("b", "ba"), ("c", "cba")]
+    assert_every_task_ended_once(first.events + second.events)
+
+
+def test_a_resumed_workflow_whose_child_had_finished_completes_its_task(tmp_path: Path) -> None:
+    Held.runs, Held.release = [], threading.Event()
+    Held.release.set()
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(event_log=log, tracing=False)
+    with Team([Held.child_spec("held", bus)], bus=bus) as team:
+        done: WorkflowResult = team.run(parts("t", agent="held"), workflow_id="wf", timeout=10)
+        Held.runs = []
+        again = team.resume("wf").get(timeout=10)
+    bus.stop()
+    log.close()
+    assert Held.runs == []
+    assert (
+        (again.status, again.answer) == (done.status, done.answer) == (TaskStatus.COMPLETED, "cba")
+    )
