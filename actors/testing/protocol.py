@@ -276,10 +276,11 @@ def _check_children_ended(event: TaskFinished, run: _Run) -> None:
 
 
 def _ended_through_child(event: TaskFinished, run: _Run) -> bool:
-    """Whether the task's last dispatch delegated, and its child ended as its end needs.
+    """Whether the task's last dispatch delegated (then its outcome was its child's).
 
-    A task completed through a ``Delegated`` needs its last child completed; one failed
-    (kind ``error``) after delegating failed through its child or an invalid sub-plan.
+    A task failed (kind ``error``) after delegating failed through its child or an
+    invalid sub-plan; one completed through a ``Delegated`` needs its last child
+    completed, else this raises.
     """
     dispatch = run.latest.get(event.task_id)
     if dispatch is None or dispatch.attempt != event.attempts:
@@ -289,4 +290,10 @@ def _ended_through_child(event: TaskFinished, run: _Run) -> bool:
     if event.status != "completed":
         return True
     children = run.children.get(event.task_id, [])
-    return bool(children) and children[-1].status == "completed"
+    if not children or children[-1].status != "completed":
+        msg = (
+            f"Task {event.task_id!r} of workflow {event.workflow_id!r} finished as completed "
+            "through a Delegated whose child workflow did not complete."
+        )
+        raise _fail(event, msg)
+    return True
