@@ -148,6 +148,13 @@ class Resumption(Dispatching):
     attempt token (a late outcome with the old one is ignored as late); gated tasks
     approved before keep their approval; the rest runs as usual. The new
     ``invoke_workflow`` span links to the original one.
+
+    A task in flight whose child workflow (see :class:`actors.Delegate`) is in the log
+    is not started again: the child is rebuilt and resumed with it, as a child again
+    (its span a child of the resumed parent's), recursively, and the task waits for it
+    under its attempt number, its timeout counted afresh. A child that had finished
+    ends its task at once. A child workflow is resumed only through its root: resuming
+    it by its own id is refused.
     """
 
     def _resume_workflow(self, msg: Resume) -> None:

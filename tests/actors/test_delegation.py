@@ -16,6 +16,7 @@ from actors import (
     Agent,
     Budget,
     BudgetExceeded,
+    ConfigurationError,
     Delegate,
     Limits,
     Plan,
@@ -39,9 +40,11 @@ from bus import (
     TaskFinished,
     TokenUsage,
     WorkflowFinished,
+    WorkflowResumed,
     WorkflowStarted,
 )
-from memory import SQLiteEventLog
+from bus.lowlevel import Envelope
+from memory import InMemoryEventLog, SQLiteEventLog
 from tests.helpers import wait_until
 
 NO_RETRY_WAIT = RetryPolicy(backoff=None)
@@ -288,6 +291,22 @@ def test_the_nesting_depth_is_bounded(bus: EventBus) -> None:
     assert_every_task_ended_once(rec.events)
 
 
+def test_a_depth_limit_of_zero_turns_delegation_off_and_a_negative_one_is_refused(
+    bus: EventBus,
+) -> None:
+    with team_of(bus, ("recursive", Recursive), limits=Limits(max_delegation_depth=0)) as team:
+        result = team.run(ONCE, workflow_id="wf", timeout=10)
+    assert result.tasks[0].error.startswith(
+        "DelegationError: task 'again' of workflow 'wf' delegated a sub-plan at nesting depth 1,"
+    )
+    message = (
+        "Limits(max_delegation_depth=-1) is invalid; timeouts must be > 0 seconds or None, "
+        "max_steps and max_in_flight >= 1 or None, max_handoffs and max_delegation_depth >= 0."
+    )
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}$"):
+        Limits(max_delegation_depth=-1)
+
+
 class BadPlanner(Agent):
     """Delegates a sub-plan naming an agent the team does not have."""
 
@@ -520,3 +539,85 @@ def test_a_resumed_workflow_whose_child_had_finished_completes_its_task(tmp_path
     assert (
         (again.status, again.answer) == (done.status, done.answer) == (TaskStatus.COMPLETED, "cba")
     )
+
+
+class Nested(Agent):
+    """``t`` delegates ``x`` and ``deep``; ``deep`` delegates ``b``, held until ``release``."""
+
+    runs: ClassVar[list[str]] = []
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def handle(self, task: TaskContext) -> object:
+        Nested.runs.append(task.task_id)
+        if task.task_id == "t":
+            return Delegate(parts("x", "deep", agent="nested"))
+        if task.task_id == "deep":
+            return Delegate(parts("b", agent="nested"))
+        if task.task_id == "b" and not Nested.release.wait(10):
+            raise RuntimeError("never released")
+        return task.task_id
+
+
+def test_resume_resumes_a_grandchild_running_when_the_process_died(tmp_path: Path) -> None:
+    Nested.runs, Nested.release = [], threading.Event()
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(event_log=log, tracing=False)
+    first = EventRecorder(bus)
+    team = Team([Nested.child_spec("nested", bus)], bus=bus, name="first")
+    future = team.submit(parts("t", agent="nested"), workflow_id="wf")
+    assert wait_until(lambda: "b" in Nested.runs and "x" in Nested.runs)
+    Supervisor.terminate_child(team.supervisor, "orchestrator")
+    with pytest.raises(WorkflowError):
+        future.get(timeout=5)
+    Nested.release.set()
+    team.stop()
+    bus.stop()
+    log.close()
+
+    Nested.runs = []
+    log = SQLiteEventLog(tmp_path / "log.db")
+    bus = EventBus(event_log=log, tracing=False)
+    second = EventRecorder(bus)
+    with Team([Nested.child_spec("nested", bus)], bus=bus, name="second") as team:
+        result = team.resume("wf").get(timeout=10)
+    bus.stop()
+    log.close()
+    assert result.ok
+    assert result.answer == {"x": "x", "deep": "b"}
+    assert Nested.runs == ["b"]  # only the attempt the process died in runs again
+    deep = result.tasks[0].workflow.tasks[1].workflow  # type: ignore[union-attr]
+    assert deep is not None
+    assert deep.workflow_id == "wf/t.1/deep.1"
+    resumed = [e.workflow_id for e in second.of_type(WorkflowResumed)]
+    assert resumed == ["wf", "wf/t.1", "wf/t.1/deep.1"]
+    assert_every_task_ended_once(first.events + second.events)
+
+
+def test_resume_completes_a_task_whose_child_finished_just_before_the_process_died() -> None:
+    Held.runs, Held.release = [], threading.Event()
+    Held.release.set()
+    full = InMemoryEventLog()
+    bus = EventBus(event_log=full, tracing=False)
+    with Team([Held.child_spec("held", bus)], bus=bus) as team:
+        plan = Plan(
+            tasks=(Task(id="t", agent="held"), Task(id="u", agent="held", depends_on=("t",)))
+        )
+        done = team.run(plan, workflow_id="wf", timeout=10)
+    bus.stop()
+    # The log as it was when the child had finished and the process died: without the
+    # parent's record of "t" (and all after it: "u" never started).
+    cut = InMemoryEventLog()
+    events = full.events("wf")
+    lost = next(i for i, e in enumerate(events) if isinstance(e, TaskFinished) and e.task_id == "t")
+    for event in [*events[:lost], *full.events("wf/t.1")]:
+        cut.append(Envelope(event))
+    Held.runs = []
+    bus = EventBus(event_log=cut, tracing=False)
+    with Team([Held.child_spec("held", bus)], bus=bus) as team:
+        again = team.resume("wf").get(timeout=10)
+    bus.stop()
+    assert again.ok
+    assert Held.runs == ["u"]  # not "t", nor its child's tasks
+    assert again.answer == done.answer == "ucba"
+    assert again.tasks[0].workflow is not None
+    assert [t.result for t in again.tasks[0].workflow.tasks] == ["a", "ba", "cba"]
