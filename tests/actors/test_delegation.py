@@ -3,9 +3,11 @@ a child workflow; cancel, timeouts, limits and resume reach the children."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -467,14 +469,30 @@ def test_a_forged_delegation_is_rejected(bus: EventBus, waiter: type[Waiter]) ->
 # -- resume ----------------------------------------------------------------------------
 
 
-class Held(Agent):
-    """Counts runs; task ``b`` of a child waits for ``release``; ``t`` delegates a-b-c."""
+class Holding(Agent):
+    """Counts runs; a task ``b`` waits for ``release`` (the work a process dies in)."""
 
     runs: ClassVar[list[str]] = []
     release: ClassVar[threading.Event] = threading.Event()
 
+    @classmethod
+    def reset(cls) -> None:
+        cls.runs, cls.release = [], threading.Event()
+
     def handle(self, task: TaskContext) -> object:
-        Held.runs.append(task.task_id)
+        type(self).runs.append(task.task_id)
+        if task.task_id == "b" and not type(self).release.wait(10):
+            raise RuntimeError("never released")
+        return self.work(task)
+
+    def work(self, task: TaskContext) -> object:
+        return task.task_id + "".join(str(v) for v in task.inputs.values())
+
+
+class Held(Holding):
+    """``t`` delegates the chain a -> b -> c."""
+
+    def work(self, task: TaskContext) -> object:
         if task.task_id == "t":
             chain = (
                 Task(id="a", agent="held"),
@@ -482,106 +500,71 @@ class Held(Agent):
                 Task(id="c", agent="held", depends_on=("b",)),
             )
             return Delegate(Plan(tasks=chain))
-        if task.task_id == "b" and not Held.release.wait(10):
-            raise RuntimeError("never released")
-        return task.task_id + "".join(str(v) for v in task.inputs.values())
+        return super().work(task)
+
+
+class Nested(Holding):
+    """``t`` delegates ``x`` and ``deep``; ``deep`` delegates ``b``."""
+
+    def work(self, task: TaskContext) -> object:
+        if task.task_id == "t":
+            return Delegate(parts("x", "deep", agent="nested"))
+        if task.task_id == "deep":
+            return Delegate(parts("b", agent="nested"))
+        return task.task_id
+
+
+@contextlib.contextmanager
+def logged_team(path: Path, agent: type[Holding]) -> Iterator[tuple[Team, EventRecorder]]:
+    """A team of ``agent`` (named after its class) on a bus logging to ``path``, and a
+    recording of its events; ``agent`` is released before the team stops."""
+    log = SQLiteEventLog(path)
+    bus = EventBus(event_log=log, tracing=False)
+    recorder = EventRecorder(bus)
+    team = Team([agent.child_spec(agent.__name__.lower(), bus)], bus=bus)
+    try:
+        yield team, recorder
+    finally:
+        agent.release.set()
+        team.stop()
+        bus.stop()
+        log.close()
+
+
+def die_midway(path: Path, agent: type[Holding], plan: Plan) -> list[Event]:
+    """Run ``plan`` as ``wf`` until ``b`` runs; then the orchestrator goes away, as if its
+    process died. The events recorded; ``agent``'s runs are reset for the resume."""
+    agent.reset()
+    with logged_team(path, agent) as (team, recorder):
+        future = team.submit(plan, workflow_id="wf")
+        assert wait_until(lambda: "b" in agent.runs)
+        Supervisor.terminate_child(team.supervisor, "orchestrator")
+        with pytest.raises(WorkflowError, match="stopped before workflow 'wf' finished"):
+            future.get(timeout=5)
+    agent.runs = []
+    return recorder.events
 
 
 def test_resume_after_a_restart_resumes_the_running_child(tmp_path: Path) -> None:
-    Held.runs, Held.release = [], threading.Event()
     plan = Plan(tasks=(Task(id="t", agent="held"), Task(id="u", agent="held", depends_on=("t",))))
-    log = SQLiteEventLog(tmp_path / "log.db")
-    bus = EventBus(event_log=log, tracing=False)
-    first = EventRecorder(bus)
-    team = Team([Held.child_spec("held", bus)], bus=bus, name="first")
-    future = team.submit(plan, workflow_id="wf")
-    assert wait_until(lambda: "b" in Held.runs)
-    # The orchestrator goes away with the child's "b" in flight, as if its process died.
-    Supervisor.terminate_child(team.supervisor, "orchestrator")
-    with pytest.raises(WorkflowError, match="stopped before workflow 'wf' finished"):
-        future.get(timeout=5)
-    Held.release.set()
-    team.stop()
-    bus.stop()
-    log.close()
-
-    Held.runs = []
-    log = SQLiteEventLog(tmp_path / "log.db")
-    bus = EventBus(event_log=log, tracing=False)
-    second = EventRecorder(bus)
-    with Team([Held.child_spec("held", bus)], bus=bus, name="second") as team:
+    first = die_midway(tmp_path / "log.db", Held, plan)
+    with logged_team(tmp_path / "log.db", Held) as (team, second):
         with pytest.raises(WorkflowError, match=r"^Workflow 'wf/t\.1' is a child workflow of"):
             team.resume("wf/t.1").get(timeout=5)
         result = team.resume("wf").get(timeout=10)
-    bus.stop()
-    log.close()
     assert result.ok
     assert result.answer == "ucba"
     assert Held.runs == ["b", "c", "u"]  # neither "t" (it delegated) nor "a" again
     child = result.tasks[0].workflow
     assert child is not None
     assert [(t.task_id, t.result) for t in child.tasks] == [("a", "a"), ("b", "ba"), ("c", "cba")]
-    assert_every_task_ended_once(first.events + second.events)
-
-
-def test_a_resumed_workflow_whose_child_had_finished_completes_its_task(tmp_path: Path) -> None:
-    Held.runs, Held.release = [], threading.Event()
-    Held.release.set()
-    log = SQLiteEventLog(tmp_path / "log.db")
-    bus = EventBus(event_log=log, tracing=False)
-    with Team([Held.child_spec("held", bus)], bus=bus) as team:
-        done: WorkflowResult = team.run(parts("t", agent="held"), workflow_id="wf", timeout=10)
-        Held.runs = []
-        again = team.resume("wf").get(timeout=10)
-    bus.stop()
-    log.close()
-    assert Held.runs == []
-    assert (
-        (again.status, again.answer) == (done.status, done.answer) == (TaskStatus.COMPLETED, "cba")
-    )
-
-
-class Nested(Agent):
-    """``t`` delegates ``x`` and ``deep``; ``deep`` delegates ``b``, held until ``release``."""
-
-    runs: ClassVar[list[str]] = []
-    release: ClassVar[threading.Event] = threading.Event()
-
-    def handle(self, task: TaskContext) -> object:
-        Nested.runs.append(task.task_id)
-        if task.task_id == "t":
-            return Delegate(parts("x", "deep", agent="nested"))
-        if task.task_id == "deep":
-            return Delegate(parts("b", agent="nested"))
-        if task.task_id == "b" and not Nested.release.wait(10):
-            raise RuntimeError("never released")
-        return task.task_id
+    assert_every_task_ended_once(first + second.events)
 
 
 def test_resume_resumes_a_grandchild_running_when_the_process_died(tmp_path: Path) -> None:
-    Nested.runs, Nested.release = [], threading.Event()
-    log = SQLiteEventLog(tmp_path / "log.db")
-    bus = EventBus(event_log=log, tracing=False)
-    first = EventRecorder(bus)
-    team = Team([Nested.child_spec("nested", bus)], bus=bus, name="first")
-    future = team.submit(parts("t", agent="nested"), workflow_id="wf")
-    assert wait_until(lambda: "b" in Nested.runs and "x" in Nested.runs)
-    Supervisor.terminate_child(team.supervisor, "orchestrator")
-    with pytest.raises(WorkflowError):
-        future.get(timeout=5)
-    Nested.release.set()
-    team.stop()
-    bus.stop()
-    log.close()
-
-    Nested.runs = []
-    log = SQLiteEventLog(tmp_path / "log.db")
-    bus = EventBus(event_log=log, tracing=False)
-    second = EventRecorder(bus)
-    with Team([Nested.child_spec("nested", bus)], bus=bus, name="second") as team:
+    first = die_midway(tmp_path / "log.db", Nested, parts("t", agent="nested"))
+    with logged_team(tmp_path / "log.db", Nested) as (team, second):
         result = team.resume("wf").get(timeout=10)
-    bus.stop()
-    log.close()
     assert result.ok
     assert result.answer == {"x": "x", "deep": "b"}
     assert Nested.runs == ["b"]  # only the attempt the process died in runs again
@@ -590,11 +573,24 @@ def test_resume_resumes_a_grandchild_running_when_the_process_died(tmp_path: Pat
     assert deep.workflow_id == "wf/t.1/deep.1"
     resumed = [e.workflow_id for e in second.of_type(WorkflowResumed)]
     assert resumed == ["wf", "wf/t.1", "wf/t.1/deep.1"]
-    assert_every_task_ended_once(first.events + second.events)
+    assert_every_task_ended_once(first + second.events)
+
+
+def test_a_resumed_workflow_whose_child_had_finished_completes_at_once(tmp_path: Path) -> None:
+    Held.reset()
+    Held.release.set()
+    with logged_team(tmp_path / "log.db", Held) as (team, _):
+        done: WorkflowResult = team.run(parts("t", agent="held"), workflow_id="wf", timeout=10)
+        Held.runs = []
+        again = team.resume("wf").get(timeout=10)
+    assert Held.runs == []
+    assert (
+        (again.status, again.answer) == (done.status, done.answer) == (TaskStatus.COMPLETED, "cba")
+    )
 
 
 def test_resume_completes_a_task_whose_child_finished_just_before_the_process_died() -> None:
-    Held.runs, Held.release = [], threading.Event()
+    Held.reset()
     Held.release.set()
     full = InMemoryEventLog()
     bus = EventBus(event_log=full, tracing=False)
