@@ -24,6 +24,10 @@ from ._agents.agent import HandoffTo as HandoffTo
 from ._agents.cancellation import Cancellation as Cancellation
 from ._agents.handoff_edge import HandoffEdge as HandoffEdge
 from ._agents.idempotency_keys import idempotency_key as idempotency_key
+from ._agents.review import Review as Review
+from ._agents.review import ReviewResult as ReviewResult
+from ._agents.review import ReviewRound as ReviewRound
+from ._agents.review_loop import ReviewLoop as ReviewLoop
 from ._agents.task_context import TaskContext as TaskContext
 from ._agents.tool import Tool as Tool
 from ._agents.tool import side_effect as side_effect
@@ -44,6 +48,7 @@ from ._errors import WorkflowError as WorkflowError
 from ._errors import WorkflowTimeout as WorkflowTimeout
 from ._orchestration.budget import Budget as Budget
 from ._orchestration.circuit_breaker import CircuitBreaker as CircuitBreaker
+from ._orchestration.condition import Condition as Condition
 from ._orchestration.plan import Plan as Plan
 from ._orchestration.plan import Task as Task
 from ._orchestration.policies import Limits as Limits
@@ -52,6 +57,7 @@ from ._orchestration.prices import DEFAULT_PRICES as DEFAULT_PRICES
 from ._orchestration.prices import ModelPrice as ModelPrice
 from ._orchestration.prices import Prices as Prices
 from ._orchestration.remote import RemoteAgent as RemoteAgent
+from ._orchestration.replan import Replan as Replan
 from ._orchestration.result import TaskResult as TaskResult
 from ._orchestration.result import TaskStatus as TaskStatus
 from ._orchestration.result import WorkflowResult as WorkflowResult
@@ -113,6 +119,7 @@ __all__ = [
     "ChildInfo",
     "ChildSpec",
     "CircuitBreaker",
+    "Condition",
     "ConfigurationError",
     "ContainedBaseException",
     "Delegate",
@@ -131,10 +138,15 @@ __all__ = [
     "PlanningError",
     "Prices",
     "RemoteAgent",
+    "Replan",
     "RestartLimitExceeded",
     "RestartPolicy",
     "RestartStrategy",
     "RetryPolicy",
+    "Review",
+    "ReviewLoop",
+    "ReviewResult",
+    "ReviewRound",
     "Supervisor",
     "Task",
     "TaskCancelled",

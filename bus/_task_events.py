@@ -38,6 +38,9 @@ class TaskStarted(Event):
         description: What to do, in words.
         inputs: Results of the task's dependencies, by task id.
         context: Extra context, e.g. the slice handed over by a :class:`Handoff`.
+        missing: The task's optional dependencies that did not complete (so are not in
+            ``inputs``), by task id: their status and cause, e.g.
+            ``"failed: TaskError: feed down"``.
         handoff_depth: How many handoffs led to this start (0 for none).
         timeout: Seconds the attempt may run, ``None`` for no limit. The orchestrator
             counts them from when it sent the attempt, then gives up on it and asks the
@@ -61,6 +64,7 @@ class TaskStarted(Event):
     description: str = ""
     inputs: dict[str, JsonValue] = Field(default_factory=dict)
     context: dict[str, JsonValue] = Field(default_factory=dict)
+    missing: dict[str, str] = Field(default_factory=dict)
     handoff_depth: int = Field(default=0, ge=0)
     timeout: float | None = Field(default=None, gt=0)
     attempt_token: str = Field(default="", max_length=256, repr=False)
@@ -204,12 +208,14 @@ class TaskFinished(Event):
     """A task reached its terminal state; exactly one per task of a workflow.
 
     Fields:
-        status: ``completed``, ``failed`` (after its last attempt) or ``cancelled``.
+        status: ``completed``, ``failed`` (after its last attempt), ``cancelled`` or
+            ``skipped`` (never ran: its condition was false, or a dependency it
+            requires was skipped).
         attempts: Attempts made.
         agent: The agent of its last attempt.
-        error: The cause, for a failed or cancelled task.
+        error: The cause, for a failed or cancelled task; why, for a skipped one.
         error_kind: The cause's kind, for a failed or cancelled task (``None`` for a
-            completed one, and in records written by 0.1.0, which lack it).
+            completed or skipped one, and in records written by 0.1.0, which lack it).
         result: The result of a completed task (what a resumed workflow reuses).
         usage: Tokens spent on all its attempts.
         usage_by_model: The same tokens by model (``""``: not known), what its cost is
@@ -218,7 +224,7 @@ class TaskFinished(Event):
     """
 
     type: Literal["task.finished"] = "task.finished"
-    status: Literal["completed", "failed", "cancelled"]
+    status: Literal["completed", "failed", "cancelled", "skipped"]
     attempts: int = Field(ge=0)
     agent: str = ""
     error: str = ""

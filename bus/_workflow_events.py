@@ -25,6 +25,10 @@ class WorkflowStarted(Event):
             :class:`Delegated`), the workflow of the task that delegated; ``""`` for a
             workflow submitted directly, and in records written before it existed.
         parent_task_id: For a child workflow, the task that delegated; ``""`` otherwise.
+        replans: The workflow this one re-plans (it failed; see ``actors.Replan``),
+            ``""`` for none.
+        carried: Tasks of the plan carried over as completed from ``replans``: each has
+            its ``TaskFinished`` right after this record, and never runs.
     """
 
     type: Literal["workflow.started"] = "workflow.started"
@@ -33,6 +37,8 @@ class WorkflowStarted(Event):
     agents: list[str] = Field(default_factory=list)
     parent_workflow_id: str = ""
     parent_task_id: str = ""
+    replans: str = ""
+    carried: list[str] = Field(default_factory=list)
 
 
 class WorkflowResumed(Event):

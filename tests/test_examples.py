@@ -76,6 +76,35 @@ def test_budget_stops_the_workflow_and_prints_what_was_spent() -> None:
     assert re.search(r"^total\s+\d+\s+0\.\d{6}$", proc.stdout, re.MULTILINE)
 
 
+def test_research_write_review_revises_twice_then_approves_or_stops_at_the_cap() -> None:
+    example = ROOT / "examples" / "research_write_review.py"
+    proc = run_example(example=example)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^research\s+researcher\s+completed", proc.stdout, re.MULTILINE)
+    assert re.search(r"^article\s+reviewer\s+completed\s+1\s", proc.stdout, re.MULTILINE)
+    rounds = re.findall(r"^round (\d): draft: ", proc.stdout, re.MULTILINE)
+    assert rounds == ["1", "2", "3"]
+    assert proc.stdout.count("         revise: ") == 2
+    assert "approved after 3 of at most 3 rounds:\n" in proc.stdout
+    assert "It has run since 1966.\n" in proc.stdout
+    assert "writer 'writer' starts round 3, the last of max_rounds=3" in proc.stderr
+    capped = run_example("--max-rounds", "2", example=example)
+    assert capped.returncode == 0, capped.stderr
+    assert "NOT approved (the cap): Say since when it has run.\n" in capped.stdout
+    assert "NOT approved (the cap) after 2 of at most 2 rounds:\n" in capped.stdout
+
+
+def test_partial_results_reports_what_is_missing_and_skips_by_condition() -> None:
+    proc = run_example(example=ROOT / "examples" / "partial_results.py")
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    assert first.endswith("Missing: news (failed: TaskError: the news feed is down).")
+    assert second.startswith("workflow: completed; not completed: {'news': ")
+    assert re.search(r"^escalate\s+reporter\s+skipped\s+0\s", proc.stdout, re.MULTILINE)
+    high = run_example("--risk", "high", example=ROOT / "examples" / "partial_results.py")
+    assert re.search(r"^escalate\s+reporter\s+completed\s+1\s", high.stdout, re.MULTILINE)
+
+
 def test_hierarchical_prints_the_result_tree_and_the_nested_trace() -> None:
     proc = run_example("--spans", example=ROOT / "examples" / "hierarchical.py")
     assert proc.returncode == 0, proc.stderr

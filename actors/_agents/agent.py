@@ -284,6 +284,7 @@ class Agent(Actor):
             description=started.description,
             inputs=dict(started.inputs),
             context=dict(started.context),
+            missing=dict(started.missing),
             idempotency=self.idempotency,
             cancellation=cancellation,
         )

@@ -344,7 +344,7 @@ def task_prompt(
     facts: Sequence[Record] = (),
     context_type: type[pydantic.BaseModel] | None = None,
 ) -> str:
-    """The user message: description, recalled facts, dependency results, context (JSON).
+    """The user message: description, facts, dependency results and missing ones, context.
 
     Handed-over context is introduced by who handed it over and why, and named by
     ``context_type`` when given.
@@ -358,6 +358,11 @@ def task_prompt(
         )
     if task.inputs:
         parts.append("Results of the tasks this one depends on (JSON):\n" + json.dumps(task.inputs))
+    if task.missing:
+        parts.append(
+            "Results missing (optional tasks that did not complete; work without them, "
+            "and say what is missing) (JSON):\n" + json.dumps(task.missing)
+        )
     if task.handed_over_by:
         reason = f" because: {task.handoff_reason}" if task.handoff_reason else ""
         parts.append(f"Agent {task.handed_over_by!r} handed this task over to you{reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -14,7 +15,8 @@ from opentelemetry.trace import SpanKind
 from actors._errors import PlanningError, PlanValidationError
 from actors._json_value import describe_validation_error
 from actors._metrics import Instruments
-from actors._orchestration.plan import Plan
+from actors._orchestration.plan import Plan, Task
+from actors._orchestration.result import TaskStatus, WorkflowResult
 from bus import Telemetry, TokenUsage
 
 from .cancellation import Cancellation
@@ -31,7 +33,21 @@ Split the user's request into tasks, each run by exactly one of these agents:
 Reply with only a JSON object matching the Plan schema: "tasks" is a list of
 {{"id", "description", "agent", "depends_on", "priority", "max_attempts"}}.
 A task lists in "depends_on" the ids of the tasks whose results it needs; tasks with
-no dependency between them run in parallel. The plan must be acyclic."""
+no dependency between them run in parallel. The plan must be acyclic. A task may list
+in "optional" those of its dependencies it can do without (it runs, told which
+failed), and may have a "when" condition on one input ({{"input": id, "path":
+"key.sub", "op": "eq", "value": ...}}) to run only if it holds."""
+
+REPLAN_PROMPT = """{request}
+
+A plan for this ran, and not all of it completed.
+Tasks that completed (their results are kept; a new task gets one by listing its id in
+"depends_on"), as JSON:
+{completed}
+Tasks that did not complete, as JSON:
+{undone}
+Reply with a plan of only the new tasks for the work that is left, with ids not used
+above."""
 
 
 class Planner:
@@ -104,6 +120,79 @@ class Planner:
             TaskError: A model call failed (see :func:`chat`).
             TaskCancelled: ``timeout`` passed or ``cancellation`` was cancelled.
         """
+        return self._plan(request, (), timeout, cancellation)
+
+    def replan(
+        self,
+        request: str,
+        plan: Plan,
+        result: WorkflowResult,
+        *,
+        timeout: float | None = None,
+        cancellation: Cancellation | None = None,
+    ) -> Plan:
+        """Plan the work ``plan`` left undone, keeping what its workflow completed.
+
+        The model is shown the request, each task that completed (id, agent,
+        description, result) and each that did not (its status and cause), and is asked
+        for new tasks only; the answer is the completed tasks (their dependencies on
+        tasks that did not complete dropped, their conditions already decided) followed
+        by the new ones, checked as a whole. Used by :class:`actors.Replan`.
+
+        Args:
+            request: What the team should do, as first planned.
+            plan: The plan that ran.
+            result: Its workflow's result.
+            timeout: As for :meth:`plan`.
+            cancellation: As for :meth:`plan`.
+
+        Returns:
+            The new plan; :attr:`spent` holds what this call spent.
+
+        Raises:
+            PlanningError, TaskError, TaskCancelled: As :meth:`plan` raises them.
+        """
+        done = {t.task_id: t for t in result.tasks if t.status is TaskStatus.COMPLETED}
+        kept = tuple(
+            task.model_copy(
+                update={
+                    "depends_on": tuple(d for d in task.depends_on if d in done),
+                    "optional": tuple(d for d in task.optional if d in done),
+                    "when": None,
+                }
+            )
+            for task in plan.tasks
+            if task.id in done
+        )
+        completed = [
+            {
+                "id": t.id,
+                "agent": t.agent,
+                "description": t.description,
+                "result": done[t.id].result,
+            }
+            for t in kept
+        ]
+        undone = [
+            {"id": t.task_id, "agent": t.agent, "status": t.status.value, "error": t.error}
+            for t in result.tasks
+            if t.task_id not in done
+        ]
+        prompt = REPLAN_PROMPT.format(
+            request=request,
+            completed=json.dumps(completed, ensure_ascii=False),
+            undone=json.dumps(undone, ensure_ascii=False),
+        )
+        return self._plan(prompt, kept, timeout, cancellation)
+
+    def _plan(
+        self,
+        request: str,
+        kept: tuple[Task, ...],
+        timeout: float | None,
+        cancellation: Cancellation | None,
+    ) -> Plan:
+        """Ask for a plan of ``request``; the answer's tasks come after ``kept``."""
         if cancellation is None:
             deadline = None if timeout is None else time.monotonic() + timeout
             cancellation = Cancellation(deadline)
@@ -120,6 +209,7 @@ class Planner:
                 "gen_ai.operation.name": "plan",
                 "gen_ai.agent.name": "planner",
                 "gen_ai.request.model": self.model,
+                "actorchestra.plan.replan": bool(kept),
             },
         ) as span:
             problem = ""
@@ -139,6 +229,8 @@ class Planner:
                 text = message.content or ""
                 try:
                     plan = Plan.model_validate_json(text)
+                    if kept:
+                        plan = plan.model_copy(update={"tasks": (*kept, *plan.tasks)})
                     plan.check(self.agents)
                 except (pydantic.ValidationError, PlanValidationError) as exc:
                     # Telemetry gets fields and kinds of error, never the model's text

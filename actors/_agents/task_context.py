@@ -37,6 +37,8 @@ class TaskContext:
         context: Extra context: what another agent handed over (see
             :attr:`handed_over_by`, :meth:`handed_over`), with the orchestrator's
             ``handoff_from`` and ``handoff_reason`` keys.
+        missing: Optional dependencies that did not complete (absent from ``inputs``),
+            by task id: their status and cause, e.g. ``"failed: TaskError: feed down"``.
         usage: Tokens spent so far in this attempt; add with :meth:`add_usage`.
         model: The model they were spent on, as :meth:`add_usage` was told (``None``:
             none yet; ``""``: unknown, or more than one); the outcome reports it.
@@ -52,6 +54,7 @@ class TaskContext:
     description: str
     inputs: dict[str, JsonValue]
     context: dict[str, JsonValue]
+    missing: dict[str, str] = field(default_factory=dict)
     usage: TokenUsage = field(default_factory=TokenUsage)
     idempotency: IdempotencyStore | None = None
     cancellation: Cancellation = field(default_factory=Cancellation)

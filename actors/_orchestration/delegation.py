@@ -111,7 +111,7 @@ class Delegations(Retries, Dispatching):
         future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
         child = self._new_workflow(child_id, plan, future, span, owns_span=True)
         child.attach(wf, run)
-        with self._in_workflow(child):
+        with self._in_span(child.span):
             self._record(
                 WorkflowStarted,
                 workflow_id=child.id,
@@ -147,7 +147,7 @@ class Delegations(Retries, Dispatching):
 
         The waiting room is left to the caller's settling (this runs inside one).
         """
-        with self._in_workflow(wf):
+        with self._in_span(wf.span):
             try:
                 change()
                 self._dispatch(wf)
@@ -182,7 +182,8 @@ class Delegations(Retries, Dispatching):
             for t in result.tasks
             if t.status is TaskStatus.FAILED
         )
-        error = f"DelegationError: child workflow {child.id!r} failed: {failed}."
+        why = f" ({child.failed_reason})" if child.failed_reason else ""
+        error = f"DelegationError: child workflow {child.id!r} failed{why}: {failed}."
         self._failed(wf, run, FailureKind.ERROR, error, retryable=True)
 
     # -- the task ends first: its child is cancelled ----------------------------------------
@@ -198,7 +199,7 @@ class Delegations(Retries, Dispatching):
         """Cancel ``child`` and its own children, and finish it (its tasks all ended)."""
         if self._workflows.get(child.id) is not child:
             return
-        with self._in_workflow(child):
+        with self._in_span(child.span):
             self._cancel(child, reason)
             self._finish(child)
 

@@ -54,7 +54,7 @@ class Dispatching(Approvals, Containment):
                 continue  # cancelled or ended meanwhile
             run.retry_pending = False
             try:
-                with self._in_workflow(wf):  # its cause: not the event that made room
+                with self._in_span(wf.span):  # its cause: not the event that made room
                     self._start_attempt(wf, run, new_attempt=not retry)
                 if wf.open_tasks == 0 and wf.id in self._workflows:
                     self._finish(wf)  # e.g. the start hit max_steps: the rest cancelled

@@ -31,6 +31,7 @@ from .identity import Rejections, Verdict, attempt_token_of, verdict
 from .policies import Limits, RetryPolicy
 from .prices import DEFAULT_PRICES, Prices
 from .remote import ORCHESTRATOR_INBOX
+from .replan import carried_records
 from .resume import Resumption
 from .routing import AgentRouter
 from .waiting_room import WaitingRoom
@@ -167,7 +168,7 @@ class Orchestrator(Resumption, Handoffs, Delegations):
                 if running.parent is not None:
                     continue  # a child workflow: cancelled with its parent
                 try:
-                    with self._in_workflow(running):
+                    with self._in_span(running.span):
                         self._cancel(running, message.reason)
                         self._settle(running)
                 except Exception as exc:  # contained to that workflow
@@ -185,7 +186,7 @@ class Orchestrator(Resumption, Handoffs, Delegations):
                 return None
             try:
                 # No span is current in a timer's message: continue the workflow's trace.
-                with self._in_workflow(wf):
+                with self._in_span(wf.span):
                     self._on_workflow_message(wf, message)
                     self._settle(wf)
             except Exception as exc:  # contained to that workflow
@@ -292,6 +293,7 @@ class Orchestrator(Resumption, Handoffs, Delegations):
     # -- starting a workflow ---------------------------------------------------------------
 
     def _start_workflow(self, msg: Submit) -> None:
+        carried = {t.task_id: t for t in msg.carried}
         try:
             msg.plan.check(self._router.names)
             if msg.workflow_id in self._workflows:
@@ -300,29 +302,39 @@ class Orchestrator(Resumption, Handoffs, Delegations):
                     f"{self.name!r}; give the new one another workflow_id."
                 )
                 raise WorkflowError(text)
+            unknown = sorted(carried.keys() - {t.id for t in msg.plan.tasks})
+            if unknown:
+                text = f"Carried tasks {unknown} are not in the plan; a re-plan keeps their ids."
+                raise WorkflowError(text)
         except (PlanValidationError, WorkflowError) as exc:
             msg.future.set_exception((type(exc), exc, exc.__traceback__))
             return
         span = msg.span
         if span is None:
             span = start_workflow_span(self._tracer, msg.name, msg.parent)
-        wf = self._new_workflow(
-            msg.workflow_id,
-            msg.plan,
-            msg.future,
-            span,
-            owns_span=msg.span is None,
-            planning=msg.planning,
-        )
-        with self._in_workflow(wf):
+        records = carried_records(carried, msg.workflow_id, self.name)
+        with self._in_span(span):
             if self._bus.has_subscribers(WorkflowStarted):  # dumping the plan is not free
                 self._record(
                     WorkflowStarted,
-                    workflow_id=wf.id,
+                    workflow_id=msg.workflow_id,
                     name=msg.name,
                     causation_id=msg.causation_id,
                     plan=msg.plan.model_dump(mode="json"),
                     agents=sorted(self.agents),
+                    replans=msg.replans,
+                    carried=sorted(carried),
                 )
+            for record in records.values():
+                self._bus.publish(record)
+            wf = self._new_workflow(
+                msg.workflow_id,
+                msg.plan,
+                msg.future,
+                span,
+                owns_span=msg.span is None,
+                planning=msg.planning,
+                finished=records,
+            )
             self._check_budget(wf)  # the planning alone may have spent it
             self._settle(wf)

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from actors._errors import PlanValidationError
 
+from .condition import Condition
+
 __all__ = ["Plan", "Task"]
 
 
@@ -19,7 +21,14 @@ class Task(BaseModel):
         description: What to do, in words; the agent receives it.
         agent: Name of the declared agent that runs it.
         depends_on: Ids of the tasks whose results it needs; it starts after all of
-            them completed.
+            them ended: the required ones completed, the ``optional`` ones in any way.
+            A required dependency that fails (or is cancelled) cancels the task; one
+            that is skipped skips it.
+        optional: Those of ``depends_on`` it can do without: it runs with the results
+            that exist, and learns which are missing and why
+            (:attr:`TaskContext.missing <actors.TaskContext.missing>`).
+        when: A test on one input: the task runs only if it holds, else it ends as
+            ``skipped`` without an attempt (see :class:`Condition`).
         priority: Among ready tasks, higher starts first.
         max_attempts: Attempts before the task fails for good (≥ 1).
         timeout: Seconds an attempt may run before it fails as timed out (and is retried
@@ -35,6 +44,8 @@ class Task(BaseModel):
     description: str = ""
     agent: str = Field(min_length=1)
     depends_on: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    when: Condition | None = None
     priority: int = 0
     max_attempts: int = Field(default=3, ge=1, le=100)
     timeout: float | None = Field(default=None, gt=0)
@@ -43,6 +54,14 @@ class Task(BaseModel):
 
 class Plan(BaseModel):
     """A workflow as a DAG of tasks; :meth:`check` validates it against the agents.
+
+    Attributes:
+        tasks: The tasks, in plan order (ties among ready tasks keep it).
+        error_budget: How many tasks may fail with the workflow still completed (its
+            status is ``completed`` when every other task completed or was skipped); one
+            failure more stops it: its unfinished tasks are cancelled and it fails.
+            ``None``: no budget; a failure cancels only the tasks that require it,
+            other branches run on, and the workflow fails.
 
     Example:
         >>> plan = Plan(tasks=[Task(id="a", agent="x"), Task(id="b", agent="x", depends_on=("a",))])
@@ -54,6 +73,7 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tasks: tuple[Task, ...] = Field(min_length=1)
+    error_budget: int | None = Field(default=None, ge=0)
     _checked_for: frozenset[str] | None = PrivateAttr(default=None)
 
     def check(self, agents: Collection[str]) -> None:
@@ -92,6 +112,7 @@ class Plan(BaseModel):
                     msg = f"Task {task.id!r} depends on itself; remove it from its depends_on."
                     rule = "no task depends on itself"
                     raise PlanValidationError(msg, task_id=task.id, rule=rule)
+            _check_branches(task)
         cycle = self._find_cycle()
         if cycle:
             path = " -> ".join([*cycle, cycle[0]])
@@ -157,3 +178,19 @@ class Plan(BaseModel):
                     color[node] = black
                     path.pop()
         return []
+
+
+def _check_branches(task: Task) -> None:
+    """Optional dependencies and the condition's input name dependencies of ``task``."""
+    for dep in task.optional:
+        if dep not in task.depends_on:
+            msg = f"Task {task.id!r} marks {dep!r} optional, which is not in its depends_on."
+            rule = "optional dependencies are dependencies"
+            raise PlanValidationError(msg, task_id=task.id, rule=rule)
+    if task.when is not None and task.when.input not in task.depends_on:
+        msg = (
+            f"Task {task.id!r} has a condition on {task.when.input!r}, which is not in its "
+            "depends_on; a condition tests the result of a dependency."
+        )
+        rule = "a condition tests a dependency's result"
+        raise PlanValidationError(msg, task_id=task.id, rule=rule)

@@ -13,13 +13,19 @@ __all__ = ["TaskResult", "TaskStatus", "WorkflowResult"]
 
 
 class TaskStatus(enum.Enum):
-    """Where a task is; the last three are terminal, and every task ends in one."""
+    """Where a task is; the last four are terminal, and every task ends in one.
+
+    ``skipped``: it never ran, by design: its condition was false
+    (:class:`actors.Condition`), or a dependency it requires was skipped. Unlike
+    ``cancelled``, a skipped task does not make its workflow fail.
+    """
 
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"
 
 
 class TaskResult(BaseModel):
@@ -38,9 +44,9 @@ class TaskResult(BaseModel):
         cost: US dollars they cost at the team's :class:`Prices`; ``None`` when some
             were spent on a model with no price (never a guess).
         result: The result, for a completed task.
-        error: The cause, for a failed or cancelled task.
+        error: The cause, for a failed or cancelled task; why, for a skipped one.
         error_kind: The kind of ``error`` (see :class:`bus.FailureKind`); ``None`` when
-            ``error`` is empty.
+            ``error`` is empty, and for a skipped task.
         late_replies: Outcomes that arrived for an attempt already given up (timed out,
             superseded, cancelled); ignored, and counted here.
         workflow: For a task that delegated (see :class:`actors.Delegate`), how its
@@ -74,8 +80,9 @@ class WorkflowResult(BaseModel):
 
     Attributes:
         workflow_id: The workflow.
-        status: ``COMPLETED`` if every task completed, ``CANCELLED`` if the workflow was
-            cancelled, else ``FAILED``.
+        status: ``COMPLETED`` if every task completed or was skipped, but for at most
+            the plan's ``error_budget`` failed ones whose failure cancelled nothing;
+            ``CANCELLED`` if the workflow was cancelled; else ``FAILED``.
         tasks: Per task, in plan order.
         answer: The final answer: the result of the plan's only sink task, or a dict of
             the sink tasks' results by id when there are several.
@@ -85,6 +92,9 @@ class WorkflowResult(BaseModel):
         planning_cost: US dollars the planning cost (``None``: not known).
         cost: US dollars the tasks and the planning cost at the team's :class:`Prices`;
             ``None`` when some tokens were spent on a model with no price.
+        replanned_from: The failed workflow this one re-planned (see
+            :class:`actors.Replan`), itself chaining to earlier rounds; ``None`` for
+            none. Tasks carried over from it count their tokens there, not here.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -97,11 +107,35 @@ class WorkflowResult(BaseModel):
     planning: dict[str, TokenUsage] = Field(default_factory=dict)
     planning_cost: float | None = None
     cost: float | None = None
+    replanned_from: WorkflowResult | None = None
 
     @property
     def ok(self) -> bool:
-        """True if every task completed."""
+        """True if the workflow completed (see :attr:`status`)."""
         return self.status is TaskStatus.COMPLETED
+
+    @property
+    def missing(self) -> dict[str, str]:
+        """Tasks that did not complete, by id: their status and cause (skipped ones too).
+
+        Example:
+            >>> from datetime import UTC, datetime
+            >>> failed = TaskResult(
+            ...     task_id="news", agent="a", status=TaskStatus.FAILED, attempts=3,
+            ...     started_at=None, finished_at=datetime.now(UTC), duration=0.0,
+            ...     usage=TokenUsage(), error="TaskError: feed down", error_kind="error",
+            ... )
+            >>> WorkflowResult(
+            ...     workflow_id="w", status=TaskStatus.FAILED, tasks=(failed,), answer=None,
+            ...     duration=0.1,
+            ... ).missing
+            {'news': 'failed: TaskError: feed down'}
+        """
+        return {
+            t.task_id: outcome(t.status, t.error)
+            for t in self.tasks
+            if t.status is not TaskStatus.COMPLETED
+        }
 
     @property
     def usage(self) -> TokenUsage:
@@ -143,6 +177,13 @@ class WorkflowResult(BaseModel):
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         )
+
+
+def outcome(status: TaskStatus, error: str) -> str:
+    """A task's status and cause in words: ``"failed: TaskError: ..."``."""
+    if error.startswith(f"{status.value}:"):
+        return error  # e.g. "cancelled: dependency 'a' did not complete"
+    return f"{status.value}: {error}" if error else status.value
 
 
 def _dollars(cost: float | None) -> str:

@@ -177,7 +177,7 @@ class Resumption(Dispatching):
         wf = self._new_workflow(
             msg.workflow_id, state.plan, msg.future, span, owns_span=True, finished=state.finished
         )
-        with self._in_workflow(wf):
+        with self._in_span(wf.span):
             if self._resume_rest(wf, state):
                 self._check_budget(wf)
                 self._settle(wf)
@@ -260,7 +260,7 @@ class Resumption(Dispatching):
             state.workflow_id, state.plan, future, span, owns_span=True, finished=state.finished
         )
         child.attach(wf, run)
-        with self._in_workflow(child):
+        with self._in_span(child.span):
             if self._resume_rest(child, state):
                 self._dispatch(child)  # the root's settling drains for all
 

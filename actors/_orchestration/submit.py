@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pykka
 from opentelemetry import context as otel_context
 
+from actors._errors import WorkflowError, WorkflowTimeout
 from bus import TokenUsage
 
 from .plan import Plan
-from .result import WorkflowResult
+from .result import TaskResult, WorkflowResult
 from .workflow_span import current_workflow_span
 from .workflow_state import Cancel, Decide, Resume, Submit
 
@@ -79,6 +80,8 @@ def submit(
     name: str = "workflow",
     causation_id: str = "",
     planning: Mapping[str, TokenUsage] | None = None,
+    carried: Sequence[TaskResult] = (),
+    replans: str = "",
 ) -> pykka.Future[WorkflowResult]:
     """Submit ``plan`` to an orchestrator; returns at once.
 
@@ -94,6 +97,10 @@ def submit(
             ``WorkflowStarted.causation_id``; ``""`` for none.
         planning: Tokens spent making ``plan``, by model (``Planner.spent``): counted in
             the result's ``usage`` and ``cost``, and against the budget.
+        carried: Completed tasks of workflow ``replans`` that ``plan`` keeps (same
+            ids): recorded as completed with their results, never run (see
+            :class:`Replan`).
+        replans: The workflow this one re-plans, recorded in its ``WorkflowStarted``.
 
     Returns:
         A future of the :class:`WorkflowResult`; ``get(timeout=...)`` raises
@@ -115,6 +122,8 @@ def submit(
             current_workflow_span(),
             causation_id,
             dict(planning or {}),
+            tuple(carried),
+            replans,
         )
     )
     return future
@@ -146,3 +155,36 @@ def resume(
     future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
     orchestrator.tell(Resume(workflow_id, future, otel_context.get_current()))
     return future
+
+
+CANCEL_GRACE = 5.0
+"""Seconds :func:`wait` waits for a cancelled workflow's partial result."""
+
+
+def wait(
+    future: pykka.Future[WorkflowResult],
+    workflow_id: str,
+    timeout: float | None,
+    cancel: Callable[[str, str], None],
+) -> WorkflowResult:
+    """The workflow's result within ``timeout`` seconds (``None``: no limit).
+
+    Raises:
+        WorkflowTimeout: None came in time: the workflow was cancelled (``cancel(
+            workflow_id, reason)``), and the error carries its partial result.
+        WorkflowError, BudgetExceeded, PlanValidationError: As the future raises them.
+    """
+    try:
+        return future.get(timeout=timeout)
+    except pykka.Timeout:
+        pass
+    cancel(workflow_id, f"Team.run gave up after {timeout:g} s")
+    try:
+        partial: WorkflowResult | None = future.get(timeout=CANCEL_GRACE)
+    except (pykka.Timeout, WorkflowError):
+        partial = None
+    msg = (
+        f"Workflow {workflow_id!r} did not end within {timeout:g} s; it was cancelled "
+        "(see .partial for what it had done)."
+    )
+    raise WorkflowTimeout(msg, workflow_id=workflow_id, partial=partial)

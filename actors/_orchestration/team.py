@@ -12,7 +12,7 @@ from typing import Self, TypeVar, cast
 import pykka
 from opentelemetry import trace
 
-from actors._errors import ConfigurationError, WorkflowError, WorkflowTimeout
+from actors._errors import ConfigurationError
 from actors._supervision.child_spec import ChildSpec
 from actors._supervision.supervisor import ChildInfo, Supervisor
 from bus import Event, EventBus, Telemetry, TokenUsage
@@ -23,8 +23,9 @@ from .plan import Plan
 from .policies import Limits, RetryPolicy
 from .prices import Prices
 from .remote import AGENT_INBOX, RemoteAgent, Transport
-from .result import WorkflowResult
-from .submit import approve, cancel, resume, submit
+from .replan import Replan
+from .result import TaskResult, WorkflowResult
+from .submit import approve, cancel, resume, submit, wait
 from .triggers import Trigger, start_trigger
 from .workflow_span import workflow_span
 from .workflow_state import CancelAll
@@ -32,8 +33,6 @@ from .workflow_state import CancelAll
 __all__ = ["Team"]
 
 E = TypeVar("E", bound=Event)
-
-_CANCEL_GRACE = 5.0  # seconds Team.run waits for a cancelled workflow's partial result
 
 
 class Team:
@@ -178,12 +177,14 @@ class Team:
         name: str = "workflow",
         causation_id: str = "",
         planning: Mapping[str, TokenUsage] | None = None,
+        carried: Sequence[TaskResult] = (),
+        replans: str = "",
     ) -> pykka.Future[WorkflowResult]:
         """Check ``plan`` and start it as a workflow; returns a future of its result.
 
         ``causation_id`` is the id of the event that caused it, if any (its
         ``WorkflowStarted.causation_id``). ``planning`` is what making the plan spent, by
-        model (``Planner.spent``).
+        model (``Planner.spent``). ``carried`` and ``replans``: see :func:`submit`.
 
         Raises:
             PlanValidationError: The plan is not a DAG over this team's agents.
@@ -198,6 +199,8 @@ class Team:
             name=name,
             causation_id=causation_id,
             planning=planning,
+            carried=carried,
+            replans=replans,
         )
 
     def on(
@@ -211,19 +214,9 @@ class Team:
     ) -> Trigger[E]:
         """Start a workflow for each published ``event_type`` event, at most once per key.
 
-        Any :class:`bus.Event` subclass works, users' own types and
-        :class:`bus.ExternalEvent` (CloudEvents from other producers, over NATS)
-        included. The workflow's id is derived from ``name`` and the key
-        (:func:`~actors.lowlevel.trigger_workflow_id`), so a key never starts two
-        workflows: not in this process, and, when the bus has a readable
-        :class:`memory.EventLog` (``EventBus(event_log=SQLiteEventLog(...))``), not
-        after a restart either (the log's workflow ids are read here, once). The event
-        is the workflow's cause: ``WorkflowStarted.causation_id`` is its id, and the
-        workflow span is a child of its ``process`` span, itself a child of its
-        ``publish`` span. An event the trigger cannot start a workflow for (``key``
-        or ``plan_factory`` raised, or the plan is invalid) is logged at ERROR and
-        published as :class:`bus.TriggerFailed`; later events still trigger, and
-        the key stays free.
+        Any :class:`bus.Event` subclass works, users' own types included. How keys
+        deduplicate across restarts, how the event is the workflow's cause, and how a
+        failure is reported: see :class:`Trigger`.
 
         Args:
             event_type: The event type (its subclasses too).
@@ -245,12 +238,6 @@ class Team:
         Raises:
             ConfigurationError: This team has a trigger of that name already, or the
                 team is stopped.
-
-        Example:
-            >>> trigger = team.on(  # doctest: +SKIP
-            ...     TicketOpened, lambda e: Plan(tasks=[Task(id="t", agent="triage")]),
-            ...     key=lambda e: e.ticket_id,
-            ... )
         """
         if name is None:
             name = str(event_type.model_fields["type"].default)
@@ -319,6 +306,7 @@ class Team:
         name: str = "workflow",
         workflow_id: str | None = None,
         planning: Mapping[str, TokenUsage] | None = None,
+        replan: Replan | None = None,
     ) -> WorkflowResult:
         """Run ``plan`` to its end.
 
@@ -330,6 +318,8 @@ class Team:
             workflow_id: Id for the workflow; a new UUID hex by default.
             planning: Tokens spent making ``plan``, by model (``planner.spent``): counted
                 in the result's ``usage`` and ``cost`` and against the budget.
+            replan: If the workflow fails, re-plan the rest and run it (bounded; see
+                :class:`Replan`); ``timeout`` bounds all rounds together.
 
         Raises:
             PlanValidationError: The plan is invalid.
@@ -340,21 +330,13 @@ class Team:
             WorkflowError: The orchestrator stopped or crashed first.
         """
         workflow_id = workflow_id or uuid.uuid4().hex
+        started = time.monotonic()
         future = self.submit(plan, workflow_id=workflow_id, name=name, planning=planning)
-        try:
-            return future.get(timeout=timeout)
-        except pykka.Timeout:
-            pass
-        self.cancel(workflow_id, f"Team.run gave up after {timeout:g} s")
-        try:
-            partial: WorkflowResult | None = future.get(timeout=_CANCEL_GRACE)
-        except (pykka.Timeout, WorkflowError):
-            partial = None
-        msg = (
-            f"Workflow {workflow_id!r} did not end within {timeout:g} s; it was cancelled "
-            "(see .partial for what it had done)."
-        )
-        raise WorkflowTimeout(msg, workflow_id=workflow_id, partial=partial)
+        result = wait(future, workflow_id, timeout, self.cancel)
+        if replan is None:
+            return result
+        left = None if timeout is None else timeout - (time.monotonic() - started)
+        return replan.run(self, plan, result, timeout=left, name=name)
 
     def workflow(self, name: str) -> contextlib.AbstractContextManager[trace.Span]:
         """The ``invoke_workflow {name}`` span around planning and runs (see :func:`workflow_span`).

@@ -118,22 +118,22 @@ class WorkflowTransitions(Actor):
             for model, usage in run.spent.items():
                 wf.spent[model] = wf.spent.get(model, TokenUsage()) + usage
             wf.open_tasks -= 1
-            if run.status is TaskStatus.COMPLETED:
-                for dep_id in wf.dependents[task_id]:
-                    tasks[dep_id].waiting -= 1
+            wf.failures += run.status is TaskStatus.FAILED
         self._workflows[wf.id] = wf
         for run in tasks.values():
-            if run.waiting == 0 and run.status is TaskStatus.PENDING:
-                heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
+            if not run.task.depends_on and run.status is TaskStatus.PENDING:
+                self._ready(wf, run)
+        for task_id in finished or {}:
+            self._settle_dependents(wf, tasks[task_id])
         return wf
 
     @contextlib.contextmanager
-    def _in_workflow(self, wf: Workflow) -> Iterator[None]:
-        """Make ``wf``'s ``invoke_workflow`` span current (nothing to do untraced)."""
+    def _in_span(self, span: trace.Span) -> Iterator[None]:
+        """Make a workflow's ``invoke_workflow`` span current (nothing to do untraced)."""
         if not self._bus.tracing:
             yield
             return
-        token = otel_context.attach(trace.set_span_in_context(wf.span))
+        token = otel_context.attach(trace.set_span_in_context(span))
         try:
             yield
         finally:
@@ -186,7 +186,7 @@ class WorkflowTransitions(Actor):
         if run.started_at is None:
             run.started_at = datetime.now(UTC)
             run.started_mono = time.monotonic()
-        inputs = {dep: wf.tasks[dep].result for dep in task.depends_on}
+        inputs = wf.inputs(run)
         # A new token for every dispatch: only this TaskStarted's agent can end it.
         run.attempt_token = token = new_attempt_token()
         run.tokens[token] = run.attempts
@@ -201,6 +201,7 @@ class WorkflowTransitions(Actor):
                 description=task.description,
                 inputs=inputs,
                 context=run.context or {},
+                missing=wf.missing(run) if task.optional else {},
                 handoff_depth=run.handoff_depth,
                 timeout=timeout,
                 attempt_token=token,
@@ -260,27 +261,58 @@ class WorkflowTransitions(Actor):
         wf.spend(run, event.usage, event.model)
         run.result = event.result
         self._close(wf, run, TaskStatus.COMPLETED)
-        for dep_id in wf.dependents[run.task.id]:
-            dependent = wf.tasks[dep_id]
-            dependent.waiting -= 1
-            if dependent.waiting == 0 and dependent.status is TaskStatus.PENDING:
-                heapq.heappush(wf.ready, (-dependent.task.priority, dependent.order, dep_id))
+        self._settle_dependents(wf, run)
 
     def _fail(self, wf: Workflow, run: TaskRun, kind: FailureKind, error: str) -> None:
-        """End ``run`` as failed (no more attempts) and cancel its dependents."""
+        """End ``run`` as failed (no more attempts); past the error budget, stop ``wf``."""
         run.set_error(kind, error)
         self._close(wf, run, TaskStatus.FAILED)
-        self._cancel_dependents(wf, run.task.id)
+        wf.failures += 1
+        budget = wf.plan.error_budget
+        if budget is not None and wf.failures > budget and not wf.cancelled:
+            wf.failed_reason = f"{wf.failures} tasks failed, over its error budget of {budget}"
+            self._cancel(wf, f"the workflow's {wf.failed_reason}")
+            return
+        self._settle_dependents(wf, run)
 
-    def _cancel_dependents(self, wf: Workflow, task_id: str) -> None:
-        stack = list(wf.dependents[task_id])
+    def _settle_dependents(self, wf: Workflow, ended: TaskRun) -> None:
+        """``ended`` ended: each pending dependent waits for one dependency fewer, or ends.
+
+        A dependent waits for one fewer when ``ended`` completed or is one of its
+        ``optional`` dependencies; otherwise it is skipped (``ended`` was skipped) or
+        cancelled (``ended`` failed or was cancelled), and its own dependents likewise.
+        """
+        stack = [ended]
         while stack:
-            run = wf.tasks[stack.pop()]
-            if run.status is TaskStatus.PENDING:
-                why = f"cancelled: dependency {task_id!r} did not complete"
-                run.set_error(FailureKind.CANCELLED, why)
-                self._close(wf, run, TaskStatus.CANCELLED)
-                stack.extend(wf.dependents[run.task.id])
+            done = stack.pop()
+            for dep_id in wf.dependents[done.task.id]:
+                run = wf.tasks[dep_id]
+                if run.status is not TaskStatus.PENDING:
+                    continue
+                if done.status is TaskStatus.COMPLETED or done.task.id in run.task.optional:
+                    run.waiting -= 1
+                    if run.waiting == 0:
+                        self._ready(wf, run)
+                elif done.status is TaskStatus.SKIPPED:
+                    self._skip(wf, run, f"skipped: dependency {done.task.id!r} was skipped")
+                else:
+                    why = f"cancelled: dependency {done.task.id!r} did not complete"
+                    run.set_error(FailureKind.CANCELLED, why)
+                    self._close(wf, run, TaskStatus.CANCELLED)
+                if run.status is not TaskStatus.PENDING:
+                    stack.append(run)
+
+    def _ready(self, wf: Workflow, run: TaskRun) -> None:
+        """Queue ``run``, whose dependencies all ended, or skip it if its condition is false."""
+        when = run.task.when
+        if when is not None and not when.holds(wf.inputs(run)):
+            self._skip(wf, run, f"skipped: the condition {when} is false")
+            return
+        heapq.heappush(wf.ready, (-run.task.priority, run.order, run.task.id))
+
+    def _skip(self, wf: Workflow, run: TaskRun, why: str) -> None:
+        run.error, run.error_kind = why, None
+        self._close(wf, run, TaskStatus.SKIPPED)
 
     def _cancel(self, wf: Workflow, reason: str) -> None:
         """End every unfinished task of ``wf`` as cancelled."""

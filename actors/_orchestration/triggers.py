@@ -96,6 +96,18 @@ Submitter = Callable[[Plan, str, str, str], object]
 class Trigger(Generic[E]):
     """Starts a workflow for each matching event, at most one per key; see :meth:`Team.on`.
 
+    The workflow's id is derived from ``name`` and the key
+    (:func:`~actors.lowlevel.trigger_workflow_id`), so a key never starts two
+    workflows: not in this process, and, when the bus has a readable
+    :class:`memory.EventLog` (``EventBus(event_log=SQLiteEventLog(...))``), not
+    after a restart either (the log's workflow ids are read here, once). The event
+    is the workflow's cause: ``WorkflowStarted.causation_id`` is its id, and the
+    workflow span is a child of its ``process`` span, itself a child of its
+    ``publish`` span. An event the trigger cannot start a workflow for (``key``
+    or ``plan_factory`` raised, or the plan is invalid) is logged at ERROR and
+    published as :class:`bus.TriggerFailed`; later events still trigger, and
+    the key stays free.
+
     Attributes:
         name: The trigger's name: its workflows' name and the scope of its keys.
         event_type: The event type it listens to (subclasses included).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from bus import FailureKind, TaskFinished, TokenUsage
 
 from .plan import Plan, Task
 from .prices import Prices
-from .result import TaskResult, TaskStatus, WorkflowResult
+from .result import TaskResult, TaskStatus, WorkflowResult, outcome
 
 __all__ = [
     "ApprovalTimedOut",
@@ -109,10 +110,30 @@ class Workflow:
     planning: dict[str, TokenUsage] = field(default_factory=dict)  # the planner's, by model
     spent: dict[str, TokenUsage] = field(default_factory=dict)  # tasks' and planning's
     over_budget: str = ""  # why the budget stopped it, if it did
+    failures: int = 0  # tasks failed (against the plan's error budget)
+    failed_reason: str = ""  # why it failed as a whole (its error budget ran out), if so
     # A child workflow's parent: the workflow and the task that delegated to it.
     parent: Workflow | None = None
     parent_run: TaskRun | None = None
     depth: int = 0  # 0 for a workflow submitted directly, parent's + 1 for a child
+
+    def inputs(self, run: TaskRun) -> dict[str, JsonValue]:
+        """The results of ``run``'s dependencies that completed, by task id."""
+        tasks = self.tasks
+        return {
+            dep: tasks[dep].result
+            for dep in run.task.depends_on
+            if tasks[dep].status is TaskStatus.COMPLETED
+        }
+
+    def missing(self, run: TaskRun) -> dict[str, str]:
+        """``run``'s optional dependencies that did not complete: id → status and cause."""
+        missing = {}
+        for dep in run.task.optional:
+            ended = self.tasks[dep]
+            if ended.status is not TaskStatus.COMPLETED:
+                missing[dep] = outcome(ended.status, ended.error)
+        return missing
 
     def spend(self, run: TaskRun | None, usage: TokenUsage, model: str) -> None:
         """Count ``usage`` (spent on ``model``) to ``run`` (``None``: the planning).
@@ -170,6 +191,8 @@ class Submit:
     causation_id: str = ""  # the event that started the workflow (a trigger's), if any
     # what the planner spent on the plan, by model
     planning: dict[str, TokenUsage] = field(default_factory=dict)
+    carried: tuple[TaskResult, ...] = ()  # completed tasks of the workflow it re-plans
+    replans: str = ""  # the workflow it re-plans, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,17 +267,25 @@ def task_result(run: TaskRun, prices: Prices) -> TaskResult:
 def workflow_result(wf: Workflow) -> WorkflowResult:
     """The result of a workflow whose tasks all ended."""
     results = tuple(task_result(run, wf.prices) for run in wf.tasks.values())
-    ok = all(r.status is TaskStatus.COMPLETED for r in results)
+    statuses = collections.Counter(r.status for r in results)
+    unfinished = len(results) - statuses[TaskStatus.COMPLETED] - statuses[TaskStatus.SKIPPED]
+    budget = wf.plan.error_budget or 0
+    ok = unfinished == statuses[TaskStatus.FAILED] <= budget and not wf.failed_reason
     sinks = [tid for tid, deps in wf.dependents.items() if not deps]
     answer: JsonValue = (
         wf.tasks[sinks[0]].result
         if len(sinks) == 1
         else {tid: wf.tasks[tid].result for tid in sinks}
     )
-    status = TaskStatus.COMPLETED if ok else TaskStatus.FAILED
+    if ok:
+        status = TaskStatus.COMPLETED
+    elif wf.cancelled and not wf.failed_reason:
+        status = TaskStatus.CANCELLED
+    else:
+        status = TaskStatus.FAILED
     return WorkflowResult(
         workflow_id=wf.id,
-        status=TaskStatus.CANCELLED if wf.cancelled and not ok else status,
+        status=status,
         tasks=results,
         answer=answer,
         duration=time.monotonic() - wf.submitted_mono,

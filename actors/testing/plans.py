@@ -10,6 +10,7 @@ except ImportError as exc:  # pragma: no cover - the [testing] extra is not inst
     msg = "actors.testing.plans needs Hypothesis: pip install 'actorchestra[testing]'"
     raise ImportError(msg) from exc
 
+from actors._orchestration.condition import Condition
 from actors._orchestration.plan import Plan, Task
 
 __all__ = ["plans"]
@@ -24,6 +25,7 @@ def plans(
     max_tasks: int = 50,
     max_dependencies: int = 3,
     max_attempts: int = 3,
+    branches: bool = False,
 ) -> Plan:
     """Random valid plans over ``agents``: a DAG, each task depending on earlier ones.
 
@@ -34,6 +36,9 @@ def plans(
         max_tasks: Most tasks.
         max_dependencies: Most dependencies per task.
         max_attempts: Largest ``max_attempts`` a task gets (each draws 1..this).
+        branches: Also draw optional dependencies, conditions (``truthy``/``falsy``
+            on a dependency's whole result, or ``eq``/``ne`` on its ``"task"`` key
+            against a task id) and an error budget.
 
     Example:
         >>> from hypothesis import given
@@ -50,14 +55,31 @@ def plans(
             if earlier
             else []
         )
-        tasks.append(
-            Task(
-                id=f"t{i}",
-                agent=draw(st.sampled_from(list(agents))),
-                description=f"task {i}",
-                depends_on=tuple(deps),
-                priority=draw(st.integers(0, 3)),
-                max_attempts=draw(st.integers(1, max_attempts)),
-            )
+        task = Task(
+            id=f"t{i}",
+            agent=draw(st.sampled_from(list(agents))),
+            description=f"task {i}",
+            depends_on=tuple(deps),
+            priority=draw(st.integers(0, 3)),
+            max_attempts=draw(st.integers(1, max_attempts)),
         )
-    return Plan(tasks=tuple(tasks))
+        if branches and deps:
+            optional = draw(st.lists(st.sampled_from(deps), unique=True))
+            when = draw(st.none() | _conditions(deps, earlier))
+            task = task.model_copy(update={"optional": tuple(optional), "when": when})
+        tasks.append(task)
+    budget = draw(st.none() | st.integers(0, 3)) if branches else None
+    return Plan(tasks=tuple(tasks), error_budget=budget)
+
+
+def _conditions(deps: Sequence[str], ids: Sequence[str]) -> st.SearchStrategy[Condition]:
+    on = st.sampled_from(list(deps))
+    whole = st.builds(Condition, input=on, op=st.sampled_from(["truthy", "falsy"]))
+    key = st.builds(
+        Condition,
+        input=on,
+        path=st.just("task"),
+        op=st.sampled_from(["eq", "ne"]),
+        value=st.sampled_from(list(ids)),
+    )
+    return whole | key

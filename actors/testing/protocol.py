@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from actors._orchestration.plan import Plan
+from pydantic import JsonValue
+
+from actors._orchestration.plan import Plan, Task
 from bus import (
     ApprovalDecided,
     Delegated,
@@ -59,6 +61,7 @@ class _Run:
         default_factory=dict
     )
     approved: set[str] = field(default_factory=set)
+    carried: frozenset[str] = frozenset()  # completed in the workflow it re-plans
     done: bool = False
     status: str = ""  # WorkflowFinished.status
     children: dict[str, list[_Run]] = field(default_factory=dict)  # by delegating task
@@ -74,8 +77,10 @@ def check_protocol(events: Iterable[Event]) -> None:
        none ends twice, none unknown ends, and none is missing once ``WorkflowFinished``
        was published. A task finished as ``completed`` had a ``TaskCompleted`` for its
        last attempt.
-    2. **Order** — no ``TaskStarted`` of a task before every dependency finished as
-       completed, and none after the task itself finished.
+    2. **Order** — no ``TaskStarted`` of a task before every dependency finished
+       (as completed, but for its ``optional`` ones) and, if it has a condition,
+       while the condition is false on the completed dependencies' results; none
+       after the task itself finished.
     3. **Bounds** — no attempt number above the task's ``max_attempts``.
     4. **Static graph and identity** — every ``TaskStarted`` names a declared agent.
        An outcome counts only with the ``attempt_token`` of the dispatch it answers
@@ -86,7 +91,13 @@ def check_protocol(events: Iterable[Event]) -> None:
        token is rejected (``EventRejected``).
     5. **Approval** — a task that needs approval starts only after an approval the
        orchestrator published (``source`` as its ``WorkflowStarted``'s).
-    6. **Delegation** — a child workflow (a ``WorkflowStarted`` naming a parent
+    6. **Re-plans** — a task its ``WorkflowStarted`` lists as ``carried`` (completed
+       in the workflow it re-plans) finishes as completed without an outcome, and
+       never starts.
+    7. **Skipping** — a task finished as ``skipped`` never started, and either a
+       dependency it requires finished as skipped, or every dependency had finished
+       and its condition is false on their results.
+    8. **Delegation** — a child workflow (a ``WorkflowStarted`` naming a parent
        workflow and task) starts only for a running parent task whose last dispatch
        was answered by a ``Delegated`` carrying its token; its tasks are checked as
        any workflow's (each ends exactly once). A task ends only after every child
@@ -103,7 +114,9 @@ def check_protocol(events: Iterable[Event]) -> None:
     for event in events:
         if isinstance(event, WorkflowStarted):
             plan = Plan.model_validate(event.plan)
-            runs[event.workflow_id] = _Run(plan, frozenset(event.agents), event.source)
+            runs[event.workflow_id] = _Run(
+                plan, frozenset(event.agents), event.source, carried=frozenset(event.carried)
+            )
             _check_child_start(event, runs)
             continue
         run = runs.get(event.workflow_id)
@@ -128,10 +141,10 @@ def _fail(event: Event, message: str) -> ProtocolViolation:
     return ProtocolViolation(message, workflow_id=event.workflow_id, task_id=event.task_id)
 
 
-def _task(run: _Run, event: Event) -> tuple[str, ...]:
+def _task(run: _Run, event: Event) -> Task:
     for task in run.plan.tasks:
         if task.id == event.task_id:
-            return task.depends_on
+            return task
     msg = (
         f"Workflow {event.workflow_id!r} has no task {event.task_id!r}, "
         f"yet a {event.type} names it."
@@ -141,7 +154,10 @@ def _task(run: _Run, event: Event) -> tuple[str, ...]:
 
 def _check_start(event: TaskStarted, run: _Run) -> None:
     wf, tid = event.workflow_id, event.task_id
-    depends_on = _task(run, event)
+    task = _task(run, event)
+    if tid in run.carried:
+        msg = f"Task {tid!r} of workflow {wf!r} was carried over as completed, yet it started."
+        raise _fail(event, msg)
     if tid in run.finished or run.done:
         what = "its workflow" if run.done else "it"
         msg = (
@@ -149,14 +165,18 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
             "finished."
         )
         raise _fail(event, msg)
-    for dep in depends_on:
+    for dep in task.depends_on:
         done = run.finished.get(dep)
-        if done is None or done.status != "completed":
+        if done is None or (done.status != "completed" and dep not in task.optional):
             msg = (
                 f"Task {tid!r} of workflow {wf!r} started before its dependency {dep!r} completed."
             )
             raise _fail(event, msg)
-    task = next(t for t in run.plan.tasks if t.id == tid)
+    if task.when is not None and not task.when.holds(_results(run, task)):
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} started though its condition ({task.when}) is false."
+        )
+        raise _fail(event, msg)
     if task.needs_approval and tid not in run.approved:
         msg = f"Task {tid!r} of workflow {wf!r} started without the approval it needs."
         raise _fail(event, msg)
@@ -219,9 +239,15 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
     if before is not None:
         msg = f"Task {tid!r} of workflow {wf!r} ended twice: {before.status}, then {event.status}."
         raise _fail(event, msg)
+    if event.status == "skipped":
+        _check_skipped(event, run, _task(run, event))
     _check_children_ended(event, run)
     needed = _NEEDED.get(event.status if event.status == "completed" else event.error_kind or "")
-    if needed is not None and not _ended_through_child(event, run):
+    if (
+        needed is not None
+        and not (tid in run.carried and event.status == "completed")
+        and not _ended_through_child(event, run)
+    ):
         dispatch = run.latest.get(tid)
         token = dispatch.attempt_token if dispatch and dispatch.attempt == event.attempts else None
         if token is None or (needed, token) not in run.answered:
@@ -231,6 +257,33 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
             )
             raise _fail(event, msg)
     run.finished[tid] = event
+
+
+def _results(run: _Run, task: Task) -> dict[str, JsonValue]:
+    """The results of ``task``'s dependencies that finished as completed, by id."""
+    done = run.finished
+    return {
+        d: done[d].result for d in task.depends_on if d in done and done[d].status == "completed"
+    }
+
+
+def _check_skipped(event: TaskFinished, run: _Run, task: Task) -> None:
+    wf, tid = event.workflow_id, event.task_id
+    if tid in run.latest:
+        msg = f"Task {tid!r} of workflow {wf!r} finished as skipped after it started."
+        raise _fail(event, msg)
+    ended = [run.finished.get(d) for d in task.depends_on]
+    required_skipped = any(
+        e is not None and e.status == "skipped" and e.task_id not in task.optional for e in ended
+    )
+    all_ended = all(e is not None for e in ended)
+    false = task.when is not None and all_ended and not task.when.holds(_results(run, task))
+    if not (required_skipped or false):
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} was skipped, yet no dependency it requires was "
+            "skipped and it has no condition that is false."
+        )
+        raise _fail(event, msg)
 
 
 def _check_end(event: WorkflowFinished, run: _Run) -> None:
@@ -246,7 +299,7 @@ def _check_end(event: WorkflowFinished, run: _Run) -> None:
 
 
 def _check_child_start(event: WorkflowStarted, runs: dict[str, _Run]) -> None:
-    """A child workflow starts for a running parent task that delegated (rule 6)."""
+    """A child workflow starts for a running parent task that delegated (rule 8)."""
     parent = runs.get(event.parent_workflow_id) if event.parent_workflow_id else None
     if parent is None:
         return  # a workflow submitted directly, or one whose parent was not recorded

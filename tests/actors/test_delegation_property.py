@@ -1,6 +1,7 @@
-"""Delegation under faults: random plans whose agents delegate random sub-plans (nested, past
-the depth bound too), crashes, hangs and a cancelled root; check_protocol holds, every task
-of every nested workflow ends exactly once, and nothing is left running."""
+"""Delegation under faults: random plans (with optional dependencies, conditions and error
+budgets) whose agents delegate random sub-plans (nested, past the depth bound too),
+crashes, hangs and a cancelled root; check_protocol holds, every task of every nested
+workflow ends exactly once, and nothing is left running."""
 
 from __future__ import annotations
 
@@ -58,8 +59,10 @@ Scenario = tuple[list[str], Plan, list[Plan], float, Faults, float | None]
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
     agents = [f"agent{i}" for i in range(draw(st.integers(1, 3)))]
-    plan = draw(plans(agents, max_tasks=8))
-    subplans = draw(st.lists(plans(agents, max_tasks=4), min_size=1, max_size=3))
+    branches = draw(st.booleans())  # optional dependencies, conditions, error budgets
+    plan = draw(plans(agents, max_tasks=8, branches=branches))
+    sub = plans(agents, max_tasks=4, branches=branches)
+    subplans = draw(st.lists(sub, min_size=1, max_size=3))
     faults = draw(fault_schedules(scale=2 / 3))
     delegate = draw(st.floats(0.1, 0.7))  # the share of attempts that delegate
     cancel_after = draw(st.none() | st.floats(0.0, 0.3))
@@ -159,5 +162,7 @@ def test_every_task_of_every_nested_workflow_ends_exactly_once(scenario: Scenari
     event(f"workflow {result.status.value}")
     if any(t.error.startswith("DelegationError: task") for _, t in walk(result)):
         event("the depth bound stopped a delegation")
+    if any(t.status is TaskStatus.SKIPPED for _, t in walk(result)):
+        event("a task was skipped")
     if any(t.error_kind == "timeout" and t.workflow for _, t in walk(result)):
         event("a delegating task timed out and its child was cancelled")

@@ -245,7 +245,7 @@ def test_only_the_orchestrators_decisions_approve() -> None:
         check_protocol([begin, ApprovalDecided(**decided, source="mallory"), pay])
 
 
-# -- delegation: child workflows (rule 6) -------------------------------------------------
+# -- delegation: child workflows (rule 8) -------------------------------------------------
 
 CHILD = "w1/a.1"
 
