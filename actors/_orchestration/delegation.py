@@ -124,6 +124,28 @@ class Delegations(Retries, Dispatching):
             )
             self._dispatch(child)  # the caller settles its parent, which drains for all
 
+    # -- a child's step or spend stops its root ----------------------------------------------
+
+    def _start_attempt(
+        self, wf: Workflow, run: TaskRun, *, new_attempt: bool, route: bool = True
+    ) -> None:
+        super()._start_attempt(wf, run, new_attempt=new_attempt, route=route)
+        self._finish_stopped_root(wf)  # the step limit, counted at the root, stopped it
+
+    def _check_budget(self, wf: Workflow) -> None:
+        super()._check_budget(wf.root)  # a child workflow spends from its root's budget
+        self._finish_stopped_root(wf)
+
+    def _finish_stopped_root(self, wf: Workflow) -> None:
+        """Finish ``wf``'s root if a limit cancelled it (with ``wf``) from within ``wf``.
+
+        The caller settles ``wf`` only; the root's tasks, its delegating one among them,
+        all ended.
+        """
+        root = wf.root
+        if root is not wf and root.open_tasks == 0 and root.id in self._workflows:
+            self._finish(root)
+
     # -- the child ends: its parent task ends with it ---------------------------------------
 
     def _finish(self, wf: Workflow, *, record: bool = True) -> None:

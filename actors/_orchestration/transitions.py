@@ -166,10 +166,10 @@ class WorkflowTransitions(Actor):
         task = run.task
         if new_attempt:
             run.attempts += 1
-        steps = wf.step()  # the root's: a child workflow's dispatches count there
+        steps = wf.step()  # the root's: a child workflow's steps count there (delegation.py)
         max_steps = self.limits.max_steps
         if max_steps is not None and steps > max_steps:
-            self._stop_root(wf, f"the workflow reached its limit of {max_steps} steps")
+            self._cancel(wf.root, f"the workflow reached its limit of {max_steps} steps")
             return
         run.status = TaskStatus.RUNNING
         run.dispatches += 1
@@ -326,25 +326,14 @@ class WorkflowTransitions(Actor):
                 self._close(wf, run, TaskStatus.CANCELLED)
 
     def _check_budget(self, wf: Workflow) -> None:
-        """Stop ``wf``'s root (see :meth:`_stop_root`) if the root's spend passed its budget."""
+        """Stop ``wf`` (cancel what is unfinished) if its spend passed its budget."""
         budget = self.limits.budget
-        root = wf.root  # a child workflow spends from its root's budget
-        if budget is None or root.over_budget or root.cancelled:
+        if budget is None or wf.over_budget or wf.cancelled:
             return
-        reason = budget.exceeded(root.spent, root.prices)
+        reason = budget.exceeded(wf.spent, wf.prices)
         if reason:
-            root.over_budget = reason
-            self._stop_root(wf, f"the workflow {reason}")
-
-    def _stop_root(self, wf: Workflow, reason: str) -> None:
-        """Cancel ``wf``'s root workflow, and with it its children (``wf`` among them).
-
-        The caller settles ``wf``; a root other than ``wf`` is finished here.
-        """
-        root = wf.root
-        self._cancel(root, reason)
-        if root is not wf and root.id in self._workflows:
-            self._finish(root)
+            wf.over_budget = reason
+            self._cancel(wf, f"the workflow {reason}")
 
     def _close(self, wf: Workflow, run: TaskRun, status: TaskStatus) -> None:
         if status is not TaskStatus.COMPLETED:
