@@ -69,7 +69,10 @@ class Delegate:
     child's ``answer``, or failed with its cause (retried, within ``max_attempts``,
     by running this agent again). Cancelling the task's workflow, the task's timeout
     and ``Limits.max_steps`` reach the child; an invalid sub-plan, or one nested
-    deeper than ``Limits.max_delegation_depth``, fails the task (not retried).
+    deeper than ``Limits.max_delegation_depth``, fails the task (not retried). A retry
+    delegates to a new child workflow (id ``<workflow>/<task>.<attempt>``): idempotency
+    keys include the workflow id, so the new child's side effects are not deduplicated
+    against the failed child's (a resume, though, continues the same child).
 
     Attributes:
         plan: The sub-plan, over the team's agents.
