@@ -231,6 +231,36 @@ def test_cancelling_the_parent_ends_every_child(bus: EventBus, waiter: type[Wait
     assert statuses == dict.fromkeys(["wf", "wf/top.1", "wf/top.1/deep.1"], "cancelled")
 
 
+def test_stopping_the_team_ends_every_child(bus: EventBus, waiter: type[Waiter]) -> None:
+    rec = EventRecorder(bus)
+    team = team_of(bus, ("lead", Lead), ("waiter", waiter), limits=Limits(max_in_flight=None))
+    future = team.submit(Plan(tasks=(Task(id="top", agent="lead"),)), workflow_id="wf")
+    assert wait_until(lambda: len(waiter.started) == 3)
+    team.stop()
+    assert future.get(timeout=5).status is TaskStatus.CANCELLED
+    assert_every_task_ended_once(rec.events)
+
+
+def test_cancelling_a_child_on_its_own_fails_its_task_without_a_retry(
+    bus: EventBus, waiter: type[Waiter]
+) -> None:
+    rec = EventRecorder(bus)
+    agents = ("lead", Lead), ("waiter", waiter)
+    with team_of(bus, *agents, limits=Limits(max_in_flight=None)) as team:
+        future = team.submit(Plan(tasks=(Task(id="top", agent="lead"),)), workflow_id="wf")
+        assert wait_until(lambda: len(waiter.started) == 3)
+        team.cancel("wf/top.1", "not needed")
+        result = future.get(timeout=5)
+    [top] = result.tasks
+    assert (top.status, top.error_kind, top.attempts) == (
+        TaskStatus.FAILED,
+        FailureKind.CANCELLED,
+        1,
+    )
+    assert top.error == "DelegationError: child workflow 'wf/top.1' was cancelled (not needed)."
+    assert_every_task_ended_once(rec.events)
+
+
 def test_a_timeout_on_the_delegating_task_cancels_its_child(
     bus: EventBus, waiter: type[Waiter]
 ) -> None:
