@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import pykka
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -207,12 +208,19 @@ def waiter() -> type[Waiter]:
     return Waiter
 
 
+def waiting(bus: EventBus, waiter: type[Waiter]) -> tuple[Team, pykka.Future[WorkflowResult]]:
+    """A team running workflow ``wf`` (task ``top`` of ``Lead``) once all three waiters
+    wait: two in its child workflow, one in its grandchild."""
+    team = team_of(bus, ("lead", Lead), ("waiter", waiter), limits=Limits(max_in_flight=None))
+    future = team.submit(Plan(tasks=(Task(id="top", agent="lead"),)), workflow_id="wf")
+    assert wait_until(lambda: len(waiter.started) == 3)
+    return team, future
+
+
 def test_cancelling_the_parent_ends_every_child(bus: EventBus, waiter: type[Waiter]) -> None:
     rec = EventRecorder(bus)
-    agents = ("lead", Lead), ("waiter", waiter)
-    with team_of(bus, *agents, limits=Limits(max_in_flight=None)) as team:
-        future = team.submit(Plan(tasks=(Task(id="top", agent="lead"),)), workflow_id="wf")
-        assert wait_until(lambda: len(waiter.started) == 3)
+    team, future = waiting(bus, waiter)
+    with team:
         team.cancel("wf", "the user left")
         result = future.get(timeout=5)
     assert result.status is TaskStatus.CANCELLED
@@ -233,9 +241,7 @@ def test_cancelling_the_parent_ends_every_child(bus: EventBus, waiter: type[Wait
 
 def test_stopping_the_team_ends_every_child(bus: EventBus, waiter: type[Waiter]) -> None:
     rec = EventRecorder(bus)
-    team = team_of(bus, ("lead", Lead), ("waiter", waiter), limits=Limits(max_in_flight=None))
-    future = team.submit(Plan(tasks=(Task(id="top", agent="lead"),)), workflow_id="wf")
-    assert wait_until(lambda: len(waiter.started) == 3)
+    team, future = waiting(bus, waiter)
     team.stop()
     assert future.get(timeout=5).status is TaskStatus.CANCELLED
     assert_every_task_ended_once(rec.events)
@@ -245,10 +251,8 @@ def test_cancelling_a_child_on_its_own_fails_its_task_without_a_retry(
     bus: EventBus, waiter: type[Waiter]
 ) -> None:
     rec = EventRecorder(bus)
-    agents = ("lead", Lead), ("waiter", waiter)
-    with team_of(bus, *agents, limits=Limits(max_in_flight=None)) as team:
-        future = team.submit(Plan(tasks=(Task(id="top", agent="lead"),)), workflow_id="wf")
-        assert wait_until(lambda: len(waiter.started) == 3)
+    team, future = waiting(bus, waiter)
+    with team:
         team.cancel("wf/top.1", "not needed")
         result = future.get(timeout=5)
     [top] = result.tasks
