@@ -75,8 +75,8 @@ def check_protocol(events: Iterable[Event]) -> None:
 
     1. **Conservation** — every task of the plan ends in exactly one ``TaskFinished``;
        none ends twice, none unknown ends, and none is missing once ``WorkflowFinished``
-       was published. A task finished as ``completed`` had a ``TaskCompleted`` for its
-       last attempt.
+       was published. A task finished as ``completed`` had a ``TaskCompleted`` (or a
+       ``Delegated``, rule 8) for its last attempt.
     2. **Order** — no ``TaskStarted`` of a task before every dependency finished
        (as completed, but for its ``optional`` ones) and, if it has a condition,
        while the condition is false on the completed dependencies' results; none
@@ -86,9 +86,9 @@ def check_protocol(events: Iterable[Event]) -> None:
        An outcome counts only with the ``attempt_token`` of the dispatch it answers
        (its task's last ``TaskStarted``, same attempt): a task finished as completed
        had such a ``TaskCompleted``; one failed by its agent (kind ``error``) such a
-       ``TaskFailed``, or (kind ``handoff``) such a ``Handoff``; a handed-off task
-       starts again only after such a ``Handoff``. No outcome carrying its attempt's
-       token is rejected (``EventRejected``).
+       ``TaskFailed`` (or ``Delegated``), or (kind ``handoff``) such a ``Handoff``; a
+       handed-off task starts again only after such a ``Handoff``. No outcome carrying
+       its attempt's token is rejected (``EventRejected``).
     5. **Approval** — a task that needs approval starts only after an approval the
        orchestrator published (``source`` as its ``WorkflowStarted``'s).
     6. **Re-plans** — a task its ``WorkflowStarted`` lists as ``carried`` (completed
