@@ -57,6 +57,7 @@ from ._orchestration.plan import Plan as Plan
 from ._orchestration.plan import Task as Task
 from ._orchestration.policies import Limits as Limits
 from ._orchestration.policies import RetryPolicy as RetryPolicy
+from ._orchestration.pool import AgentPool as AgentPool
 from ._orchestration.prices import DEFAULT_PRICES as DEFAULT_PRICES
 from ._orchestration.prices import ModelPrice as ModelPrice
 from ._orchestration.prices import Prices as Prices
@@ -118,6 +119,7 @@ __all__ = [
     "ActorError",
     "ActorchestraError",
     "Agent",
+    "AgentPool",
     "Backoff",
     "Budget",
     "BudgetExceeded",

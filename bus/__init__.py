@@ -31,6 +31,8 @@ from ._event import Event as Event
 from ._event import event_class as event_class
 from ._external_event import ExternalEvent as ExternalEvent
 from ._failure_kind import FailureKind as FailureKind
+from ._membership_events import AgentJoined as AgentJoined
+from ._membership_events import AgentLeft as AgentLeft
 from ._optional import nats_attribute
 from ._parse import EVENT_SCHEMA_VERSION as EVENT_SCHEMA_VERSION
 from ._parse import parse_event as parse_event
@@ -66,6 +68,8 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "ActorTerminated",
     "ActorchestraError",
+    "AgentJoined",
+    "AgentLeft",
     "AnyEvent",
     "ApprovalDecided",
     "ApprovalRequested",
