@@ -50,6 +50,7 @@ from ._task_events import Handoff as Handoff
 from ._task_events import TaskCompleted as TaskCompleted
 from ._task_events import TaskFailed as TaskFailed
 from ._task_events import TaskFinished as TaskFinished
+from ._task_events import TaskProgress as TaskProgress
 from ._task_events import TaskStarted as TaskStarted
 from ._telemetry import Telemetry as Telemetry
 from ._token_usage import TokenUsage as TokenUsage
@@ -98,6 +99,7 @@ __all__ = [
     "TaskCompleted",
     "TaskFailed",
     "TaskFinished",
+    "TaskProgress",
     "TaskStarted",
     "Telemetry",
     "TokenUsage",

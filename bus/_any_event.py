@@ -25,6 +25,7 @@ from ._task_events import (
     TaskCompleted,
     TaskFailed,
     TaskFinished,
+    TaskProgress,
     TaskStarted,
 )
 from ._workflow_events import TriggerFailed, WorkflowFinished, WorkflowResumed, WorkflowStarted
@@ -34,6 +35,7 @@ __all__ = ["AnyEvent"]
 AnyEvent = Annotated[
     TaskStarted
     | CancelRequested
+    | TaskProgress
     | ApprovalRequested
     | ApprovalDecided
     | EventRejected
