@@ -23,6 +23,7 @@ from bus import UsageError as UsageError
 from ._actor import Actor as Actor
 from ._actor import ContainedBaseException as ContainedBaseException
 from ._agents.agent import Agent as Agent
+from ._agents.agent import Delegate as Delegate
 from ._agents.agent import HandoffTo as HandoffTo
 from ._agents.cancellation import Cancellation as Cancellation
 from ._agents.handoff_edge import HandoffEdge as HandoffEdge
@@ -138,6 +139,7 @@ __all__ = [
     "ConfigurationError",
     "ContainedBaseException",
     "ContractNet",
+    "Delegate",
     "DynamicSupervisor",
     "Endpoints",
     "HandoffEdge",

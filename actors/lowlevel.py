@@ -9,10 +9,13 @@ The names a team is built from, for users who wire their own tree (the way
 * :class:`AgentRouter`, the orchestrator's choice of agent for a task;
 * :class:`RestartIntensity`, the sliding window a supervisor counts restarts in;
 * :class:`ActorExit`, what a linked actor reports when it stops;
-* :func:`workflow_span`, the ``invoke_workflow`` span a team opens around a workflow.
+* :func:`workflow_span`, the ``invoke_workflow`` span a team opens around a workflow;
+* :func:`child_workflow_id`, the id of the child workflow a task's attempt delegated to,
+  and :func:`trigger_workflow_id`, the id of a trigger's workflow for a key.
 """
 
 from ._link import ActorExit as ActorExit
+from ._orchestration.delegation import child_workflow_id as child_workflow_id
 from ._orchestration.orchestrator import Orchestrator as Orchestrator
 from ._orchestration.routing import AgentRouter as AgentRouter
 from ._orchestration.submit import approve as approve
@@ -32,6 +35,7 @@ __all__ = [
     "TriggerActor",
     "approve",
     "cancel",
+    "child_workflow_id",
     "resume",
     "submit",
     "trigger_workflow_id",

@@ -21,6 +21,7 @@ from ._bus import EventBus as EventBus
 from ._contract_net_events import Award as Award
 from ._contract_net_events import Bid as Bid
 from ._contract_net_events import CallForProposals as CallForProposals
+from ._delegation_events import Delegated as Delegated
 from ._errors import ActorchestraError as ActorchestraError
 from ._errors import BusClosedError as BusClosedError
 from ._errors import BusError as BusError
@@ -88,6 +89,7 @@ __all__ = [
     "ChildStarted",
     "ConfigurationError",
     "DeadLetter",
+    "Delegated",
     "Event",
     "EventBus",
     "EventRejected",

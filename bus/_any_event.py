@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from ._contract_net_events import Award, Bid, CallForProposals
+from ._delegation_events import Delegated
 from ._event import DeadLetter
 from ._external_event import ExternalEvent
 from ._membership_events import AgentJoined, AgentLeft
@@ -52,6 +53,7 @@ AnyEvent = Annotated[
     | TaskCompleted
     | TaskFailed
     | Handoff
+    | Delegated
     | DeadLetter
     | ChildStarted
     | ChildCrashed

@@ -1,7 +1,7 @@
 """Attempts in progress in this process, whose messages are acknowledged at their end.
 
 A ``TaskStarted`` taken from JetStream is acknowledged only once the attempt's outcome
-(``TaskCompleted``, ``TaskFailed``, ``Handoff``, or the ``ChildCrashed`` of the agent
+(``TaskCompleted``, ``TaskFailed``, ``Handoff``, ``Delegated``, or the ``ChildCrashed`` of the agent
 that ran it) is stored in JetStream: if the process dies first, the server redelivers the
 task to another process of the pool after the consumer's ack wait. While the attempt
 runs, the message is kept alive with in-progress acknowledgements, up to the attempt's
@@ -15,6 +15,7 @@ import collections
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._delegation_events import Delegated
 from ._event import Event
 from ._supervision_events import ChildCrashed
 from ._task_events import Handoff, TaskCompleted, TaskFailed, TaskStarted
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ATTEMPT_ENDS", "PendingWork"]
 
-ATTEMPT_ENDS = (TaskCompleted, TaskFailed, Handoff, ChildCrashed)
+ATTEMPT_ENDS = (TaskCompleted, TaskFailed, Handoff, Delegated, ChildCrashed)
 """The events that end an attempt, for its message's acknowledgement."""
 
 Key = tuple[str, str, int]

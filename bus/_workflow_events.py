@@ -21,6 +21,10 @@ class WorkflowStarted(Event):
         name: The workflow's name.
         plan: The plan, as ``Plan.model_dump(mode="json")``.
         agents: The declared agents (the static graph).
+        parent_workflow_id: For a child workflow (a task's delegated sub-plan, see
+            :class:`Delegated`), the workflow of the task that delegated; ``""`` for a
+            workflow submitted directly, and in records written before it existed.
+        parent_task_id: For a child workflow, the task that delegated; ``""`` otherwise.
         replans: The workflow this one re-plans (it failed; see ``actors.Replan``),
             ``""`` for none.
         carried: Tasks of the plan carried over as completed from ``replans``: each has
@@ -31,6 +35,8 @@ class WorkflowStarted(Event):
     name: str = ""
     plan: dict[str, JsonValue]
     agents: list[str] = Field(default_factory=list)
+    parent_workflow_id: str = ""
+    parent_task_id: str = ""
     replans: str = ""
     carried: list[str] = Field(default_factory=list)
 

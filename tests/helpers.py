@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hypothesis import strategies as st
+
 from actors import Actor
+from actors.testing import Faults
 from bus import Event, EventBus
 from memory import IdempotencyStore, SQLiteEventLog
 
@@ -155,3 +158,22 @@ def seed_event_log(path: Path, rows: Sequence[tuple[str, list[object]]] = ()) ->
             [(wid, len(entries), json.dumps(entries)) for wid, entries in rows],
         )
     db.close()
+
+
+def fault_schedules(scale: float = 1.0) -> st.SearchStrategy[Faults]:
+    """Seeded schedules of agent faults (raise, crash, hang, slow, wrong output, crash
+    after the work, stuck), each up to ``scale`` times the protocol test's rates."""
+    p = st.floats(0, 0.12 * scale)
+    return st.builds(
+        Faults,
+        raise_=p,
+        crash=p,
+        hang=st.floats(0, 0.05 * scale),
+        slow=p,
+        wrong_output=st.floats(0, 0.05 * scale),
+        crash_after=p,
+        stuck=st.floats(0, 0.01 * scale),
+        hang_seconds=st.just(0.5),
+        slow_seconds=st.just(0.005),
+        seed=st.integers(0, 2**32),
+    )

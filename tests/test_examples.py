@@ -129,3 +129,26 @@ def test_contract_net_awards_sections_to_the_best_free_bidder() -> None:
         "late bids ignored: 1",
         "report: completed, report section by cy",
     ]
+
+
+def test_hierarchical_prints_the_result_tree_and_the_nested_trace() -> None:
+    proc = run_example("--spans", example=ROOT / "examples" / "hierarchical.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(
+        "market: grows 8 % a year; risks: {'legal': 'one open lawsuit', 'supply': 'two "
+        "suppliers'}; team: 40 people, low churn\n"
+    )
+    rows = re.findall(r"^( *)(\w+) +(\w+) +completed +1 ", proc.stdout, re.MULTILINE)
+    assert rows == [
+        ("", "report", "lead"),
+        ("  ", "market", "writer"),
+        ("  ", "team", "writer"),
+        ("  ", "risks", "writer"),
+        ("    ", "legal", "writer"),
+        ("    ", "supply", "writer"),
+        ("  ", "assemble", "lead"),
+    ]
+    workflows = re.findall(r"^( *)invoke_workflow (\w+) ", proc.stdout, re.MULTILINE)
+    depth = [(len(indent), name) for indent, name in workflows]
+    assert [name for _, name in depth] == ["workflow", "report", "risks"]
+    assert depth[0][0] < depth[1][0] < depth[2][0]  # each inside its parent's trace

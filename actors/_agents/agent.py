@@ -15,11 +15,13 @@ from actors._actor import Actor
 from actors._errors import ConfigurationError, NotJSONError, TaskError
 from actors._json_value import to_json_value
 from actors._orchestration.identity import same_token
+from actors._orchestration.plan import Plan
 from actors._supervision.child_spec import ChildSpec, RestartPolicy
 from bus import (
     BusClosedError,
     CallForProposals,
     CancelRequested,
+    Delegated,
     Event,
     EventBus,
     EventValidationError,
@@ -37,7 +39,7 @@ from .idempotency_keys import (
 from .offer import Offer, answer
 from .task_context import TaskContext
 
-__all__ = ["Agent", "HandoffTo"]
+__all__ = ["Agent", "Delegate", "HandoffTo"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,37 @@ class HandoffTo:
     context: dict[str, JsonValue] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Delegate:
+    """Return this from :meth:`Agent.handle` to run ``plan`` as a child workflow of the task.
+
+    The agent publishes a :class:`bus.Delegated` and is free at once (its thread does
+    not wait for the sub-plan, so the sub-plan may name this agent too). The task
+    stays running while its child workflow runs, and ends with it: completed with the
+    child's ``answer``, or failed with its cause (retried, within ``max_attempts``,
+    by running this agent again). Cancelling the task's workflow, the task's timeout
+    and ``Limits.max_steps`` reach the child; an invalid sub-plan, or one nested
+    deeper than ``Limits.max_delegation_depth``, fails the task (not retried). A retry
+    delegates to a new child workflow (id ``<workflow>/<task>.<attempt>``): idempotency
+    keys include the workflow id, so the new child's side effects are not deduplicated
+    against the failed child's (a resume, though, continues the same child).
+
+    Attributes:
+        plan: The sub-plan, over the team's agents.
+        reason: Why, in words.
+
+    Example:
+        >>> from actors import Plan, Task
+        >>> class Lead(Agent):
+        ...     def handle(self, task: TaskContext) -> object:
+        ...         parts = [Task(id=p, agent="writer", description=p) for p in ("a", "b")]
+        ...         return Delegate(Plan(tasks=parts), reason="two parts")
+    """
+
+    plan: Plan
+    reason: str = ""
+
+
 class Agent(Actor):
     """Base class of agents: override :meth:`handle`.
 
@@ -68,6 +101,7 @@ class Agent(Actor):
     * :class:`bus.TaskCompleted` with the returned value (a JSON value or a pydantic
       model) and the attempt's token usage;
     * :class:`bus.Handoff` when ``handle`` returns a :class:`HandoffTo`;
+    * :class:`bus.Delegated` when ``handle`` returns a :class:`Delegate`;
     * :class:`bus.TaskFailed` when ``handle`` raises :class:`TaskError`, or returns
       something that is not JSON.
 
@@ -210,7 +244,8 @@ class Agent(Actor):
             task: The task, its dependencies' results and the attempt's context.
 
         Returns:
-            The result (JSON value or pydantic model), or a :class:`HandoffTo`.
+            The result (JSON value or pydantic model), a :class:`HandoffTo` or a
+            :class:`Delegate`.
 
         Raises:
             TaskError: To fail the attempt with a ``TaskFailed`` event.
@@ -330,6 +365,15 @@ class Agent(Actor):
                 to_agent=value.agent,
                 reason=value.reason,
                 context=value.context,
+                usage=task.usage,
+                model=task.model or "",
+            )
+        if isinstance(value, Delegate):
+            return Delegated(
+                **envelope,
+                agent=self.name,
+                plan=value.plan.model_dump(mode="json"),
+                reason=value.reason,
                 usage=task.usage,
                 model=task.model or "",
             )

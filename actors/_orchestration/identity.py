@@ -31,6 +31,7 @@ from opentelemetry import metrics
 from bus import (
     ChildCrashed,
     DeadLetter,
+    Delegated,
     Event,
     EventBus,
     EventRejected,
@@ -71,11 +72,12 @@ def same_token(a: str, b: str) -> bool:
 def attempt_token_of(event: Event) -> str | None:
     """The attempt token an event ending an attempt carries, ``None`` for other events.
 
-    ``TaskCompleted``, ``TaskFailed`` and ``Handoff`` carry theirs (``""`` if none);
+    ``TaskCompleted``, ``TaskFailed``, ``Handoff`` and ``Delegated`` carry theirs (``""``
+    if none);
     a ``ChildCrashed`` the token of the attempt in flight; a ``DeadLetter`` of a
     ``TaskStarted`` the undelivered event's.
     """
-    if isinstance(event, TaskCompleted | TaskFailed | Handoff | ChildCrashed):
+    if isinstance(event, TaskCompleted | TaskFailed | Handoff | Delegated | ChildCrashed):
         return event.attempt_token
     if isinstance(event, DeadLetter) and event.event.get("type") == "task.started":
         token = event.event.get("attempt_token")

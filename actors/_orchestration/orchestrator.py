@@ -14,6 +14,7 @@ from bus import (
     Bid,
     ChildCrashed,
     DeadLetter,
+    Delegated,
     Event,
     EventBus,
     FailureKind,
@@ -26,6 +27,7 @@ from bus import (
 from memory import EventLog, MemoryStore
 
 from .contract_net import BiddingClosed, ContractNet, ContractNetting
+from .delegation import Delegations
 from .handoffs import Handoffs
 from .identity import Rejections, Verdict, attempt_token_of, verdict
 from .membership import Backlog, Join, Leave, Membership
@@ -57,7 +59,7 @@ _Timed = AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut | BiddingClosed
 _TIMED = (AttemptTimedOut, RetryDue, Cancel, ApprovalTimedOut, BiddingClosed)
 
 
-class Orchestrator(Resumption, Handoffs, ContractNetting, Membership):
+class Orchestrator(Resumption, Handoffs, Delegations, ContractNetting, Membership):
     """Runs plans: dispatches every ready task, collects outcomes, retries, resolves.
 
     For each submitted :class:`Plan` it publishes a :class:`bus.TaskStarted` for every
@@ -71,6 +73,10 @@ class Orchestrator(Resumption, Handoffs, ContractNetting, Membership):
     * ``Handoff`` along a declared edge re-dispatches the task to the new agent (at
       most ``Limits.max_handoffs`` in a chain); an undeclared one fails the task
       (:mod:`~actors._orchestration.handoffs`);
+    * ``Delegated`` runs the agent's sub-plan as a child workflow of the task, which
+      ends with it (at most ``Limits.max_delegation_depth`` deep); cancelling the task's
+      workflow, its timeout, budget and ``max_steps`` reach the child
+      (:mod:`~actors._orchestration.delegation`);
     * a decision from :func:`approve` (a message, never a bus event) opens or closes a
       task's approval gate, and is published as ``ApprovalDecided``
       (:mod:`~actors._orchestration.approvals`);
@@ -179,6 +185,8 @@ class Orchestrator(Resumption, Handoffs, ContractNetting, Membership):
             return self._membership(message)
         if isinstance(message, CancelAll):
             for running in list(self._workflows.values()):
+                if running.parent is not None:
+                    continue  # a child workflow: cancelled with its parent
                 try:
                     with self._in_span(running.span):
                         self._cancel(running, message.reason)
@@ -243,7 +251,7 @@ class Orchestrator(Resumption, Handoffs, ContractNetting, Membership):
         if token is None:
             return  # not about an attempt
         run = wf.tasks.get(event.task_id)
-        reported = isinstance(event, TaskCompleted | TaskFailed | Handoff)
+        reported = isinstance(event, TaskCompleted | TaskFailed | Handoff | Delegated)
         if run is None:
             if reported:
                 self._rejections.reject(event, "forged outcome", "no such task")
@@ -279,6 +287,10 @@ class Orchestrator(Resumption, Handoffs, ContractNetting, Membership):
             if event.from_agent == run.agent:
                 wf.spend(run, event.usage, event.model)
                 self._handoff(wf, run, event)
+        elif isinstance(event, Delegated):
+            if event.agent == run.agent:
+                wf.spend(run, event.usage, event.model)
+                self._delegated(wf, run, event)
         elif isinstance(event, ChildCrashed):
             if event.child == run.agent:
                 error = f"agent crashed: {event.error_type}: {event.message}"

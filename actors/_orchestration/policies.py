@@ -48,8 +48,9 @@ class Limits:
             hangs the workflow). Past it the attempt fails as ``timeout`` and is retried.
         approval_timeout: Seconds a task that needs approval waits for a decision
             before it fails; ``None`` waits as long as the workflow lives.
-        max_steps: Most task dispatches (attempts and handoffs) per workflow; past it,
-            the unfinished tasks are cancelled. ``None`` relies on the other bounds.
+        max_steps: Most task dispatches (attempts and handoffs) per workflow, its child
+            workflows' included; past it, the unfinished tasks are cancelled (the
+            children's too). ``None`` relies on the other bounds.
         max_handoffs: Longest handoff chain per task.
         max_in_flight: Attempts sent to one agent and not yet ended, at most (an agent
             runs one at a time; a few more keep it busy). Further ready tasks wait in
@@ -59,6 +60,11 @@ class Limits:
             per task about what a small one does. ``None`` sends every ready task at once.
         budget: The most tokens or dollars one workflow may spend (see :class:`Budget`);
             past it the workflow stops with :class:`BudgetExceeded`. ``None``: no bound.
+            A workflow's child workflows (see :class:`actors.Delegate`) spend from it.
+        max_delegation_depth: Deepest nesting of child workflows: a workflow submitted
+            directly is at depth 0, a child of one of its tasks at 1, and so on; a task
+            of a workflow at this depth that delegates fails (not retried). 0 turns
+            delegation off.
 
     Raises:
         ConfigurationError: A bound is out of range (also a ``ValueError``).
@@ -74,6 +80,7 @@ class Limits:
     max_handoffs: int = 5
     max_in_flight: int | None = 4
     budget: Budget | None = None
+    max_delegation_depth: int = 3
 
     def __post_init__(self) -> None:
         checks = {
@@ -82,11 +89,13 @@ class Limits:
             "max_steps": self.max_steps is None or self.max_steps >= 1,
             "max_handoffs": self.max_handoffs >= 0,
             "max_in_flight": self.max_in_flight is None or self.max_in_flight >= 1,
+            "max_delegation_depth": self.max_delegation_depth >= 0,
         }
         problems = [f"{name}={getattr(self, name)}" for name, ok in checks.items() if not ok]
         if problems:
             msg = (
                 f"Limits({', '.join(problems)}) is invalid; timeouts must be > 0 seconds or "
-                "None, max_steps and max_in_flight >= 1 or None, max_handoffs >= 0."
+                "None, max_steps and max_in_flight >= 1 or None, max_handoffs and "
+                "max_delegation_depth >= 0."
             )
             raise ConfigurationError(msg)

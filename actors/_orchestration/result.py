@@ -51,6 +51,11 @@ class TaskResult(BaseModel):
             superseded, cancelled); ignored, and counted here.
         late_bids: Contract-net bids that came after their call closed (awarded, or an
             earlier attempt's), twice, or from an agent not asked; ignored, counted here.
+        workflow: For a task that delegated (see :class:`actors.Delegate`), how its
+            last child workflow ended: the result tree's next level. ``None`` for a
+            task that did not delegate (and for one that ended before a resume: the
+            log keeps its outcome, not its child's). The task's ``usage`` and ``cost``
+            include the child's, so a sum over one level counts every token once.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -70,6 +75,7 @@ class TaskResult(BaseModel):
     error_kind: FailureKind | None = None
     late_replies: int = 0
     late_bids: int = 0
+    workflow: WorkflowResult | None = None
 
 
 class WorkflowResult(BaseModel):
@@ -157,21 +163,12 @@ class WorkflowResult(BaseModel):
         """A plain-text table: task, agent, status, attempts, duration (s), tokens, cost ($).
 
         A cost not known (a model with no price) shows as ``?``; the planning, when
-        given, is a row of its own, and a last row sums tokens and cost.
+        given, is a row of its own, and a last row sums tokens and cost. A task that
+        delegated is followed by its child workflow's tasks, indented two spaces per
+        level (their tokens and cost are part of the delegating task's row).
         """
         head = ("task", "agent", "status", "attempts", "duration_s", "tokens", "cost_usd")
-        rows = [head] + [
-            (
-                t.task_id,
-                t.agent,
-                t.status.value,
-                str(t.attempts),
-                f"{t.duration:.3f}",
-                str(t.usage.total_tokens),
-                _dollars(t.cost),
-            )
-            for t in self.tasks
-        ]
+        rows = [head, *_task_rows(self.tasks, "")]
         if self.planning:
             tokens = sum(u.total_tokens for u in self.planning.values())
             rows.insert(
@@ -194,3 +191,26 @@ def outcome(status: TaskStatus, error: str) -> str:
 
 def _dollars(cost: float | None) -> str:
     return "?" if cost is None else f"{cost:.6f}"
+
+
+def _task_rows(tasks: tuple[TaskResult, ...], indent: str) -> list[tuple[str, ...]]:
+    """Rows of :meth:`WorkflowResult.table` for ``tasks``, each followed by its child's."""
+    rows: list[tuple[str, ...]] = []
+    for t in tasks:
+        rows.append(
+            (
+                indent + t.task_id,
+                t.agent,
+                t.status.value,
+                str(t.attempts),
+                f"{t.duration:.3f}",
+                str(t.usage.total_tokens),
+                _dollars(t.cost),
+            )
+        )
+        if t.workflow is not None:
+            rows.extend(_task_rows(t.workflow.tasks, indent + "  "))
+    return rows
+
+
+TaskResult.model_rebuild()  # its ``workflow`` field names WorkflowResult, defined after it

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+import pykka
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 
 from actors._errors import PlanValidationError, WorkflowError
 from bus import (
     ApprovalDecided,
+    Delegated,
     Event,
     EventRejected,
+    FailureKind,
     TaskFinished,
     TaskStarted,
     WorkflowFinished,
@@ -21,10 +26,12 @@ from bus import (
 )
 from bus.lowlevel import from_wire
 
+from .delegation import child_workflow_id
 from .dispatch import Dispatching
 from .plan import Plan
+from .result import TaskStatus, WorkflowResult
 from .workflow_span import start_workflow_span
-from .workflow_state import Resume
+from .workflow_state import AttemptTimedOut, Resume, TaskRun, Workflow
 
 __all__ = ["Rebuilt", "Resumption", "rebuild"]
 
@@ -47,6 +54,10 @@ class Rebuilt:
         origin: The span context that published ``WorkflowStarted`` (to link to), if any.
         approvals: Ids of approving ``ApprovalDecided`` records, by task id.
         rejected: Ids of events the orchestrator rejected (``EventRejected.causation_id``).
+        delegated: Each task's last ``Delegated`` carrying a token issued for its
+            attempt, by task id (its child workflow may be in the log).
+        parent_workflow_id: For a child workflow, its parent workflow (``""``: none).
+        parent_task_id: For a child workflow, the task that delegated to it.
     """
 
     workflow_id: str
@@ -59,6 +70,9 @@ class Rebuilt:
     origin: SpanContext | None = None
     approvals: dict[str, list[str]] = field(default_factory=dict)
     rejected: set[str] = field(default_factory=set)
+    delegated: dict[str, Delegated] = field(default_factory=dict)
+    parent_workflow_id: str = ""
+    parent_task_id: str = ""
 
     @property
     def approved(self) -> set[str]:
@@ -93,6 +107,8 @@ def rebuild(workflow_id: str, events: Iterable[Event]) -> Rebuilt:
                 plan = Plan.model_validate(event.plan)
                 origin = from_wire(event).span_context
                 state = Rebuilt(workflow_id, event.name, plan, origin=origin)
+                state.parent_workflow_id = event.parent_workflow_id
+                state.parent_task_id = event.parent_task_id
             continue
         if state is None:
             continue
@@ -105,6 +121,9 @@ def rebuild(workflow_id: str, events: Iterable[Event]) -> Rebuilt:
                 state.approvals.setdefault(event.task_id, []).append(event.id)
         elif isinstance(event, EventRejected):
             state.rejected.add(event.causation_id)
+        elif isinstance(event, Delegated):
+            if state.tokens.get(event.task_id, {}).get(event.attempt_token) == event.attempt:
+                state.delegated[event.task_id] = event
         elif isinstance(event, TaskFinished):
             state.finished.setdefault(event.task_id, event)
         elif isinstance(event, WorkflowFinished):
@@ -129,11 +148,25 @@ class Resumption(Dispatching):
     attempt token (a late outcome with the old one is ignored as late); gated tasks
     approved before keep their approval; the rest runs as usual. The new
     ``invoke_workflow`` span links to the original one.
+
+    A task in flight whose child workflow (see :class:`actors.Delegate`) is in the log
+    is not started again: the child is rebuilt and resumed with it, as a child again
+    (its span a child of the resumed parent's), recursively, and the task waits for it
+    under its attempt number, its timeout counted afresh. A child that had finished
+    ends its task at once. A child workflow is resumed only through its root: resuming
+    it by its own id is refused.
     """
 
     def _resume_workflow(self, msg: Resume) -> None:
         try:
             state = self._rebuild(msg.workflow_id)
+            if state.parent_workflow_id:
+                text = (
+                    f"Workflow {msg.workflow_id!r} is a child workflow of task "
+                    f"{state.parent_task_id!r} of workflow {state.parent_workflow_id!r}; "
+                    "resume that workflow, which resumes its children."
+                )
+                raise WorkflowError(text)
             state.plan.check(self._router.names)
         except (WorkflowError, PlanValidationError) as exc:
             msg.future.set_exception((type(exc), exc, exc.__traceback__))
@@ -144,8 +177,18 @@ class Resumption(Dispatching):
         wf = self._new_workflow(
             msg.workflow_id, state.plan, msg.future, span, owns_span=True, finished=state.finished
         )
-        in_flight = state.in_flight
-        for task_id in in_flight:
+        with self._in_span(wf.span):
+            if self._resume_rest(wf, state):
+                self._check_budget(wf)
+                self._settle(wf)
+
+    def _resume_rest(self, wf: Workflow, state: Rebuilt) -> bool:
+        """Restore ``wf``'s tasks from ``state`` and resume its children; whether it runs on.
+
+        A task in flight whose child workflow is in the log waits for that child,
+        resumed with it (recursively); the other tasks in flight start again.
+        """
+        for task_id in state.in_flight:
             # The attempt cut short by the process's death runs again under its number.
             wf.tasks[task_id].attempts = state.attempts[task_id] - 1
         for task_id, tokens in state.tokens.items():
@@ -154,19 +197,72 @@ class Resumption(Dispatching):
         for task_id in state.approved - state.finished.keys():
             if task_id in wf.tasks:
                 wf.tasks[task_id].approval = "approved"
-        with self._in_span(wf.span):
-            if state.done is not None:
-                self._finish(wf, record=False)
-                return
-            self._record(
-                WorkflowResumed,
-                workflow_id=wf.id,
-                name=state.name,
-                reused=sorted(state.finished),
-                restarted=in_flight,
-            )
-            self._check_budget(wf)
-            self._settle(wf)
+        if state.done is not None:
+            self._finish(wf, record=False)
+            return False
+        children = self._children_in_log(wf, state)
+        self._record(
+            WorkflowResumed,
+            workflow_id=wf.id,
+            name=state.name,
+            reused=sorted(state.finished),
+            restarted=[t for t in state.in_flight if t not in children],
+        )
+        for task_id, child_state in children.items():
+            self._resume_child(wf, wf.tasks[task_id], child_state, state.delegated.get(task_id))
+        return True
+
+    def _children_in_log(self, wf: Workflow, state: Rebuilt) -> dict[str, Rebuilt]:
+        """The child workflows in the log of ``wf``'s tasks in flight, by task id."""
+        found: dict[str, Rebuilt] = {}
+        for task_id in state.in_flight:
+            child_id = child_workflow_id(wf.id, task_id, state.attempts[task_id])
+            try:
+                child = self._rebuild(child_id)
+            except WorkflowError:
+                continue  # none: the task starts again
+            if (child.parent_workflow_id, child.parent_task_id) == (wf.id, task_id):
+                found[task_id] = child
+        if found:
+            wf.ready = [entry for entry in wf.ready if entry[2] not in found]
+            heapq.heapify(wf.ready)
+        return found
+
+    def _resume_child(
+        self, wf: Workflow, run: TaskRun, state: Rebuilt, delegated: Delegated | None
+    ) -> None:
+        """Resume ``run``'s child workflow from ``state``; ``run`` waits for it again.
+
+        The task's attempt goes on under its number, its timeout counted afresh.
+        """
+        run.attempts = max(1, run.attempts + 1)
+        run.status = TaskStatus.RUNNING
+        run.started_at = datetime.now(UTC)
+        if delegated is not None:
+            run.agent = delegated.agent
+            wf.spend(run, delegated.usage, delegated.model)
+        try:
+            state.plan.check(self._router.names)
+        except PlanValidationError as exc:  # its agents are gone: the task fails
+            self._fail(wf, run, FailureKind.ERROR, f"PlanValidationError: {exc}")
+            return
+        task = run.task
+        timeout = task.timeout if task.timeout is not None else self.limits.task_timeout
+        if timeout is not None:
+            message = AttemptTimedOut(wf.id, task.id, run.attempts, timeout, run.dispatches)
+            self._set_timer(run, timeout, message)
+        links = [trace.Link(state.origin)] if state.origin is not None else None
+        parent = trace.set_span_in_context(wf.span)
+        span = start_workflow_span(self._tracer, state.name, parent, links)
+        span.set_attribute("actorchestra.workflow.resumed", True)
+        future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
+        child = self._new_workflow(
+            state.workflow_id, state.plan, future, span, owns_span=True, finished=state.finished
+        )
+        child.attach(wf, run)
+        with self._in_span(child.span):
+            if self._resume_rest(child, state):
+                self._dispatch(child)  # the root's settling drains for all
 
     def _rebuild(self, workflow_id: str) -> Rebuilt:
         if workflow_id in self._workflows:

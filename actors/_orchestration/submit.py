@@ -136,14 +136,16 @@ def resume(orchestrator: pykka.ActorRef[Orchestrator], workflow_id: str) -> Work
     The orchestrator rebuilds the workflow from its records: tasks that ended keep their
     outcome (completed ones are not run again, their results feed their dependents),
     tasks that were in flight start again, and side effects already recorded in a
-    persistent :class:`memory.IdempotencyStore` are not repeated. A workflow that had
+    persistent :class:`memory.IdempotencyStore` are not repeated; child workflows that
+    were running (see :class:`actors.Delegate`) resume with it. A workflow that had
     finished resolves at once with its recorded result. Resuming is a new
     ``invoke_workflow`` span (a new trace) linked to the original one.
 
     Returns:
         A future of the :class:`WorkflowResult`; ``get(timeout=...)`` raises
         :class:`WorkflowError` if the orchestrator has no event log, the workflow is not
-        in it, or it is running here already, and :class:`PlanValidationError` if its
+        in it, it is running here already, or it is a child workflow (resume its root),
+        and :class:`PlanValidationError` if its
         plan names agents this orchestrator no longer has.
 
     Raises:

@@ -166,10 +166,10 @@ class WorkflowTransitions(Actor):
         task = run.task
         if new_attempt:
             run.attempts += 1
-        wf.steps += 1
+        steps = wf.step()  # the root's: a child workflow's steps count there (delegation.py)
         max_steps = self.limits.max_steps
-        if max_steps is not None and wf.steps > max_steps:
-            self._cancel(wf, f"the workflow reached its limit of {max_steps} steps")
+        if max_steps is not None and steps > max_steps:
+            self._cancel(wf.root, f"the workflow reached its limit of {max_steps} steps")
             return
         run.status = TaskStatus.RUNNING
         run.dispatches += 1

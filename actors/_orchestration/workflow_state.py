@@ -68,6 +68,9 @@ class TaskRun:
     approval: str = ""  # "", "requested" or "approved"
     attempt_token: str = ""  # the current dispatch's token (see identity.py)
     tokens: dict[str, int] = field(default_factory=dict)  # every token issued: its attempt
+    child: Workflow | None = None  # the child workflow the task waits for (delegated)
+    child_id: str = ""  # the latest child workflow's id, whose result the task reports
+    child_result: WorkflowResult | None = None  # how that child ended
 
     def set_error(self, kind: FailureKind, error: str) -> None:
         """Record why the current attempt (or the task) failed: its kind and message."""
@@ -111,6 +114,10 @@ class Workflow:
     over_budget: str = ""  # why the budget stopped it, if it did
     failures: int = 0  # tasks failed (against the plan's error budget)
     failed_reason: str = ""  # why it failed as a whole (its error budget ran out), if so
+    # A child workflow's parent: the workflow and the task that delegated to it.
+    parent: Workflow | None = None
+    parent_run: TaskRun | None = None
+    depth: int = 0  # 0 for a workflow submitted directly, parent's + 1 for a child
 
     def inputs(self, run: TaskRun) -> dict[str, JsonValue]:
         """The results of ``run``'s dependencies that completed, by task id."""
@@ -131,13 +138,41 @@ class Workflow:
         return missing
 
     def spend(self, run: TaskRun | None, usage: TokenUsage, model: str) -> None:
-        """Count ``usage`` (spent on ``model``) to ``run`` (``None``: the planning)."""
+        """Count ``usage`` (spent on ``model``) to ``run`` (``None``: the planning).
+
+        A child workflow's spend is its parent task's too, up to the root.
+        """
         if not usage.total_tokens:
             return
         for spent in (self.spent, self.planning if run is None else run.spent):
             spent[model] = spent.get(model, NO_USAGE) + usage
         if run is not None:
             run.usage = run.usage + usage
+        if self.parent is not None:
+            self.parent.spend(self.parent_run, usage, model)
+
+    @property
+    def root(self) -> Workflow:
+        """The workflow submitted directly that this one is (a descendant of)."""
+        wf = self
+        while wf.parent is not None:
+            wf = wf.parent
+        return wf
+
+    def step(self) -> int:
+        """Count one dispatch here and at the root; the root's steps so far."""
+        root = self.root
+        root.steps += 1
+        if root is not self:
+            self.steps += 1
+        return root.steps
+
+    def attach(self, parent: Workflow, run: TaskRun) -> None:
+        """Make this a child workflow of ``run``'s task; what it spent so far is the task's."""
+        self.parent, self.parent_run, self.depth = parent, run, parent.depth + 1
+        run.child, run.child_id, run.child_result = self, self.id, None
+        for model, usage in self.spent.items():
+            parent.spend(run, usage, model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +263,7 @@ def task_result(run: TaskRun, prices: Prices) -> TaskResult:
         error_kind=run.error_kind,
         late_replies=run.late_replies,
         late_bids=run.late_bids,
+        workflow=run.child_result,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
@@ -14,9 +13,9 @@ from bus import (
     Award,
     Bid,
     CallForProposals,
+    Delegated,
     Event,
     EventRejected,
-    FailureKind,
     Handoff,
     TaskCompleted,
     TaskFailed,
@@ -26,48 +25,11 @@ from bus import (
     WorkflowStarted,
 )
 
+from ._protocol_contract_net import check_awarded as _check_awarded
+from ._protocol_contract_net import check_contract_net as _check_contract_net
+from ._protocol_state import _NEEDED, ProtocolViolation, _fail, _Run
+
 __all__ = ["ProtocolViolation", "check_protocol"]
-
-
-class ProtocolViolation(AssertionError):  # noqa: N818 - it is an assertion, named as the rule
-    """A recorded event stream breaks a protocol invariant; the message says which, and where.
-
-    Attributes:
-        workflow_id: The workflow.
-        task_id: The offending task (``""`` if the workflow as a whole).
-    """
-
-    def __init__(self, message: str, *, workflow_id: str, task_id: str = "") -> None:
-        super().__init__(message)
-        self.workflow_id = workflow_id
-        self.task_id = task_id
-
-
-# The outcome event a task's end needs, by its status or failure kind.
-_NEEDED: dict[str, str] = {
-    "completed": "TaskCompleted",
-    FailureKind.ERROR: "TaskFailed",
-    FailureKind.HANDOFF: "Handoff",
-}
-
-
-@dataclass
-class _Run:
-    plan: Plan
-    agents: frozenset[str]
-    orchestrator: str  # WorkflowStarted.source: the only publisher of decisions
-    finished: dict[str, TaskFinished] = field(default_factory=dict)
-    latest: dict[str, TaskStarted] = field(default_factory=dict)  # each task's last dispatch
-    issued: dict[str, str] = field(default_factory=dict)  # token -> "task/attempt"
-    answered: set[tuple[str, str]] = field(default_factory=set)  # (class, token) of outcomes
-    outcomes: dict[str, TaskCompleted | TaskFailed | Handoff] = field(default_factory=dict)
-    approved: set[str] = field(default_factory=set)
-    carried: frozenset[str] = frozenset()  # completed in the workflow it re-plans
-    done: bool = False
-    calls: dict[str, str] = field(default_factory=dict)  # cfp_id -> "task/attempt"
-    offers: set[tuple[str, str]] = field(default_factory=set)  # (cfp_id, agent) that bid
-    awards: dict[str, Award] = field(default_factory=dict)  # "task/attempt" -> its award
-    sent: set[str] = field(default_factory=set)  # "task/attempt" awarded and started
 
 
 def check_protocol(events: Iterable[Event]) -> None:
@@ -78,8 +40,8 @@ def check_protocol(events: Iterable[Event]) -> None:
 
     1. **Conservation** — every task of the plan ends in exactly one ``TaskFinished``;
        none ends twice, none unknown ends, and none is missing once ``WorkflowFinished``
-       was published. A task finished as ``completed`` had a ``TaskCompleted`` for its
-       last attempt.
+       was published. A task finished as ``completed`` had a ``TaskCompleted`` (or a
+       ``Delegated``, rule 9) for its last attempt.
     2. **Order** — no ``TaskStarted`` of a task before every dependency finished
        (as completed, but for its ``optional`` ones) and, if it has a condition,
        while the condition is false on the completed dependencies' results; none
@@ -90,9 +52,9 @@ def check_protocol(events: Iterable[Event]) -> None:
        An outcome counts only with the ``attempt_token`` of the dispatch it answers
        (its task's last ``TaskStarted``, same attempt): a task finished as completed
        had such a ``TaskCompleted``; one failed by its agent (kind ``error``) such a
-       ``TaskFailed``, or (kind ``handoff``) such a ``Handoff``; a handed-off task
-       starts again only after such a ``Handoff``. No outcome carrying its attempt's
-       token is rejected (``EventRejected``).
+       ``TaskFailed`` (or ``Delegated``), or (kind ``handoff``) such a ``Handoff``; a
+       handed-off task starts again only after such a ``Handoff``. No outcome carrying
+       its attempt's token is rejected (``EventRejected``).
     5. **Approval** — a task that needs approval starts only after an approval the
        orchestrator published (``source`` as its ``WorkflowStarted``'s).
     6. **Re-plans** — a task its ``WorkflowStarted`` lists as ``carried`` (completed
@@ -106,6 +68,14 @@ def check_protocol(events: Iterable[Event]) -> None:
        naming that call, task and attempt); an award that is not a fallback goes to
        an agent that bid for that call (not declined) before it; no ``TaskStarted`` of
        an announced attempt before its award, and its first one goes to the winner.
+    9. **Delegation** — a child workflow (a ``WorkflowStarted`` naming a parent
+       workflow and task) starts only for a running parent task whose last dispatch
+       was answered by a ``Delegated`` carrying its token; its tasks are checked as
+       any workflow's (each ends exactly once). A task ends only after every child
+       workflow it started finished (a parent's end leaves no child task unfinished);
+       one finished as completed through a ``Delegated`` needs its last child to have
+       finished completed. Nothing starts in a workflow after its
+       ``WorkflowFinished``.
 
     Raises:
         ProtocolViolation: The first violation, explained in one sentence that names the
@@ -122,6 +92,7 @@ def check_protocol(events: Iterable[Event]) -> None:
             runs[event.workflow_id] = _Run(
                 plan, frozenset(event.agents), event.source, carried=frozenset(event.carried)
             )
+            _check_child_start(event, runs)
             continue
         run = runs.get(event.workflow_id)
         if run is None:
@@ -131,7 +102,7 @@ def check_protocol(events: Iterable[Event]) -> None:
             _check_start(event, run)
         elif isinstance(event, CallForProposals | Bid | Award):
             _check_contract_net(event, run)
-        elif isinstance(event, TaskCompleted | TaskFailed | Handoff):
+        elif isinstance(event, TaskCompleted | TaskFailed | Handoff | Delegated):
             _answered(event, run)
         elif isinstance(event, EventRejected):
             _check_rejected(event, run)
@@ -142,10 +113,6 @@ def check_protocol(events: Iterable[Event]) -> None:
             _check_finish(event, run)
         elif isinstance(event, WorkflowFinished):
             _check_end(event, run)
-
-
-def _fail(event: Event, message: str) -> ProtocolViolation:
-    return ProtocolViolation(message, workflow_id=event.workflow_id, task_id=event.task_id)
 
 
 def _task(run: _Run, event: Event) -> Task:
@@ -165,8 +132,12 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
     if tid in run.carried:
         msg = f"Task {tid!r} of workflow {wf!r} was carried over as completed, yet it started."
         raise _fail(event, msg)
-    if tid in run.finished:
-        msg = f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt} after it finished."
+    if tid in run.finished or run.done:
+        what = "its workflow" if run.done else "it"
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt} after {what} "
+            "finished."
+        )
         raise _fail(event, msg)
     for dep in task.depends_on:
         done = run.finished.get(dep)
@@ -210,52 +181,7 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
         run.issued[event.attempt_token] = f"{tid}/{event.attempt}"
 
 
-def _check_contract_net(event: CallForProposals | Bid | Award, run: _Run) -> None:
-    wf, tid, key = event.workflow_id, event.task_id, f"{event.task_id}/{event.attempt}"
-    if isinstance(event, Bid):
-        if not event.declined:
-            run.offers.add((event.cfp_id, event.agent))
-        return
-    if isinstance(event, CallForProposals):
-        started = run.latest.get(tid)
-        if started is not None and started.attempt == event.attempt:
-            msg = f"Task {tid!r} of workflow {wf!r} was announced after its attempt started."
-            raise _fail(event, msg)
-        run.calls.setdefault(event.cfp_id, key)
-        return
-    if run.calls.get(event.cfp_id) != key:
-        msg = f"Task {tid!r} of workflow {wf!r} was awarded without a call for that attempt."
-        raise _fail(event, msg)
-    if key in run.awards:
-        msg = f"Task {tid!r} of workflow {wf!r} was awarded twice for attempt {event.attempt}."
-        raise _fail(event, msg)
-    if not event.fallback and (event.cfp_id, event.winner) not in run.offers:
-        msg = (
-            f"Task {tid!r} of workflow {wf!r} was awarded to {event.winner!r}, "
-            f"which made no offer for attempt {event.attempt}."
-        )
-        raise _fail(event, msg)
-    run.awards[key] = event
-
-
-def _check_awarded(event: TaskStarted, run: _Run) -> None:
-    wf, tid, key = event.workflow_id, event.task_id, f"{event.task_id}/{event.attempt}"
-    if key in run.sent or key not in run.calls.values():
-        return  # not announced, or a handoff after the award's start
-    award = run.awards.get(key)
-    if award is None:
-        msg = f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt} before its award."
-        raise _fail(event, msg)
-    if event.agent != award.winner:
-        msg = (
-            f"Task {tid!r} of workflow {wf!r} attempt {event.attempt} was sent to "
-            f"{event.agent!r}, not to {award.winner!r}, which won it."
-        )
-        raise _fail(event, msg)
-    run.sent.add(key)
-
-
-def _answered(event: TaskCompleted | TaskFailed | Handoff, run: _Run) -> None:
+def _answered(event: TaskCompleted | TaskFailed | Handoff | Delegated, run: _Run) -> None:
     """Note an outcome; it answers its dispatch if it carries that dispatch's token."""
     run.outcomes[event.id] = event
     dispatch = run.latest.get(event.task_id)
@@ -289,8 +215,13 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
         raise _fail(event, msg)
     if event.status == "skipped":
         _check_skipped(event, run, _task(run, event))
+    _check_children_ended(event, run)
     needed = _NEEDED.get(event.status if event.status == "completed" else event.error_kind or "")
-    if needed is not None and not (tid in run.carried and event.status == "completed"):
+    if (
+        needed is not None
+        and not (tid in run.carried and event.status == "completed")
+        and not _ended_through_child(event, run)
+    ):
         dispatch = run.latest.get(tid)
         token = dispatch.attempt_token if dispatch and dispatch.attempt == event.attempts else None
         if token is None or (needed, token) not in run.answered:
@@ -338,3 +269,58 @@ def _check_end(event: WorkflowFinished, run: _Run) -> None:
         )
         raise ProtocolViolation(msg, workflow_id=event.workflow_id, task_id=missing[0])
     run.done = True
+    run.status = event.status
+
+
+def _check_child_start(event: WorkflowStarted, runs: dict[str, _Run]) -> None:
+    """A child workflow starts for a running parent task that delegated (rule 9)."""
+    parent = runs.get(event.parent_workflow_id) if event.parent_workflow_id else None
+    if parent is None:
+        return  # a workflow submitted directly, or one whose parent was not recorded
+    tid, wf = event.parent_task_id, event.parent_workflow_id
+    dispatch = parent.latest.get(tid)
+    if (
+        tid in parent.finished
+        or dispatch is None
+        or ("Delegated", dispatch.attempt_token) not in parent.answered
+    ):
+        msg = (
+            f"Child workflow {event.workflow_id!r} of task {tid!r} of workflow {wf!r} started "
+            "without a Delegated carrying the token of the task's running attempt."
+        )
+        raise ProtocolViolation(msg, workflow_id=wf, task_id=tid)
+    parent.children.setdefault(tid, []).append(runs[event.workflow_id])
+
+
+def _check_children_ended(event: TaskFinished, run: _Run) -> None:
+    for child in run.children.get(event.task_id, ()):
+        if not child.done:
+            msg = (
+                f"Task {event.task_id!r} of workflow {event.workflow_id!r} finished as "
+                f"{event.status} while a child workflow it delegated to had not finished."
+            )
+            raise _fail(event, msg)
+
+
+def _ended_through_child(event: TaskFinished, run: _Run) -> bool:
+    """Whether the task's last dispatch delegated (then its outcome was its child's).
+
+    A task failed (kind ``error``) after delegating failed through its child or an
+    invalid sub-plan; one completed through a ``Delegated`` needs its last child
+    completed, else this raises.
+    """
+    dispatch = run.latest.get(event.task_id)
+    if dispatch is None or dispatch.attempt != event.attempts:
+        return False
+    if ("Delegated", dispatch.attempt_token) not in run.answered:
+        return False
+    if event.status != "completed":
+        return True
+    children = run.children.get(event.task_id, [])
+    if not children or children[-1].status != "completed":
+        msg = (
+            f"Task {event.task_id!r} of workflow {event.workflow_id!r} finished as completed "
+            "through a Delegated whose child workflow did not complete."
+        )
+        raise _fail(event, msg)
+    return True

@@ -11,6 +11,7 @@ from actors import Agent, Plan, Task, TaskContext, Team
 from actors.testing import EventRecorder, ProtocolViolation, check_protocol
 from bus import (
     ApprovalDecided,
+    Delegated,
     Event,
     EventBus,
     EventRejected,
@@ -242,3 +243,77 @@ def test_only_the_orchestrators_decisions_approve() -> None:
         match=r"^Task 'pay' of workflow 'w1' started without the approval it needs\.$",
     ):
         check_protocol([begin, ApprovalDecided(**decided, source="mallory"), pay])
+
+
+# -- delegation: child workflows (rule 9) -------------------------------------------------
+
+CHILD = "w1/a.1"
+
+
+def delegation(child_status: str = "completed") -> list[Event]:
+    """Task ``a`` delegates to child workflow ``w1/a.1`` (one task ``c``), which ends."""
+    child_plan = Plan(tasks=(Task(id="c", agent="x"),)).model_dump(mode="json")
+    ok = child_status == "completed"
+    return [
+        started(),
+        TaskStarted(workflow_id=W, task_id="a", agent="x", attempt_token="ta"),
+        Delegated(workflow_id=W, task_id="a", agent="x", plan=child_plan, attempt_token="ta"),
+        WorkflowStarted(
+            workflow_id=CHILD, plan=child_plan, parent_workflow_id=W, parent_task_id="a"
+        ),
+        TaskStarted(workflow_id=CHILD, task_id="c", agent="x", attempt_token="tc"),
+        TaskCompleted(workflow_id=CHILD, task_id="c", agent="x", attempt_token="tc")
+        if ok
+        else TaskFailed(
+            workflow_id=CHILD, task_id="c", agent="x", error_type="E", attempt_token="tc"
+        ),
+        TaskFinished(
+            workflow_id=CHILD,
+            task_id="c",
+            status=child_status,
+            attempts=1,
+            error_kind=None if ok else FailureKind.ERROR,
+        ),
+        WorkflowFinished(workflow_id=CHILD, status=child_status, duration=0.1),
+        finished("a"),
+    ]
+
+
+def test_a_task_may_complete_through_its_child_workflow() -> None:
+    check_protocol([*delegation(), start("b", "y"), done("b", "y"), finished("b"), end()])
+
+
+@pytest.mark.parametrize(
+    ("events", "task", "message"),
+    [
+        (
+            [e for e in delegation() if not isinstance(e, Delegated)],
+            "a",
+            "Child workflow 'w1/a.1' of task 'a' of workflow 'w1' started without a Delegated "
+            "carrying the token of the task's running attempt.",
+        ),
+        (
+            [*delegation()[:6], finished("a"), *delegation()[6:8]],
+            "a",
+            "Task 'a' of workflow 'w1' finished as completed while a child workflow it "
+            "delegated to had not finished.",
+        ),
+        (
+            delegation("failed"),
+            "a",
+            "Task 'a' of workflow 'w1' finished as completed through a Delegated whose child "
+            "workflow did not complete.",
+        ),
+        (
+            [*delegation(), start("b", "y"), done("b", "y"), finished("b"), end(), start("b", "y")],
+            "b",
+            "Task 'b' of workflow 'w1' started attempt 1 after its workflow finished.",
+        ),
+    ],
+)
+def test_each_delegation_violation_is_caught_and_named(
+    events: list[Event], task: str, message: str
+) -> None:
+    with pytest.raises(ProtocolViolation, match=f"^{re.escape(message)}$") as info:
+        check_protocol(events)
+    assert (info.value.workflow_id, info.value.task_id) == (W, task)

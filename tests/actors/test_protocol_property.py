@@ -40,6 +40,7 @@ from actors.testing.llm_faults import LLM_FAULTS
 from bus import (
     CancelRequested,
     ChildCrashed,
+    Delegated,
     Event,
     EventBus,
     EventRejected,
@@ -50,6 +51,7 @@ from bus import (
     TaskStarted,
 )
 from memory import InMemoryIdempotencyStore
+from tests.helpers import fault_schedules
 
 TIMEOUT = 0.2  # seconds per attempt
 BACKOFF = Backoff(minimum=0.001, maximum=0.01, jitter=0.5)
@@ -91,10 +93,11 @@ class Forger:
     """A bus subscriber that answers for attempts it was never given (DESIGN invariant 4).
 
     On a seeded random share of ``TaskStarted`` events it publishes, before the agent
-    is told, a forged ``TaskCompleted``, ``TaskFailed`` (not retryable) or ``Handoff``
-    (undeclared) for that attempt, in the agent's name, with no token, a guessed one,
-    another task's, or the attempt's own claiming the next attempt. Applied, each would
-    end the task wrongly; the orchestrator must reject (and count) every one.
+    is told, a forged ``TaskCompleted``, ``TaskFailed`` (not retryable), ``Handoff``
+    (undeclared) or ``Delegated`` for that attempt, in the agent's name, with no token,
+    a guessed one, another task's, or the attempt's own claiming the next attempt.
+    Applied, each would end the task wrongly (or start a child workflow); the
+    orchestrator must reject (and count) every one.
     """
 
     def __init__(self, bus: EventBus, probability: float, seed: int) -> None:
@@ -127,6 +130,7 @@ class Forger:
                 TaskCompleted(**envelope, agent=agent, result="forged"),
                 TaskFailed(**envelope, agent=agent, error_type="Forged", retryable=False),
                 Handoff(**envelope, from_agent=agent, to_agent=agent),
+                Delegated(**envelope, agent=agent, plan={"tasks": [{"id": "x", "agent": agent}]}),
             ]
         )
         self.forged.append(forged)
@@ -162,19 +166,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         kinds = draw(st.lists(st.sampled_from(LLM_FAULTS), unique=True, min_size=1, max_size=4))
         llm_faults = {k: draw(st.floats(0.02, 0.1)) for k in kinds}
     plan = draw(plans(agents, max_tasks=50, branches=draw(st.booleans())))
-    p = st.floats(0, 0.12)
-    faults = Faults(
-        raise_=draw(p),
-        crash=draw(p),
-        hang=draw(st.floats(0, 0.05)),
-        slow=draw(p),
-        wrong_output=draw(st.floats(0, 0.05)),
-        crash_after=draw(p),
-        stuck=draw(st.floats(0, 0.01)),
-        hang_seconds=0.5,
-        slow_seconds=0.005,
-        seed=draw(st.integers(0, 2**32)),
-    )
+    faults = draw(fault_schedules())
     # The caller cancels the workflow this many seconds in, or never.
     cancel_after = draw(st.none() | st.floats(0.0, 0.3))
     forge = draw(st.floats(0.1, 0.5))  # the share of dispatches answered by a forger

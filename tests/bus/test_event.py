@@ -18,6 +18,7 @@ from bus import (
     ChildRestarted,
     ChildStarted,
     DeadLetter,
+    Delegated,
     Event,
     EventRejected,
     EventValidationError,
@@ -81,6 +82,14 @@ events = st.one_of(
         to_agent=names,
         reason=st.text(),
         context=st.dictionaries(names, json_values, max_size=3),
+    ),
+    st.builds(
+        Delegated,
+        agent=names,
+        plan=st.dictionaries(names, json_values, max_size=3),
+        reason=st.text(),
+        usage=usages,
+        attempt_token=st.text(max_size=30),
     ),
     st.builds(
         DeadLetter,
@@ -219,6 +228,7 @@ def test_an_attempt_token_stays_out_of_repr_and_str() -> None:
         TaskCompleted(agent="a", attempt_token=token),
         TaskFailed(agent="a", error_type="E", attempt_token=token),
         Handoff(from_agent="a", to_agent="b", attempt_token=token),
+        Delegated(agent="a", plan={}, attempt_token=token),
         ChildCrashed(supervisor="s", child="a", error_type="E", attempt_token=token),
     ):
         assert token not in repr(event)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import nats
 import pytest
 
-from actors import Agent, Limits, Plan, Task, TaskContext, Team
+from actors import Agent, Delegate, Limits, Plan, Task, TaskContext, Team
 from actors._orchestration.remote import RemoteAgent
 from actors.testing import EventRecorder, check_protocol
 from actors.testing.nats_server import NatsServer
@@ -320,3 +320,25 @@ def test_a_draining_worker_keeps_its_attempt_from_being_redelivered(
     assert result.ok
     assert result.tasks[0].result == "w1"
     assert Slow.runs == [("w1", "t1")]  # w2 never ran it
+
+
+class Splitter(Agent):
+    """Delegates its task: the four analyses, then the risk task that needs them."""
+
+    def handle(self, task: TaskContext) -> object:
+        return Delegate(diligence(), reason="one analysis each")
+
+
+def test_a_remote_agent_delegates_a_sub_plan_across_processes(transports: Transports) -> None:
+    Worker(lambda bus: [Splitter.child_spec("lead", bus)], transport=transports())
+    Worker(echoes(*ANALYSTS, "risk"), transport=transports())
+    team = Team([RemoteAgent(n) for n in ("lead", *ANALYSTS, "risk")], transport=transports())
+    rec = EventRecorder(team.bus)
+    result = team.run(Plan(tasks=[Task(id="dd", agent="lead")]), workflow_id="wf", timeout=20)
+    team.stop()
+    assert result.ok
+    assert result.answer == {"by": "risk", "did": "assess", "from": sorted(ANALYSTS)}
+    child = result.tasks[0].workflow
+    assert child is not None
+    assert (child.workflow_id, [t.task_id for t in child.tasks]) == ("wf/dd.1", [*ANALYSTS, "risk"])
+    check_protocol(rec.events)
