@@ -129,3 +129,12 @@ def test_contract_net_awards_sections_to_the_best_free_bidder() -> None:
         "late bids ignored: 1",
         "report: completed, report section by cy",
     ]
+
+
+def test_shared_rate_limit_keeps_twenty_agents_under_the_endpoints_limit() -> None:
+    proc = run_example(example=ROOT / "examples" / "shared_rate_limit.py")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ["requests made: 21", "429s seen: 0"]
+    assert re.match(r"^waited for turns: \d+\.\d s in all$", lines[2])
+    assert re.match(r"^time: \d+\.\d s, tasks completed$", lines[3])

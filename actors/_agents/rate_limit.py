@@ -85,8 +85,8 @@ class RateLimit:
     max_wait: float = 120.0
 
     def __post_init__(self) -> None:
-        values = (self.requests or 1, self.tokens or 1, self.window, self.max_wait)
-        if min(values) <= 0:
+        values = (self.requests, self.tokens, self.window, self.max_wait)
+        if any(v is not None and v <= 0 for v in values):
             msg = f"{self!r} has a value <= 0; give positive limits, window and max_wait."
             raise ConfigurationError(msg)
 
@@ -162,9 +162,8 @@ class RateLimiter:
             TaskCancelled: ``cancellation`` was cancelled while waiting.
             TimeoutError: The turn did not come within ``max_wait`` seconds.
         """
-        started = time.monotonic()
+        started = now = time.monotonic()
         while True:
-            now = time.monotonic()
             with self._lock:
                 delay = self._delay(tokens, now)
                 if delay <= 0:
@@ -185,6 +184,7 @@ class RateLimiter:
                 time.sleep(min(delay, _POLL))
             elif cancellation.wait(min(delay, _POLL)):
                 cancellation.raise_if_cancelled()
+            now = time.monotonic()
 
     def answered(
         self, handle: Permit, tokens: int | None, headers: Mapping[str, str] | None = None
@@ -305,7 +305,7 @@ def estimate_tokens(messages: list[dict[str, Any]], options: Mapping[str, Any]) 
 
     Example:
         >>> estimate_tokens([{"role": "user", "content": "hi"}], {"max_tokens": 50})
-        59
+        58
     """
     prompt = len(json.dumps(messages, default=str)) // 4
     completion = options.get("max_completion_tokens") or options.get("max_tokens")
