@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from actors import (
@@ -20,6 +21,7 @@ from actors import (
     TaskStatus,
     Team,
 )
+from actors._agents.chat import chat
 from actors.testing import FakeLLMServer, Reply, ServerRateLimit
 from bus import EventBus
 
@@ -119,8 +121,8 @@ def test_the_wait_is_on_the_chat_span(traced_bus: EventBus, spans: InMemorySpanE
     assert all(t.status is TaskStatus.COMPLETED for t in result.tasks)
     chats = [s for s in spans.get_finished_spans() if s.name == "chat m"]
     waits: list[float] = []
-    for chat in chats:
-        waited = (chat.attributes or {})["actorchestra.llm.rate_limit.wait"]
+    for span in chats:
+        waited = (span.attributes or {})["actorchestra.llm.rate_limit.wait"]
         assert isinstance(waited, float)
         waits.append(waited)
     waits.sort()
@@ -152,3 +154,26 @@ def test_concurrent_callers_never_exceed_the_window(bus: EventBus) -> None:
         for t in threads:
             t.join(30)
     assert (server_limit.admitted, server_limit.refused) == (18, 0)
+
+
+def test_streamed_calls_wait_their_turn_and_learn_too() -> None:
+    server_limit = ServerRateLimit(requests=2, window=0.5)
+    with FakeLLMServer(lambda _r: Reply.text("hello there"), rate_limit=server_limit) as server:
+        endpoints = Endpoints(rate_limits={server.base_url: RateLimit(requests=2, window=0.5)})
+        pieces: list[str] = []
+        for _ in range(5):
+            message, _usage = chat(
+                server.client(),
+                trace.get_tracer(__name__),
+                model="m",
+                messages=[{"role": "user", "content": "hi"}],
+                agent="a",
+                endpoints=endpoints,
+                stream=True,
+                on_delta=pieces.append,
+            )
+            assert message.content == "hello there"
+        limiter = endpoints.rate_limiter(server.base_url)
+    assert (server_limit.admitted, server_limit.refused) == (5, 0)
+    assert limiter is not None
+    assert limiter.statistics().requests == 5
