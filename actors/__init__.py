@@ -88,6 +88,9 @@ if TYPE_CHECKING:
     from ._agents.endpoints import OutputMode as OutputMode
     from ._agents.llm_agent import LLMAgent as LLMAgent
     from ._agents.planner import Planner as Planner
+    from ._agents.rate_limit import RateLimit as RateLimit
+    from ._agents.rate_limit import RateLimiter as RateLimiter
+    from ._agents.rate_limit import RateLimitStatistics as RateLimitStatistics
 
 # The LLM classes import openai (about half of a cold import): loaded on first use.
 _LAZY = {
@@ -96,6 +99,9 @@ _LAZY = {
     "OutputMode": "._agents.endpoints",
     "LLMAgent": "._agents.llm_agent",
     "Planner": "._agents.planner",
+    "RateLimit": "._agents.rate_limit",
+    "RateLimitStatistics": "._agents.rate_limit",
+    "RateLimiter": "._agents.rate_limit",
 }
 
 
@@ -158,6 +164,9 @@ __all__ = [
     "Planner",
     "PlanningError",
     "Prices",
+    "RateLimit",
+    "RateLimitStatistics",
+    "RateLimiter",
     "RemoteAgent",
     "Replan",
     "RestartLimitExceeded",

@@ -152,3 +152,12 @@ def test_hierarchical_prints_the_result_tree_and_the_nested_trace() -> None:
     depth = [(len(indent), name) for indent, name in workflows]
     assert [name for _, name in depth] == ["workflow", "report", "risks"]
     assert depth[0][0] < depth[1][0] < depth[2][0]  # each inside its parent's trace
+
+
+def test_shared_rate_limit_keeps_twenty_agents_under_the_endpoints_limit() -> None:
+    proc = run_example(example=ROOT / "examples" / "shared_rate_limit.py")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ["requests made: 21", "429s seen: 0"]
+    assert re.match(r"^waited for turns: \d+\.\d s in all$", lines[2])
+    assert re.match(r"^time: \d+\.\d s, tasks completed$", lines[3])

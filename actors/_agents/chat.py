@@ -37,6 +37,7 @@ from .genai import (
 )
 from .model_settings import ModelSettings
 from .prompted_tools import calls_in_text, tools_in_prompt
+from .rate_limit import RateLimiter, Turn
 from .streaming import DeltaSink, request
 
 __all__ = ["DEFAULT_MODEL_RETRIES", "chat"]
@@ -144,6 +145,12 @@ def chat(
     attempt is cancelled (the request is abandoned; it ends at that timeout, a stream
     is closed at its next chunk).
 
+    When ``endpoints`` holds a :class:`RateLimit` for the client's base URL, each request
+    first waits for its turn at the endpoint's shared :class:`RateLimiter` (bounded by
+    the attempt's deadline and ``max_wait``, ended by ``cancellation``); the seconds
+    waited go on the span as ``actorchestra.llm.rate_limit.wait``, and the response's
+    ``x-ratelimit-*`` headers (read through ``with_raw_response``) teach the limiter.
+
     Returns:
         The first choice's message and the call's token usage.
 
@@ -155,10 +162,11 @@ def chat(
             status and code, never its body (which may echo the prompt); the error is
             not chained, for the same reason.
     """
-    call = _Call(
-        client, tracer, model, agent, instruments, cancellation, settings, stream, on_delta
-    )
     registry = endpoints if endpoints is not None else DEFAULT_ENDPOINTS
+    limiter = registry.rate_limiter(client.base_url)
+    call = _Call(
+        client, tracer, model, agent, instruments, cancellation, settings, stream, on_delta, limiter
+    )
     tools: list[dict[str, Any]] = kwargs.pop("tools", None) or []
     while True:
         prompted = bool(tools) and not registry.takes_tools(client.base_url)
@@ -208,6 +216,7 @@ class _Call:
     settings: ModelSettings | None
     stream: bool
     on_delta: DeltaSink | None
+    limiter: RateLimiter | None
 
 
 def _send(
@@ -255,10 +264,19 @@ def _send(
         if capture:
             span.set_attribute("gen_ai.input.messages", input_messages(messages))
         first_chunk: float | None = None
+        turn = Turn(call.limiter)
+        on_headers = None if call.limiter is None else turn.headers
         try:
+            turn.take(span, cancellation, messages, kwargs)
             if cancellation is None:
                 response, first_chunk = request(
-                    client, model, messages, kwargs, stream=stream, on_delta=on_delta
+                    client,
+                    model,
+                    messages,
+                    kwargs,
+                    stream=stream,
+                    on_delta=on_delta,
+                    on_headers=on_headers,
                 )
             else:
                 remaining = cancellation.remaining()
@@ -273,11 +291,13 @@ def _send(
                         stream=stream,
                         on_delta=on_delta,
                         stop=lambda: call_cancellation.cancelled,
+                        on_headers=on_headers,
                     ),
                     cancellation,
                     f"chat {agent}",
                 )
         except (TaskCancelled, openai.OpenAIError) as exc:
+            turn.done(None, exc)
             kind = "cancelled" if isinstance(exc, TaskCancelled) else type(exc).__name__
             span.set_attribute("error.type", kind)
             if instruments is not None and not upstream:
@@ -298,6 +318,7 @@ def _send(
             raise TaskError(msg, retryable=retryable) from None
         if first_chunk is not None:
             span.set_attribute("gen_ai.response.time_to_first_chunk", first_chunk)
+        turn.done(response.usage.total_tokens if response.usage is not None else None)
         usage = TokenUsage()
         details: dict[str, int] = {}
         if response.usage is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -11,6 +12,7 @@ import openai
 import pydantic
 
 from .prompted_tools import with_system_note
+from .rate_limit import RateLimit, RateLimiter
 
 __all__ = [
     "DEFAULT_ENDPOINTS",
@@ -50,12 +52,37 @@ class Endpoints:
     endpoint that refused a request offering tools (:func:`rejects_tools`) gets them in
     the prompt from then on. Thread-safe. Agents and planners share
     :data:`DEFAULT_ENDPOINTS` unless given their own.
+
+    An endpoint given a :class:`RateLimit` has one :class:`RateLimiter`, which every
+    call to it through these ``Endpoints`` waits on (see :func:`chat`).
+
+    Args:
+        rate_limits: A :class:`RateLimit` per base URL (see :meth:`set_rate_limit`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rate_limits: Mapping[str, RateLimit] | None = None) -> None:
         self._lock = threading.Lock()
         self._modes: dict[str, OutputMode] = {}
         self._no_tools: set[str] = set()
+        self._limiters: dict[str, RateLimiter] = {}
+        for base_url, limit in (rate_limits or {}).items():
+            self.set_rate_limit(base_url, limit)
+
+    def set_rate_limit(self, base_url: object, limit: RateLimit | None) -> None:
+        """Share ``limit`` among every call to ``base_url`` from now on (``None``: none).
+
+        It replaces the endpoint's limiter, and what that one learned from headers.
+        """
+        with self._lock:
+            if limit is None:
+                self._limiters.pop(self.key(base_url), None)
+            else:
+                self._limiters[self.key(base_url)] = RateLimiter(limit)
+
+    def rate_limiter(self, base_url: object) -> RateLimiter | None:
+        """The limiter shared by calls to ``base_url``; ``None`` if it has no limit."""
+        with self._lock:
+            return self._limiters.get(self.key(base_url))
 
     def takes_tools(self, base_url: object) -> bool:
         """Whether ``base_url`` is not known to refuse requests offering tools."""
@@ -96,7 +123,10 @@ class Endpoints:
             return current
 
     def forget(self) -> None:
-        """Forget every endpoint (each starts at ``json_schema``, with tools, again)."""
+        """Forget every endpoint (each starts at ``json_schema``, with tools, again).
+
+        Rate limits stay (see :meth:`set_rate_limit`).
+        """
         with self._lock:
             self._modes.clear()
             self._no_tools.clear()

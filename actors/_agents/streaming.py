@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 import openai
@@ -93,12 +93,14 @@ def request(
     stream: bool = False,
     on_delta: DeltaSink | None = None,
     stop: Callable[[], bool] = lambda: False,
+    on_headers: Callable[[Mapping[str, str]], None] | None = None,
 ) -> tuple[ChatCompletion, float | None]:
     """One ``chat.completions.create`` call, streamed or not, as a completion.
 
     Streamed, it asks for the usage in the last chunk (``stream_options``), reads the
     chunks with :func:`collect_stream` and closes the stream (also when ``stop()`` ends
-    the reading early).
+    the reading early). With ``on_headers`` the call is made through the client's
+    public ``with_raw_response`` and the response's HTTP headers given to it first.
 
     Returns:
         The completion, and the seconds to its first chunk (``None`` unstreamed).
@@ -107,6 +109,14 @@ def request(
         openai.OpenAIError: The call failed.
     """
     create = client.chat.completions.create
+    if on_headers is not None:
+        raw = client.chat.completions.with_raw_response.create
+
+        def create(**arguments: Any) -> Any:  # noqa: ANN401 - what create returns
+            response = raw(**arguments)
+            on_headers(response.headers)
+            return response.parse()
+
     if not stream:
         return create(model=model, messages=cast("Any", messages), **options), None
     chunks = create(

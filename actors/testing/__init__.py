@@ -3,7 +3,8 @@
 * :class:`FakeLLMServer` — an OpenAI-compatible HTTP server on 127.0.0.1 with scripted
   replies, so tests (and the offline examples) use the real ``openai`` client over real
   HTTP without a paid endpoint; it streams (SSE), lists its model (``/v1/models``), and
-  can act like a server that takes less (:meth:`FakeLLMServer.llama_cpp_like`).
+  can act like a server that takes less (:meth:`FakeLLMServer.llama_cpp_like`) or
+  enforce a rate limit (:class:`ServerRateLimit`: 429 and ``x-ratelimit-*`` headers).
 * :class:`EventRecorder` — captures every event of a run.
 * :func:`check_protocol` — checks a recorded run against the protocol invariants.
 * :class:`FaultyAgent` and :class:`Faults` — seeded fault injection into agents.
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from .faults import Faults as Faults
 from .faults import FaultyAgent as FaultyAgent
 from .llm_faults import LLMFaults as LLMFaults
+from .llm_rate_limit import ServerRateLimit as ServerRateLimit
 from .llm_server import FakeLLMServer as FakeLLMServer
 from .llm_server import Reply as Reply
 from .llm_server import Responder as Responder
@@ -37,6 +39,7 @@ __all__ = [
     "ProtocolViolation",
     "Reply",
     "Responder",
+    "ServerRateLimit",
     "check_protocol",
     "plans",
     "tool_names",

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from .llm_rate_limit import ServerRateLimit
 from .llm_wire import ALL_RESPONSE_FORMATS, completion, model_list, refusal, sse_chunks
 
 if TYPE_CHECKING:
@@ -126,6 +127,9 @@ class FakeLLMServer:
             ``--jinja`` does not).
         strict_messages: Refuse messages with fields it does not know, or no
             ``content``.
+        rate_limit: Answer chat requests past it with 429, and every one with
+            ``x-ratelimit-*`` headers (see :class:`ServerRateLimit`; its counts tell
+            how many were refused).
 
     Example:
         >>> with FakeLLMServer([Reply.text("hello")]) as server:
@@ -144,7 +148,9 @@ class FakeLLMServer:
         response_formats: Collection[str] = ALL_RESPONSE_FORMATS,
         tools: bool = True,
         strict_messages: bool = False,
+        rate_limit: ServerRateLimit | None = None,
     ) -> None:
+        self.rate_limit = rate_limit
         self.response_formats = tuple(response_formats)
         self.tools = tools
         self.strict_messages = strict_messages
@@ -270,6 +276,7 @@ class FakeLLMServer:
                     self._send(HTTPStatus.NOT_FOUND, _error(f"no route {self.path}"))
 
             def do_POST(self) -> None:
+                self._limit_headers: dict[str, str] = {}
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self._send(HTTPStatus.NOT_FOUND, _error(f"no route {self.path}"))
                     return
@@ -279,6 +286,12 @@ class FakeLLMServer:
                 except json.JSONDecodeError as exc:
                     self._send(HTTPStatus.BAD_REQUEST, _error(f"invalid JSON: {exc}"))
                     return
+                if server.rate_limit is not None:
+                    admitted, self._limit_headers = server.rate_limit.admit()
+                    if not admitted:
+                        error = _error("Rate limit reached for requests")
+                        self._send(HTTPStatus.TOO_MANY_REQUESTS, error, self._limit_headers)
+                        return
                 refused = server.refusal(body)
                 if refused is not None:
                     with server._lock:
@@ -322,6 +335,8 @@ class FakeLLMServer:
                     self.send_header("Content-Type", "text/event-stream")
                     self.send_header("Cache-Control", "no-cache")
                     self.send_header("Transfer-Encoding", "chunked")
+                    for name, value in self._limit_headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     events = [json.dumps(c) for c in sse_chunks(body, reply, server.model)]
                     for data in [*events, "[DONE]"]:
@@ -345,7 +360,8 @@ class FakeLLMServer:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
-                    for name, value in (headers or {}).items():
+                    extra = getattr(self, "_limit_headers", {})
+                    for name, value in {**extra, **(headers or {})}.items():
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
