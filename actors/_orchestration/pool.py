@@ -53,6 +53,10 @@ class AgentPool:
         scale_down_after: Seconds a member stays idle before it leaves.
         interval: Seconds between two looks at the load.
         description: What the pool's agents do (shown to a planner).
+        max_restarts: Restart intensity of the members' supervisor (restarts allowed
+            within ``period`` seconds, as OTP's); ``None``: the team's
+            (``Team(max_restarts=)``).
+        period: Its window, in seconds; ``None``: the team's.
 
     Raises:
         ConfigurationError: ``1 <= min_size <= max_size`` does not hold, or a time is
@@ -67,6 +71,8 @@ class AgentPool:
     scale_down_after: float = 2.0
     interval: float = 0.02
     description: str = ""
+    max_restarts: int | None = None
+    period: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_size <= self.max_size:
@@ -81,9 +87,19 @@ class AgentPool:
         return f"{self.name}.{number}"
 
     def child_specs(
-        self, bus: EventBus, telemetry: Telemetry, orchestrator: str
+        self,
+        bus: EventBus,
+        telemetry: Telemetry,
+        orchestrator: str,
+        intensity: tuple[int, float] = (3, 5.0),
     ) -> list[ChildSpec]:
-        """The pool's supervisor (with its first ``min_size`` members) and controller."""
+        """The pool's supervisor (with its first ``min_size`` members) and controller.
+
+        ``intensity`` is the team's restart intensity (restarts, seconds), used where
+        the pool sets none.
+        """
+        max_restarts = intensity[0] if self.max_restarts is None else self.max_restarts
+        period = intensity[1] if self.period is None else self.period
         members = ChildSpec(
             id=f"{self.name}.members",
             start=lambda: DynamicSupervisor.start(
@@ -91,6 +107,8 @@ class AgentPool:
                 bus=bus,
                 template=self.template,
                 max_children=self.max_size,
+                max_restarts=max_restarts,
+                period=period,
                 children=[self.template(self.member(n)) for n in range(1, self.min_size + 1)],
                 telemetry=telemetry,
             ),

@@ -58,8 +58,8 @@ class Team(AsyncRuns):
             The caller closes it, after :meth:`stop`.
         handoffs: Allowed handoffs: agent name → names it may hand over to.
         name: Name of the root supervisor.
-        max_restarts: Restart intensity of the agents supervisor.
-        period: Restart intensity window of the agents supervisor, in seconds.
+        max_restarts: Restart intensity of the agents' supervisors (pools' too).
+        period: Their restart intensity window, in seconds.
         retry: How failed attempts are retried: backoff, and the circuit breaker that
             sends a failing agent's work elsewhere (the agents' ``capabilities`` say
             where); see :class:`RetryPolicy`.
@@ -175,13 +175,14 @@ class Team(AsyncRuns):
             transport.reach([agent.name for agent in remote])
             transport.provision([agent.name for agent in remote])
         self._triggers: dict[str, Trigger[Event]] = {}
+        limit = (max_restarts, period)
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
             name=name,
             bus=b,
             children=[
                 orchestrator,
                 agents_sup,
-                *(spec for p in pools for spec in p.child_specs(b, telemetry, "orchestrator")),
+                *(s for p in pools for s in p.child_specs(b, telemetry, "orchestrator", limit)),
             ],
             telemetry=telemetry,
         )
