@@ -19,6 +19,7 @@ from actors import (
     TaskError,
     TaskStatus,
     Team,
+    WorkflowResult,
 )
 from actors.testing import EventRecorder, FakeLLMServer, Reply, check_protocol
 from bus import EventBus, TaskStarted, WorkflowStarted
@@ -146,7 +147,7 @@ def test_replanning_stops_after_its_rounds_and_returns_the_last_failure(bus: Eve
     assert len(server.requests) == 2
     assert result.status is TaskStatus.FAILED
     chain = []
-    link = result
+    link: WorkflowResult | None = result
     while link is not None:
         chain.append(link.workflow_id)
         link = link.replanned_from
