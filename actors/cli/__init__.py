@@ -67,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     from ._llm_server import llm_server_command  # noqa: PLC0415
     from ._log import log_command  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="actorchestra", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="actorchestra",
+        description="Run plans with a live view; read, resume and decide logged workflows.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run a plan with a live view")

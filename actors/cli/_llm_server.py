@@ -8,11 +8,12 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Any
-
-from actors.testing import FakeLLMServer, LLMFaults, Reply, Responder
+from typing import TYPE_CHECKING, Any
 
 from ._errors import CommandError
+
+if TYPE_CHECKING:
+    from actors.testing import Reply, Responder
 
 __all__ = ["llm_server_command", "load_script"]
 
@@ -42,6 +43,8 @@ def load_script(path: str) -> list[Reply]:
 
 
 def _reply(path: str, index: int, item: Any) -> Reply:  # noqa: ANN401 - parsed JSON
+    from actors.testing import Reply  # noqa: PLC0415 - only this command needs the kit
+
     if isinstance(item, str):
         return Reply.text(item)
     if isinstance(item, dict):
@@ -62,6 +65,8 @@ def llm_server_command(args: argparse.Namespace) -> int:
     Prints the base URL (``http://127.0.0.1:<port>/v1``) as the first line of standard
     output, once the server accepts connections.
     """
+    from actors.testing import FakeLLMServer, LLMFaults  # noqa: PLC0415
+
     replies = load_script(args.script)
     source = itertools.cycle(replies) if args.cycle else iter(replies)
     lock = threading.Lock()

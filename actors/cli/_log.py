@@ -61,8 +61,8 @@ def timeline(events: list[Event]) -> str:
     Example:
         >>> from bus import TaskStarted
         >>> print(timeline([TaskStarted(workflow_id="w", task_id="a", agent="echo")]))
-        offset    event         task  attempt  agent  details
-        +0.000s   task.started  a     1        echo
+        offset   event         task  attempt  agent  details
+        +0.000s  task.started  a     1        echo
     """
     first = events[0].time
     rows = [("offset", "event", "task", "attempt", "agent", "details")]

@@ -199,3 +199,20 @@ def test_worker_is_python_m_actors_worker(capsys: pytest.CaptureFixture[str]) ->
         main(["worker", "--help"])
     assert exit_info.value.code == 0
     assert "--agents" in capsys.readouterr().out
+
+
+def test_without_rich_a_terminal_gets_plain_lines(plan_file: Path) -> None:
+    code = (
+        "import sys; sys.modules['rich'] = None\n"  # as if the [cli] extra were not installed
+        "from actors.cli import main\n"
+        f"sys.exit(main(['run', {str(plan_file)!r}, '--team', {TEAM!r}]))\n"
+    )
+    child = pexpect.spawn(sys.executable, ["-c", code], cwd=str(ROOT), env=cli_env(), timeout=60)
+    try:
+        child.expect(pexpect.EOF)
+        output = child.before.decode()
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0, output
+    assert "\x1b" not in output
+    assert len(re.findall(r"^ +\d+\.\d{3}s  [abcd] +(running|completed) ", output, re.M)) == 8
