@@ -51,22 +51,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 def resume_command(args: argparse.Namespace) -> int:
     """``actorchestra resume DB WORKFLOW --team F``: continue it; 0 if it completed."""
-    progress, plan = _logged(args.db, args.workflow)
-
-    def start(team: Team) -> pykka.Future[WorkflowResult]:
-        return team.resume(args.workflow)
-
     decide = ask_on_terminal if args.approve_interactively else None
-    return _drive(
-        args,
-        start,
-        progress,
-        db=args.db,
-        workflow_id=args.workflow,
-        decide=decide,
-        plan=plan,
-        must_exist=True,
-    )
+    return _resume(args, *_logged(args.db, args.workflow), decide)
 
 
 def approve_command(args: argparse.Namespace) -> int:
@@ -89,6 +75,12 @@ def approve_command(args: argparse.Namespace) -> int:
             return approved, args.reason
         return ask_on_terminal(request) if args.approve_interactively else None
 
+    return _resume(args, progress, plan, decide)
+
+
+def _resume(
+    args: argparse.Namespace, progress: Progress, plan: Plan | None, decide: Decider | None
+) -> int:
     def start(team: Team) -> pykka.Future[WorkflowResult]:
         return team.resume(args.workflow)
 

@@ -78,13 +78,14 @@ def follow(
     cancelled = False
     try:
         while True:
-            try:
-                event = events.get(timeout=TICK)
-            except queue.Empty:
-                pass
-            else:
+            # At most a tick's worth of events at once: the deadline is checked each round.
+            tick_ends = time.monotonic() + TICK
+            while (left := tick_ends - time.monotonic()) > 0:
+                try:
+                    event = events.get(timeout=left)
+                except queue.Empty:
+                    break
                 _show(team, event, progress, view, decide=decide, by=by or _user())
-                continue
             try:
                 result = future.get(timeout=0)
             except pykka.Timeout:

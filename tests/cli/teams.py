@@ -1,7 +1,7 @@
 """Team factories for the command-line tests (``--team tests.cli.teams:<name>``).
 
-``CLI_TEST_HOLD`` names a task that waits (for at most 30 s) before it completes, so a
-test can kill the process mid-way; ``CLI_TEST_FAIL`` names a task that fails.
+``CLI_TEST_HOLD`` names a task that waits (for at most 30 s, or until cancelled) before it
+completes, so a test can kill the process mid-way; ``CLI_TEST_FAIL`` names a task that fails.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ class Counter(Agent):
         if task.task_id == os.environ.get("CLI_TEST_FAIL"):
             raise TaskError(f"{task.task_id} was told to fail", retryable=False)
         if task.task_id == os.environ.get("CLI_TEST_HOLD"):
-            time.sleep(30)
+            task.cancellation.wait(30)  # until killed, cancelled or 30 s passed
+            task.cancellation.raise_if_cancelled()
         time.sleep(float(os.environ.get("CLI_TEST_PAUSE", "0")))
         task.add_usage(TokenUsage(input_tokens=6, output_tokens=4))
         inputs = ",".join(str(task.inputs[k]) for k in sorted(task.inputs))

@@ -216,3 +216,38 @@ def test_without_rich_a_terminal_gets_plain_lines(plan_file: Path) -> None:
     assert child.exitstatus == 0, output
     assert "\x1b" not in output
     assert len(re.findall(r"^ +\d+\.\d{3}s  [abcd] +(running|completed) ", output, re.M)) == 8
+
+
+def test_past_its_timeout_the_workflow_is_cancelled_and_the_exit_status_is_1(
+    plan_file: Path,
+) -> None:
+    proc = cli(
+        *("run", str(plan_file), "--team", TEAM, "--workflow-id", "w1", "--timeout", "0.5"),
+        CLI_TEST_HOLD="b",
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert re.search(r"b +cancelled +attempt 1 ", proc.stdout), proc.stdout
+    assert "workflow w1: cancelled in " in proc.stdout
+
+
+def test_ctrl_c_cancels_the_workflow_and_exits_130(plan_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "actors.cli", "run", str(plan_file), "--team", TEAM, "--db", str(db)],
+        cwd=str(ROOT),
+        env=cli_env(CLI_TEST_HOLD="b", TERM="xterm-256color"),
+        dimensions=(40, 120),
+        timeout=60,
+    )
+    try:
+        child.expect(r"│ b +│ right +│ (\x1b\[[0-9;]*m)?running".encode())
+        child.sendintr()
+        child.expect(pexpect.EOF)
+        output = ESCAPES.sub(b"", child.before).decode()
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 130, output
+    assert "actorchestra: interrupted; the workflow was cancelled" in output
+    listed = cli("log", str(db))
+    assert re.search(r"^\w+ +workflow +cancelled ", listed.stdout, re.M), listed.stdout
