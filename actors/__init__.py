@@ -9,6 +9,10 @@ imports them.
 
 import importlib
 import logging
+
+from actorchestra._shadowing import check_not_shadowed
+
+check_not_shadowed("bus", "memory")  # before anything else of ours is imported
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
@@ -60,9 +64,11 @@ from ._orchestration.replan import Replan as Replan
 from ._orchestration.result import TaskResult as TaskResult
 from ._orchestration.result import TaskStatus as TaskStatus
 from ._orchestration.result import WorkflowResult as WorkflowResult
+from ._orchestration.stream import WorkflowStream as WorkflowStream
 from ._orchestration.team import Team as Team
 from ._orchestration.triggers import Trigger as Trigger
 from ._orchestration.triggers import TriggerStatistics as TriggerStatistics
+from ._orchestration.workflow_future import WorkflowFuture as WorkflowFuture
 from ._supervision.child_spec import ChildSpec as ChildSpec
 from ._supervision.child_spec import RestartPolicy as RestartPolicy
 from ._supervision.dynamic import DynamicSupervisor as DynamicSupervisor
@@ -159,7 +165,9 @@ __all__ = [
     "TriggerStatistics",
     "UsageError",
     "WorkflowError",
+    "WorkflowFuture",
     "WorkflowResult",
+    "WorkflowStream",
     "WorkflowTimeout",
     "idempotency_key",
     "side_effect",

@@ -13,6 +13,8 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
+from actorchestra._shadowing import ShadowedPackageError as ShadowedPackageError
+
 from ._any_event import AnyEvent as AnyEvent
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus

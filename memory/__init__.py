@@ -18,6 +18,10 @@ install 'actorchestra[nats]'``), imported only when first used. ``memory`` impor
 
 import logging
 from importlib.metadata import PackageNotFoundError, version
+
+from actorchestra._shadowing import check_not_shadowed
+
+check_not_shadowed("bus")  # before anything else of ours is imported
 from typing import TYPE_CHECKING
 
 from bus import ActorchestraError as ActorchestraError

@@ -14,6 +14,7 @@ from bus import TokenUsage
 
 from .plan import Plan
 from .result import TaskResult, WorkflowResult
+from .workflow_future import WorkflowFuture
 from .workflow_span import current_workflow_span
 from .workflow_state import Cancel, Decide, Resume, Submit
 
@@ -82,7 +83,7 @@ def submit(
     planning: Mapping[str, TokenUsage] | None = None,
     carried: Sequence[TaskResult] = (),
     replans: str = "",
-) -> pykka.Future[WorkflowResult]:
+) -> WorkflowFuture:
     """Submit ``plan`` to an orchestrator; returns at once.
 
     The workflow's ``invoke_workflow`` span is a child of the caller's current span, or,
@@ -111,7 +112,7 @@ def submit(
     Raises:
         pykka.ActorDeadError: The orchestrator is not running.
     """
-    future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
+    future = WorkflowFuture()
     orchestrator.tell(
         Submit(
             plan,
@@ -129,9 +130,7 @@ def submit(
     return future
 
 
-def resume(
-    orchestrator: pykka.ActorRef[Orchestrator], workflow_id: str
-) -> pykka.Future[WorkflowResult]:
+def resume(orchestrator: pykka.ActorRef[Orchestrator], workflow_id: str) -> WorkflowFuture:
     """Continue a workflow from the event log, typically after its process died.
 
     The orchestrator rebuilds the workflow from its records: tasks that ended keep their
@@ -150,7 +149,7 @@ def resume(
     Raises:
         pykka.ActorDeadError: The orchestrator is not running.
     """
-    future: pykka.Future[WorkflowResult] = pykka.ThreadingFuture()
+    future = WorkflowFuture()
     orchestrator.tell(Resume(workflow_id, future, otel_context.get_current()))
     return future
 

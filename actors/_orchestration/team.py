@@ -18,6 +18,7 @@ from actors._supervision.supervisor import ChildInfo, Supervisor
 from bus import Event, EventBus, Telemetry, TokenUsage
 from memory import MemoryStore
 
+from .aio import AsyncRuns
 from .orchestrator import Orchestrator
 from .plan import Plan
 from .policies import Limits, RetryPolicy
@@ -27,6 +28,7 @@ from .replan import Replan
 from .result import TaskResult, WorkflowResult
 from .submit import approve, cancel, resume, submit, wait
 from .triggers import Trigger, start_trigger
+from .workflow_future import WorkflowFuture
 from .workflow_span import workflow_span
 from .workflow_state import CancelAll
 
@@ -35,7 +37,7 @@ __all__ = ["Team"]
 E = TypeVar("E", bound=Event)
 
 
-class Team:
+class Team(AsyncRuns):
     """Agents and an orchestrator, supervised, on one bus; the usual way to embed us.
 
     The tree is ``<name>`` (one_for_one) over ``orchestrator`` and ``agents``
@@ -179,7 +181,7 @@ class Team:
         planning: Mapping[str, TokenUsage] | None = None,
         carried: Sequence[TaskResult] = (),
         replans: str = "",
-    ) -> pykka.Future[WorkflowResult]:
+    ) -> WorkflowFuture:
         """Check ``plan`` and start it as a workflow; returns a future of its result.
 
         ``causation_id`` is the id of the event that caused it, if any (its
@@ -263,7 +265,7 @@ class Team:
         self._triggers[name] = cast("Trigger[Event]", trigger)
         return trigger
 
-    def resume(self, workflow_id: str) -> pykka.Future[WorkflowResult]:
+    def resume(self, workflow_id: str) -> WorkflowFuture:
         """Continue a workflow from the bus's event log (see :func:`actors.lowlevel.resume`)."""
         return resume(self._orchestrator(), workflow_id)
 
