@@ -12,7 +12,7 @@ import pykka
 from actors._orchestration.plan import Plan
 from actors._orchestration.result import WorkflowResult
 from actors._orchestration.team import Team
-from bus import ApprovalDecided, ApprovalRequested
+from bus import ApprovalRequested, WorkflowStarted
 
 from ._errors import CommandError
 from ._follow import Decider, ask_on_terminal, follow
@@ -110,10 +110,8 @@ def _logged(db: str, workflow_id: str) -> tuple[Progress, Plan | None]:
     plan = None
     for event in events:
         progress.apply(event)
-        if plan is None and event.type == "workflow.started":
-            plan = Plan.model_validate(getattr(event, "plan", {}))
-        if isinstance(event, ApprovalDecided) and event.approved:
-            progress.rows[event.task_id].status = "pending"
+        if plan is None and isinstance(event, WorkflowStarted):
+            plan = Plan.model_validate(event.plan)
     return progress, plan
 
 

@@ -6,10 +6,13 @@ completes, so a test can kill the process mid-way; ``CLI_TEST_FAIL`` names a tas
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 
-from actors import Agent, Limits, RetryPolicy, TaskContext, TaskError, Team
+from actors import Agent, Limits, LLMAgent, RetryPolicy, TaskContext, TaskError, Team
+from actors.testing import FakeLLMServer, Reply
 from bus import EventBus, TokenUsage
 
 
@@ -32,6 +35,16 @@ def team(bus: EventBus) -> Team:
     """Two agents, ``left`` and ``right``, with one attempt per task."""
     specs = [Counter.child_spec(name, bus) for name in ("left", "right")]
     return Team(specs, bus=bus, retry=RetryPolicy(backoff=None), limits=Limits(approval_timeout=60))
+
+
+@contextlib.contextmanager
+def llm_team(bus: EventBus) -> Iterator[Team]:
+    """Agents ``left`` and ``right`` as LLM agents of a local server that answers "ok"."""
+    with FakeLLMServer(lambda _request: Reply.text("ok")) as server:
+        client = server.client()
+        specs = [LLMAgent.child_spec(n, bus, client=client, model="m") for n in ("left", "right")]
+        with Team(specs, bus=bus) as team:
+            yield team
 
 
 def own_bus(_bus: EventBus) -> Team:

@@ -251,3 +251,12 @@ def test_ctrl_c_cancels_the_workflow_and_exits_130(plan_file: Path, tmp_path: Pa
     assert "actorchestra: interrupted; the workflow was cancelled" in output
     listed = cli("log", str(db))
     assert re.search(r"^\w+ +workflow +cancelled ", listed.stdout, re.M), listed.stdout
+
+
+def test_a_factory_may_be_a_context_manager_starting_what_the_team_needs(
+    plan_file: Path,
+) -> None:
+    proc = cli("run", str(plan_file), "--team", "tests.cli.teams:llm_team", "--workflow-id", "w1")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"d +completed +attempt 1  right +\d+\.\d\ds  [1-9]\d* tokens$", proc.stdout, re.M)
+    assert "answer: ok" in proc.stdout
