@@ -27,6 +27,8 @@ from ._agents.agent import HandoffTo as HandoffTo
 from ._agents.cancellation import Cancellation as Cancellation
 from ._agents.handoff_edge import HandoffEdge as HandoffEdge
 from ._agents.idempotency_keys import idempotency_key as idempotency_key
+from ._agents.model_settings import ModelSettings as ModelSettings
+from ._agents.model_settings import TaskSettings as TaskSettings
 from ._agents.review import Review as Review
 from ._agents.review import ReviewResult as ReviewResult
 from ._agents.review import ReviewRound as ReviewRound
@@ -56,6 +58,7 @@ from ._orchestration.plan import Plan as Plan
 from ._orchestration.plan import Task as Task
 from ._orchestration.policies import Limits as Limits
 from ._orchestration.policies import RetryPolicy as RetryPolicy
+from ._orchestration.pool import AgentPool as AgentPool
 from ._orchestration.prices import DEFAULT_PRICES as DEFAULT_PRICES
 from ._orchestration.prices import ModelPrice as ModelPrice
 from ._orchestration.prices import Prices as Prices
@@ -78,12 +81,16 @@ from ._supervision.supervisor import Supervisor as Supervisor
 
 if TYPE_CHECKING:
     from ._agents.chat import DEFAULT_MODEL_RETRIES as DEFAULT_MODEL_RETRIES
+    from ._agents.endpoints import Endpoints as Endpoints
+    from ._agents.endpoints import OutputMode as OutputMode
     from ._agents.llm_agent import LLMAgent as LLMAgent
     from ._agents.planner import Planner as Planner
 
 # The LLM classes import openai (about half of a cold import): loaded on first use.
 _LAZY = {
     "DEFAULT_MODEL_RETRIES": "._agents.chat",
+    "Endpoints": "._agents.endpoints",
+    "OutputMode": "._agents.endpoints",
     "LLMAgent": "._agents.llm_agent",
     "Planner": "._agents.planner",
 }
@@ -117,6 +124,7 @@ __all__ = [
     "ActorError",
     "ActorchestraError",
     "Agent",
+    "AgentPool",
     "Backoff",
     "Budget",
     "BudgetExceeded",
@@ -128,14 +136,17 @@ __all__ = [
     "ConfigurationError",
     "ContainedBaseException",
     "DynamicSupervisor",
+    "Endpoints",
     "HandoffEdge",
     "HandoffTo",
     "LLMAgent",
     "LLMOutputError",
     "Limits",
     "ModelPrice",
+    "ModelSettings",
     "NotJSONError",
     "OperationalError",
+    "OutputMode",
     "Plan",
     "PlanValidationError",
     "Planner",
@@ -157,6 +168,7 @@ __all__ = [
     "TaskContext",
     "TaskError",
     "TaskResult",
+    "TaskSettings",
     "TaskStatus",
     "Team",
     "Tool",

@@ -56,6 +56,11 @@ class Instruments:
         rejected_events: ``actorchestra.orchestrator.rejected_events`` — events the
             orchestrator refused (``actorchestra.rejection.reason``: ``forged outcome``
             or ``forged approval``; ``actorchestra.event.type``: the refused event's).
+        queue_wait: ``actorchestra.orchestrator.queue_wait`` — seconds a ready task
+            waited for an agent with room (``actorchestra.target``: the agent or
+            capability it names, a pool's name for a pool).
+        pool_size: ``actorchestra.pool.size`` — members of an elastic pool
+            (``actorchestra.pool``), an up-down counter.
 
     The GenAI histograms take the conventions' advisory bucket boundaries; the agent
     and tool durations are as proposed for the conventions (semantic-conventions-genai
@@ -72,6 +77,8 @@ class Instruments:
     agent_duration: metrics.Histogram
     tool_duration: metrics.Histogram
     rejected_events: metrics.Counter
+    queue_wait: metrics.Histogram
+    pool_size: metrics.UpDownCounter
 
     @staticmethod
     def of(meter_provider: metrics.MeterProvider | None) -> Instruments:
@@ -132,6 +139,15 @@ def _create(meter: metrics.Meter) -> Instruments:
             unit="s",
             description="Duration of a tool execution.",
             explicit_bucket_boundaries_advisory=list(OPERATION_DURATION_BUCKETS),
+        ),
+        queue_wait=meter.create_histogram(
+            "actorchestra.orchestrator.queue_wait",
+            unit="s",
+            description="Seconds a ready task waited for an agent with room.",
+            explicit_bucket_boundaries_advisory=list(OPERATION_DURATION_BUCKETS),
+        ),
+        pool_size=meter.create_up_down_counter(
+            "actorchestra.pool.size", unit="{agent}", description="Members of an elastic pool."
         ),
         restarts=meter.create_counter(
             "actorchestra.supervisor.restarts",

@@ -30,6 +30,8 @@ from ._event import Event as Event
 from ._event import event_class as event_class
 from ._external_event import ExternalEvent as ExternalEvent
 from ._failure_kind import FailureKind as FailureKind
+from ._membership_events import AgentJoined as AgentJoined
+from ._membership_events import AgentLeft as AgentLeft
 from ._optional import nats_attribute
 from ._parse import EVENT_SCHEMA_VERSION as EVENT_SCHEMA_VERSION
 from ._parse import parse_event as parse_event
@@ -47,6 +49,7 @@ from ._task_events import Handoff as Handoff
 from ._task_events import TaskCompleted as TaskCompleted
 from ._task_events import TaskFailed as TaskFailed
 from ._task_events import TaskFinished as TaskFinished
+from ._task_events import TaskProgress as TaskProgress
 from ._task_events import TaskStarted as TaskStarted
 from ._telemetry import Telemetry as Telemetry
 from ._token_usage import TokenUsage as TokenUsage
@@ -65,6 +68,8 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "ActorTerminated",
     "ActorchestraError",
+    "AgentJoined",
+    "AgentLeft",
     "AnyEvent",
     "ApprovalDecided",
     "ApprovalRequested",
@@ -92,6 +97,7 @@ __all__ = [
     "TaskCompleted",
     "TaskFailed",
     "TaskFinished",
+    "TaskProgress",
     "TaskStarted",
     "Telemetry",
     "TokenUsage",

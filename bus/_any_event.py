@@ -24,6 +24,7 @@ from ._task_events import (
     TaskCompleted,
     TaskFailed,
     TaskFinished,
+    TaskProgress,
     TaskStarted,
 )
 from ._workflow_events import TriggerFailed, WorkflowFinished, WorkflowResumed, WorkflowStarted
@@ -33,6 +34,7 @@ __all__ = ["AnyEvent"]
 AnyEvent = Annotated[
     TaskStarted
     | CancelRequested
+    | TaskProgress
     | ApprovalRequested
     | ApprovalDecided
     | EventRejected

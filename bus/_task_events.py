@@ -26,6 +26,7 @@ __all__ = [
     "TaskCompleted",
     "TaskFailed",
     "TaskFinished",
+    "TaskProgress",
     "TaskStarted",
 ]
 
@@ -169,6 +170,35 @@ class Handoff(Event):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     model: str = ""
     attempt_token: str = Field(default="", max_length=256, repr=False)
+
+
+class TaskProgress(Event):
+    """An agent's attempt made progress: a piece of a streamed model answer.
+
+    Published by :class:`actors.LLMAgent` with ``stream=True`` while a model call's
+    answer streams in, before the attempt's outcome, in order (``sequence``); a
+    broadcast nobody needs to take. It carries the model's text: like a result, it goes
+    to subscribers and any event log, never into a span, a metric or a log line.
+
+    Fields:
+        agent: The agent running the attempt.
+        model_call: Which model call of the attempt it belongs to (1-based; a tool loop
+            makes several).
+        sequence: Its place among the attempt's progress events (0-based, no gaps).
+        text: The answer's text since the previous progress event (``""`` when only
+            tool calls came).
+        chunks: Stream chunks with text received so far in this attempt (roughly
+            tokens: servers send about one token a chunk).
+    """
+
+    sender_field: ClassVar[str] = "agent"
+
+    type: Literal["task.progress"] = "task.progress"
+    agent: str = Field(min_length=1)
+    model_call: int = Field(default=1, ge=1)
+    sequence: int = Field(default=0, ge=0)
+    text: str = ""
+    chunks: int = Field(default=0, ge=0)
 
 
 class ApprovalRequested(Event):

@@ -27,14 +27,18 @@ collect_ignore_glob = ["benchmarks/*"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip ``paid_llm`` tests unless a real endpoint is configured (never fall back)."""
+    """Skip ``paid_llm`` and ``llama_cpp`` tests unless their endpoint is configured."""
     missing = [name for name in PAID_LLM_ENV if not os.environ.get(name)]
-    if not missing:
-        return
-    skip = pytest.mark.skip(reason=f"paid_llm: set {' and '.join(missing)} to run it")
-    for item in items:
-        if item.get_closest_marker("paid_llm") is not None:
-            item.add_marker(skip)
+    if missing:
+        skip = pytest.mark.skip(reason=f"paid_llm: set {' and '.join(missing)} to run it")
+        for item in items:
+            if item.get_closest_marker("paid_llm") is not None:
+                item.add_marker(skip)
+    if not os.environ.get("LLAMA_CPP_BASE_URL"):
+        skip = pytest.mark.skip(reason="llama_cpp: set LLAMA_CPP_BASE_URL to run it")
+        for item in items:
+            if item.get_closest_marker("llama_cpp") is not None:
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -104,3 +104,12 @@ def test_partial_results_reports_what_is_missing_and_skips_by_condition() -> Non
     assert re.search(r"^escalate\s+reporter\s+skipped\s+0\s", proc.stdout, re.MULTILINE)
     high = run_example("--risk", "high", example=ROOT / "examples" / "partial_results.py")
     assert re.search(r"^escalate\s+reporter\s+completed\s+1\s", high.stdout, re.MULTILINE)
+
+
+def test_elastic_pool_grows_to_eight_and_back_to_one() -> None:
+    proc = run_example(example=ROOT / "examples" / "elastic_pool.py")
+    assert proc.returncode == 0, proc.stderr
+    assert re.match(r"^40 filings read in \d\.\d\d s \(0\.1 s each\): completed\n", proc.stdout)
+    sizes = [int(s) for s in re.findall(r"size (\d+)$", proc.stdout, re.MULTILINE)]
+    assert max(sizes) == 8 and sizes[-1] == 1
+    assert proc.stdout.rstrip().endswith("members that worked: 8; final size: 1")

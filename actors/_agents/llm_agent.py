@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-import openai
 import pydantic
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -28,9 +26,14 @@ from bus._tracing import record_failure
 from memory import IdempotencyStore, MemoryStore, Record
 
 from .agent import Agent, HandoffTo
-from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
+from .chat import DEFAULT_MODEL_RETRIES, chat
+from .client import Client, with_retries
+from .endpoints import Endpoints
 from .genai import capture_message_content, provider_name
 from .handoff_edge import HandoffEdge, Transfer
+from .model_settings import ModelSettings, TaskSettings, settings_for
+from .progress import ProgressStream
+from .prompt import echo_tool_calls, task_prompt
 from .task_context import TaskContext
 from .tool import Tool
 
@@ -58,7 +61,9 @@ class LLMAgent(Agent):
     Args:
         name: The agent's name.
         bus: The bus.
-        client: An ``openai.OpenAI`` client (any OpenAI-compatible endpoint).
+        client: An ``openai.OpenAI`` or ``openai.AsyncOpenAI`` client (any
+            OpenAI-compatible endpoint; an async one is called through its synchronous
+            twin, from the agent's thread).
         model: Model name sent with each request.
         system_prompt: The system message.
         tools: Functions (or :class:`Tool`) the model may call.
@@ -88,11 +93,30 @@ class LLMAgent(Agent):
         context_type: Pydantic model of the context handed over to this agent: it is
             validated (see :meth:`TaskContext.handed_over`; a context that fails it
             fails the attempt, not retried) and shown in the prompt under that name.
+        settings: Request options of its model calls (``max_tokens``, ``temperature``,
+            ``tool_choice``, ... see :class:`ModelSettings`). A ``tool_choice`` that
+            forces a tool call (``"required"``, a tool's name) holds for the first call
+            of an attempt; later calls use ``"auto"``, so the loop can end.
+        task_settings: Overrides of ``settings`` for some tasks: by task id, or a
+            function of the :class:`TaskContext` (runs in the agent's thread at the
+            start of each attempt); the options an override sets replace the agent's.
+        stream: Stream each model answer, publishing its text as it arrives as
+            :class:`bus.TaskProgress` events (before the attempt's outcome); results,
+            tool calls and token usage are as unstreamed.
+        progress_interval: With ``stream``, seconds between two progress events of an
+            attempt, at least (text is gathered in between; ``0``: one per chunk).
+        endpoints: What endpoints accept, for structured output (see
+            :class:`actors.Endpoints`); the process's by default. With
+            ``output_type`` the agent asks for ``json_schema``; a server that refuses
+            it is asked with ``json_object`` and the schema in the prompt, then with
+            plain text; a server that refuses tools gets them in the prompt (see
+            :func:`~actors._agents.chat.chat`); each learned once per base URL.
 
     Raises:
         ConfigurationError: ``max_iterations`` < 1, ``max_retries`` < 0, two tools
-            (transfer tools included) share a name, or a handoff edge is invalid (see
-            :meth:`Transfer.of`).
+            (transfer tools included) share a name, a handoff edge is invalid (see
+            :meth:`Transfer.of`), ``settings.tool_choice`` names no tool of the agent,
+            or ``progress_interval`` < 0.
     """
 
     takes_description = True
@@ -102,7 +126,7 @@ class LLMAgent(Agent):
         *,
         name: str,
         bus: EventBus,
-        client: openai.OpenAI,
+        client: Client,
         model: str,
         system_prompt: str = "",
         tools: Sequence[Callable[..., Any] | Tool] = (),
@@ -116,6 +140,11 @@ class LLMAgent(Agent):
         description: str = "",
         handoffs: Sequence[HandoffEdge | str] = (),
         context_type: type[pydantic.BaseModel] | None = None,
+        settings: ModelSettings | None = None,
+        task_settings: TaskSettings | None = None,
+        stream: bool = False,
+        progress_interval: float = 0.1,
+        endpoints: Endpoints | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus, memory=memory, idempotency=idempotency)
         self.recall_limit = recall_limit
@@ -143,6 +172,15 @@ class LLMAgent(Agent):
                 raise ConfigurationError(msg)
             self.transfers[transfer.name] = transfer
         self.context_type = context_type
+        self.settings = settings if settings is not None else ModelSettings()
+        self.settings.check_tools(f"LLMAgent {name!r}", [*self.tools, *self.transfers])
+        self.task_settings = task_settings
+        if progress_interval < 0:
+            msg = f"LLMAgent {name!r} needs progress_interval >= 0, got {progress_interval}."
+            raise ConfigurationError(msg)
+        self.stream = stream
+        self.progress_interval = progress_interval
+        self.endpoints = endpoints
         telemetry = telemetry if telemetry is not None else bus.telemetry
         self._tracer = telemetry.tracer("actorchestra.llm")
         self._instruments = Instruments.of_telemetry(telemetry)
@@ -212,8 +250,14 @@ class LLMAgent(Agent):
         if self.tools or self.transfers:
             offered: list[Tool | Transfer] = [*self.tools.values(), *self.transfers.values()]
             kwargs["tools"] = [tool.schema() for tool in offered]
-        if self.output_type is not None:
-            kwargs["response_format"] = response_format(self.output_type)
+        settings = settings_for(
+            self.settings, self.task_settings, task, f"LLMAgent {self.name!r}", kwargs
+        )
+        progress = (
+            ProgressStream(self._bus, self.name, task, self.progress_interval)
+            if self.stream
+            else None
+        )
         last_problem = "no answer"
         for iteration in range(1, self.max_iterations + 1):
             if iteration == WARN_ITERATIONS:
@@ -224,19 +268,32 @@ class LLMAgent(Agent):
                     self.max_iterations,
                     task.task_id,
                 )
-            message, usage = chat(
-                self.client,
-                self._tracer,
-                model=self.model,
-                messages=messages,
-                agent=self.name,
-                instruments=self._instruments,
-                cancellation=task.cancellation,
-                **kwargs,
-            )
+            if progress is not None:
+                progress.model_call = iteration
+            try:
+                message, usage = chat(
+                    self.client,
+                    self._tracer,
+                    model=self.model,
+                    messages=messages,
+                    agent=self.name,
+                    instruments=self._instruments,
+                    cancellation=task.cancellation,
+                    settings=settings,
+                    output_type=self.output_type,
+                    endpoints=self.endpoints,
+                    stream=self.stream,
+                    on_delta=None if progress is None else progress.delta,
+                    **kwargs,
+                )
+            finally:
+                if progress is not None:
+                    progress.flush()
             task.add_usage(usage, model=self.model)
             if message.tool_calls:
-                messages.append(message.model_dump(mode="json", exclude_none=True))
+                messages.append(echo_tool_calls(message))
+                if settings.tool_choice not in (None, "auto", "none"):
+                    settings = settings.merged(ModelSettings(tool_choice="auto"))
                 for call in message.tool_calls:
                     task.cancellation.raise_if_cancelled()
                     content: str | HandoffTo = (
@@ -337,45 +394,3 @@ class LLMAgent(Agent):
                         **({"error.type": error} if error else {}),
                     },
                 )
-
-
-def task_prompt(
-    task: TaskContext,
-    facts: Sequence[Record] = (),
-    context_type: type[pydantic.BaseModel] | None = None,
-) -> str:
-    """The user message: description, facts, dependency results and missing ones, context.
-
-    Handed-over context is introduced by who handed it over and why, and named by
-    ``context_type`` when given.
-    """
-    parts = [f"Task {task.task_id}: {task.description}"]
-    if facts:
-        recalled = [{"about": f.key, "fact": f.value} for f in facts]
-        parts.append(
-            "Facts you recorded in earlier workflows, best match first (JSON):\n"
-            + json.dumps(recalled, ensure_ascii=False)
-        )
-    if task.inputs:
-        parts.append("Results of the tasks this one depends on (JSON):\n" + json.dumps(task.inputs))
-    if task.missing:
-        parts.append(
-            "Results missing (optional tasks that did not complete; work without them, "
-            "and say what is missing) (JSON):\n" + json.dumps(task.missing)
-        )
-    if task.handed_over_by:
-        reason = f" because: {task.handoff_reason}" if task.handoff_reason else ""
-        parts.append(f"Agent {task.handed_over_by!r} handed this task over to you{reason}")
-    context = task.handed_over()
-    if context:
-        kind = f" ({context_type.__name__})" if context_type is not None else ""
-        parts.append(f"Context handed over to you{kind} (JSON):\n" + json.dumps(context))
-    return "\n\n".join(parts)
-
-
-def response_format(model: type[pydantic.BaseModel]) -> dict[str, Any]:
-    """The Chat Completions ``response_format`` asking for JSON valid against ``model``."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": model.__name__, "schema": model.model_json_schema()},
-    }

@@ -8,7 +8,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import openai
 import pydantic
 from opentelemetry.trace import SpanKind
 
@@ -20,8 +19,10 @@ from actors._orchestration.result import TaskStatus, WorkflowResult
 from bus import Telemetry, TokenUsage
 
 from .cancellation import Cancellation
-from .chat import DEFAULT_MODEL_RETRIES, chat, with_retries
-from .llm_agent import response_format
+from .chat import DEFAULT_MODEL_RETRIES, chat
+from .client import Client, with_retries
+from .endpoints import Endpoints
+from .model_settings import ModelSettings
 
 __all__ = ["Planner"]
 
@@ -53,12 +54,14 @@ above."""
 class Planner:
     """Turns a request into a validated :class:`Plan` with one model.
 
-    The model is asked for JSON against the ``Plan`` schema (``response_format``). A
-    reply that is not valid JSON, fails the schema, names an unknown agent or has a
-    cycle is sent back with the error, up to ``max_attempts`` model calls in all.
+    The model is asked for JSON against the ``Plan`` schema (``response_format``
+    ``json_schema``; on a server that refuses it, ``json_object`` or plain text with the
+    schema in the prompt, as :class:`LLMAgent` does). A reply that is not valid JSON,
+    fails the schema, names an unknown agent or has a cycle is sent back with the
+    error, up to ``max_attempts`` model calls in all.
 
     Args:
-        client: An ``openai.OpenAI`` client.
+        client: An ``openai.OpenAI`` or ``openai.AsyncOpenAI`` client.
         model: Model name.
         agents: Declared agents: name → what it does (shown to the model).
         max_attempts: Model calls at most (≥ 1).
@@ -67,6 +70,11 @@ class Planner:
             the client's own.
         telemetry: Where the ``plan`` span and token usage metric go; ``None`` uses the
             global providers.
+        settings: Request options of its model calls (see :class:`ModelSettings`;
+            ``tool_choice`` and ``parallel_tool_calls`` are not sent: it offers no
+            tools); :meth:`plan` and :meth:`replan` take an override per call.
+        endpoints: What endpoints accept (see :class:`actors.Endpoints`); the
+            process's by default.
 
     Raises:
         ConfigurationError: ``max_retries`` < 0.
@@ -74,15 +82,19 @@ class Planner:
 
     def __init__(
         self,
-        client: openai.OpenAI,
+        client: Client,
         model: str,
         agents: Mapping[str, str],
         *,
         max_attempts: int = 3,
         max_retries: int | None = DEFAULT_MODEL_RETRIES,
         telemetry: Telemetry | None = None,
+        settings: ModelSettings | None = None,
+        endpoints: Endpoints | None = None,
     ) -> None:
         self.client = with_retries(client, max_retries)
+        self.settings = settings if settings is not None else ModelSettings()
+        self.endpoints = endpoints
         self.model = model
         self.agents = dict(agents)
         self.max_attempts = max(1, max_attempts)
@@ -98,6 +110,7 @@ class Planner:
         *,
         timeout: float | None = None,
         cancellation: Cancellation | None = None,
+        settings: ModelSettings | None = None,
     ) -> Plan:
         """Plan ``request``.
 
@@ -108,6 +121,7 @@ class Planner:
             cancellation: Stops planning when cancelled (checked before every model
                 call; a call in flight is abandoned at once); one with ``timeout`` as
                 its deadline by default.
+            settings: Options replacing the planner's for this call (those it sets).
 
         Returns:
             A plan that passed :meth:`Plan.check` against the agents. Tokens spent are
@@ -120,7 +134,7 @@ class Planner:
             TaskError: A model call failed (see :func:`chat`).
             TaskCancelled: ``timeout`` passed or ``cancellation`` was cancelled.
         """
-        return self._plan(request, (), timeout, cancellation)
+        return self._plan(request, (), timeout, cancellation, settings)
 
     def replan(
         self,
@@ -130,6 +144,7 @@ class Planner:
         *,
         timeout: float | None = None,
         cancellation: Cancellation | None = None,
+        settings: ModelSettings | None = None,
     ) -> Plan:
         """Plan the work ``plan`` left undone, keeping what its workflow completed.
 
@@ -145,6 +160,7 @@ class Planner:
             result: Its workflow's result.
             timeout: As for :meth:`plan`.
             cancellation: As for :meth:`plan`.
+            settings: As for :meth:`plan`.
 
         Returns:
             The new plan; :attr:`spent` holds what this call spent.
@@ -183,7 +199,7 @@ class Planner:
             completed=json.dumps(completed, ensure_ascii=False),
             undone=json.dumps(undone, ensure_ascii=False),
         )
-        return self._plan(prompt, kept, timeout, cancellation)
+        return self._plan(prompt, kept, timeout, cancellation, settings)
 
     def _plan(
         self,
@@ -191,6 +207,7 @@ class Planner:
         kept: tuple[Task, ...],
         timeout: float | None,
         cancellation: Cancellation | None,
+        settings: ModelSettings | None,
     ) -> Plan:
         """Ask for a plan of ``request``; the answer's tasks come after ``kept``."""
         if cancellation is None:
@@ -222,7 +239,9 @@ class Planner:
                     agent="planner",
                     instruments=self._instruments,
                     cancellation=cancellation,
-                    response_format=response_format(Plan),
+                    settings=self.settings.merged(settings),
+                    output_type=Plan,
+                    endpoints=self.endpoints,
                 )
                 self.usage = self.usage + usage
                 self.spent = {self.model: self.spent.get(self.model, TokenUsage()) + usage}

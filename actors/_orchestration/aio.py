@@ -163,8 +163,9 @@ class AsyncRuns:
         """Start ``plan`` and iterate its events as they happen (``for`` / ``async for``).
 
         Yields the workflow's events of ``types`` (by default :data:`STREAMED`: task
-        started, handoff, approval requested and decided, task completed, failed and
-        finished, workflow finished), then stops; ``.result`` is then its result.
+        started, progress (an ``LLMAgent(stream=True)``'s tokens), handoff, approval
+        requested and decided, task completed, failed and finished, workflow
+        finished), then stops; ``.result`` is then its result.
         Past ``timeout`` seconds the workflow is cancelled (see :class:`WorkflowStream`).
 
         Raises:

@@ -26,6 +26,7 @@ from memory import EventLog, MemoryStore
 
 from .handoffs import Handoffs
 from .identity import Rejections, Verdict, attempt_token_of, verdict
+from .membership import Backlog, Join, Leave, Membership
 from .policies import Limits, RetryPolicy
 from .prices import DEFAULT_PRICES, Prices
 from .remote import ORCHESTRATOR_INBOX
@@ -51,7 +52,7 @@ __all__ = ["Orchestrator"]
 logger = logging.getLogger(__name__)
 
 
-class Orchestrator(Resumption, Handoffs):
+class Orchestrator(Resumption, Handoffs, Membership):
     """Runs plans: dispatches every ready task, collects outcomes, retries, resolves.
 
     For each submitted :class:`Plan` it publishes a :class:`bus.TaskStarted` for every
@@ -128,7 +129,13 @@ class Orchestrator(Resumption, Handoffs):
         self.agents = frozenset(agents)
         self.handoffs = {k: frozenset(v) for k, v in (handoffs or {}).items()}
         self._router = AgentRouter(list(agents), capabilities, self.retry.circuit_breaker)
-        self._waiting_room = WaitingRoom(self._router, self.limits.max_in_flight)
+        self._waiting_room = WaitingRoom(
+            self._router,
+            self.limits.max_in_flight,
+            lambda target, seconds: self._metrics.queue_wait.record(
+                seconds, {"actorchestra.target": target}
+            ),
+        )
         self._stuck = {}
         self._workflows = {}
         self._rng = random.Random()
@@ -157,6 +164,8 @@ class Orchestrator(Resumption, Handoffs):
             except Exception as exc:  # contained to that workflow
                 self._contain(exc, message=message)
             return None
+        if isinstance(message, Join | Leave | Backlog):
+            return self._membership(message)
         if isinstance(message, CancelAll):
             for running in list(self._workflows.values()):
                 try:

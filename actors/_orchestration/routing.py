@@ -55,8 +55,12 @@ class AgentRouter:
                     msg = f"Capability {cap!r} has the name of an agent; rename one of them."
                     raise ConfigurationError(msg)
                 self._by_capability.setdefault(cap, []).append(agent)
-        # Agents sharing a capability with an agent, in declaration order.
-        self._fallbacks: dict[str, tuple[str, ...]] = {
+        self._fallbacks: dict[str, tuple[str, ...]] = {}
+        self._index_fallbacks()
+
+    def _index_fallbacks(self) -> None:
+        """Agents sharing a capability with an agent, in declaration order."""
+        self._fallbacks = {
             agent: tuple(
                 a
                 for a in self.agents
@@ -65,10 +69,57 @@ class AgentRouter:
             for agent, caps in self._capabilities.items()
         }
 
+    def join(self, agent: str, capabilities: Collection[str]) -> None:
+        """Add ``agent`` (a new pool member, say), with ``capabilities``, to the candidates.
+
+        Raises:
+            ConfigurationError: The name is taken, or a capability is an agent's name.
+        """
+        caps = frozenset(capabilities)
+        if agent in self._health or agent in self._by_capability:
+            msg = f"An agent or capability named {agent!r} is routed to already."
+            raise ConfigurationError(msg)
+        clash = sorted(caps & self._health.keys())
+        if clash:
+            msg = f"Capabilities {clash} of {agent!r} have the names of agents; rename them."
+            raise ConfigurationError(msg)
+        self.agents = (*self.agents, agent)
+        self._health[agent] = AgentHealth()
+        if caps:
+            self._capabilities[agent] = caps
+        for cap in sorted(caps):
+            self._by_capability.setdefault(cap, []).append(agent)
+        self._index_fallbacks()
+
+    def leave(self, agent: str) -> bool:
+        """Remove ``agent`` if it runs nothing (no attempt in flight or given up on).
+
+        Returns:
+            Whether it was removed: after that, no attempt is routed to it.
+        """
+        health = self._health.get(agent)
+        if health is None or health.in_flight or health.stuck:
+            return False
+        del self._health[agent]
+        self.agents = tuple(a for a in self.agents if a != agent)
+        for cap in self._capabilities.pop(agent, frozenset()):
+            members = self._by_capability[cap]
+            members.remove(agent)
+            if not members:
+                del self._by_capability[cap]
+        self._index_fallbacks()
+        return True
+
     @property
     def names(self) -> frozenset[str]:
         """Everything a task may name: agents and capabilities."""
         return frozenset(self._health) | frozenset(self._by_capability)
+
+    def members(self, target: str) -> tuple[str, ...]:
+        """The agents with capability ``target``, or agent ``target`` alone; ``()``: none."""
+        if target in self._by_capability:
+            return tuple(self._by_capability[target])
+        return (target,) if target in self._health else ()
 
     def in_flight(self, agent: str) -> int:
         """Attempts running on ``agent`` now."""

@@ -18,6 +18,7 @@ from bus import (
     TaskCompleted,
     TaskFailed,
     TaskFinished,
+    TaskProgress,
     TaskStarted,
     WorkflowFinished,
 )
@@ -30,6 +31,7 @@ __all__ = ["STREAMED", "WorkflowStream"]
 
 STREAMED: tuple[type[Event], ...] = (
     TaskStarted,
+    TaskProgress,
     Handoff,
     ApprovalRequested,
     ApprovalDecided,

@@ -22,6 +22,7 @@ from .aio import AsyncRuns
 from .orchestrator import Orchestrator
 from .plan import Plan
 from .policies import Limits, RetryPolicy
+from .pool import AgentPool
 from .prices import Prices
 from .remote import AGENT_INBOX, RemoteAgent, Transport
 from .replan import Replan
@@ -47,7 +48,9 @@ class Team(AsyncRuns):
     Args:
         agents: Child specs of the agents (see :meth:`Agent.child_spec`), in start order,
             and :class:`RemoteAgent` entries for agents served by other processes
-            (:class:`actors.worker.Worker`), reached through ``transport``.
+            (:class:`actors.worker.Worker`), reached through ``transport``, and
+            :class:`AgentPool` entries (elastic pools, which tasks name by the pool's
+            name).
         bus: The bus the agents were given; if ``None``, ``transport.bus()`` with a
             transport, else a new one reporting to ``telemetry``.
         transport: How remote agents are reached (e.g. :class:`bus.NatsTransport`);
@@ -87,7 +90,7 @@ class Team(AsyncRuns):
 
     def __init__(
         self,
-        agents: Sequence[ChildSpec | RemoteAgent],
+        agents: Sequence[ChildSpec | RemoteAgent | AgentPool],
         *,
         bus: EventBus | None = None,
         handoffs: Mapping[str, Collection[str]] | None = None,
@@ -105,11 +108,13 @@ class Team(AsyncRuns):
             msg = "A Team needs at least one agent child spec."
             raise ConfigurationError(msg)
         remote = [a for a in agents if isinstance(a, RemoteAgent)]
-        local = [a for a in agents if not isinstance(a, RemoteAgent)]
+        pools = [a for a in agents if isinstance(a, AgentPool)]
+        local = [a for a in agents if isinstance(a, ChildSpec)]
         if remote and transport is None:
             msg = "A Team with RemoteAgent entries needs a transport= to reach them."
             raise ConfigurationError(msg)
-        names = {spec.id for spec in local} | {agent.name for agent in remote}
+        first = {p.member(n): p.name for p in pools for n in range(1, p.min_size + 1)}
+        names = {spec.id for spec in local} | {agent.name for agent in remote} | first.keys()
         for source, targets in (handoffs or {}).items():
             unknown = sorted(({source} | set(targets)) - names)
             if unknown:
@@ -127,6 +132,8 @@ class Team(AsyncRuns):
         self.agents |= {agent.name: agent.description for agent in remote}
         capabilities = {s.id: s.capabilities for s in local if s.capabilities}
         capabilities |= {a.name: frozenset(a.capabilities) for a in remote if a.capabilities}
+        capabilities |= {member: frozenset({pool}) for member, pool in first.items()}
+        self.agents |= {pool.name: pool.description for pool in pools}
         self._names = frozenset(self.agents).union(*capabilities.values())
         self.name = name
         self.telemetry = telemetry = telemetry if telemetry is not None else bus.telemetry
@@ -165,7 +172,14 @@ class Team(AsyncRuns):
             transport.provision([agent.name for agent in remote])
         self._triggers: dict[str, Trigger[Event]] = {}
         self.supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(
-            name=name, bus=b, children=[orchestrator, agents_sup], telemetry=telemetry
+            name=name,
+            bus=b,
+            children=[
+                orchestrator,
+                agents_sup,
+                *(spec for p in pools for spec in p.child_specs(b, telemetry, "orchestrator")),
+            ],
+            telemetry=telemetry,
         )
         if transport is not None:
             transport.serve(["orchestrator"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from .routing import AgentRouter
 from .workflow_state import TaskRun, Workflow
@@ -22,13 +23,20 @@ class WaitingRoom:
     Args:
         router: Whose agents' load decides which targets have room.
         max_in_flight: Attempts in flight per agent, at most; ``None`` for no limit.
+        waited: Told each leaving task's target and the seconds it waited.
     """
 
-    def __init__(self, router: AgentRouter, max_in_flight: int | None) -> None:
+    def __init__(
+        self,
+        router: AgentRouter,
+        max_in_flight: int | None,
+        waited: Callable[[str, float], object] | None = None,
+    ) -> None:
         self._router = router
         self._limit = max_in_flight
-        # By target: heaps of (-priority, arrival, workflow, task id).
-        self._heaps: dict[str, list[tuple[int, int, Workflow, str]]] = {}
+        self._waited = waited
+        # By target: heaps of (-priority, arrival, since (monotonic s), workflow, task id).
+        self._heaps: dict[str, list[tuple[int, int, float, Workflow, str]]] = {}
         self._arrivals = itertools.count()
 
     def __bool__(self) -> bool:
@@ -41,7 +49,7 @@ class WaitingRoom:
 
     def add(self, wf: Workflow, run: TaskRun) -> None:
         """Let ``run`` wait for room on an agent of its target."""
-        entry = (-run.task.priority, next(self._arrivals), wf, run.task.id)
+        entry = (-run.task.priority, next(self._arrivals), time.monotonic(), wf, run.task.id)
         heapq.heappush(self._heaps.setdefault(run.target, []), entry)
 
     def leaving(self) -> Iterator[tuple[Workflow, str]]:
@@ -53,7 +61,16 @@ class WaitingRoom:
         """
         for target, heap in list(self._heaps.items()):
             while heap and self.has_room(target):
-                _, _, wf, task_id = heapq.heappop(heap)
+                _, _, since, wf, task_id = heapq.heappop(heap)
+                if self._waited is not None:
+                    self._waited(target, time.monotonic() - since)
                 yield wf, task_id
             if not heap:
                 del self._heaps[target]
+
+    def backlog(self, target: str) -> tuple[int, float]:
+        """Tasks waiting for ``target``, and the seconds the longest-waiting one has."""
+        heap = self._heaps.get(target)
+        if not heap:
+            return 0, 0.0
+        return len(heap), time.monotonic() - min(entry[2] for entry in heap)

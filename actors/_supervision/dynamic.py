@@ -6,7 +6,7 @@ It plays OTP's ``simple_one_for_one`` role (Elixir's ``DynamicSupervisor``): age
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,8 @@ class DynamicSupervisor(Supervisor):
         name: The supervisor's name; generated instance ids are ``<name>.<n>``.
         bus: The bus.
         template: Builds the child spec of an instance from its id.
+        children: Instances to start with, started as a :class:`Supervisor` starts its
+            children (they count toward ``max_children``).
         max_children: At most this many instances at once; ``None`` for no limit.
         max_restarts: Restart intensity: restarts allowed within ``period``.
         period: Restart intensity window, in seconds.
@@ -57,6 +59,7 @@ class DynamicSupervisor(Supervisor):
         name: str,
         bus: EventBus,
         template: Callable[[str], ChildSpec],
+        children: Sequence[ChildSpec] = (),
         max_children: int | None = None,
         max_restarts: int = 3,
         period: float = 5.0,
@@ -65,6 +68,7 @@ class DynamicSupervisor(Supervisor):
         super().__init__(
             name=name,
             bus=bus,
+            children=children,
             strategy=RestartStrategy.ONE_FOR_ONE,
             max_restarts=max_restarts,
             period=period,

@@ -2,7 +2,8 @@
 
 * :class:`FakeLLMServer` — an OpenAI-compatible HTTP server on 127.0.0.1 with scripted
   replies, so tests (and the offline examples) use the real ``openai`` client over real
-  HTTP without a paid endpoint.
+  HTTP without a paid endpoint; it streams (SSE), lists its model (``/v1/models``), and
+  can act like a server that takes less (:meth:`FakeLLMServer.llama_cpp_like`).
 * :class:`EventRecorder` — captures every event of a run.
 * :func:`check_protocol` — checks a recorded run against the protocol invariants.
 * :class:`FaultyAgent` and :class:`Faults` — seeded fault injection into agents.

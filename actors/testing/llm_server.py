@@ -8,13 +8,14 @@ import logging
 import socket
 import sys
 import threading
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
+
+from .llm_wire import ALL_RESPONSE_FORMATS, completion, model_list, refusal, sse_chunks
 
 if TYPE_CHECKING:
     import openai
@@ -33,12 +34,14 @@ class Reply:
         tool_calls: ``(tool name, arguments)`` pairs; arguments are a dict (sent as
             JSON) or raw text (sent as is, e.g. to test malformed JSON).
         status: HTTP status; other than 200, an OpenAI-style error body is sent.
+        error_message: The error body's message (``injected HTTP <status>`` if empty).
         retry_after: Seconds for a ``Retry-After`` header (with 429 or 503).
         delay: Seconds the server waits before answering (past the client's timeout,
             the client sees a timeout).
         drop: Close the connection without answering.
         cached_tokens: Prompt tokens the reply's ``usage`` reports as read from the
             prompt cache (``prompt_tokens_details.cached_tokens``, at most the prompt's).
+        chunk_delay: Seconds between two chunks of a streamed answer.
     """
 
     content: str | None = None
@@ -48,11 +51,13 @@ class Reply:
     delay: float = 0.0
     drop: bool = False
     cached_tokens: int = 0
+    chunk_delay: float = 0.0
+    error_message: str = ""
 
     @classmethod
-    def error(cls, status: int, retry_after: float | None = None) -> Reply:
+    def error(cls, status: int, retry_after: float | None = None, message: str = "") -> Reply:
         """An HTTP error, e.g. ``Reply.error(429, retry_after=0.2)`` or ``Reply.error(500)``."""
-        return cls(status=status, retry_after=retry_after)
+        return cls(status=status, retry_after=retry_after, error_message=message)
 
     @classmethod
     def dropped(cls) -> Reply:
@@ -89,25 +94,38 @@ Responder = Callable[[dict[str, Any]], Reply]
 """Turns a decoded Chat Completions request body into the reply; runs in a server thread."""
 
 
-def _tokens(text: str) -> int:
-    return max(1, len(text) // 4)
-
-
 class FakeLLMServer:
     """An OpenAI-compatible HTTP server on 127.0.0.1, for offline runs and tests.
 
     It answers ``POST /v1/chat/completions`` with the reply its responder gives for
     each request body (or the next of a fixed list of replies), including
     ``tool_calls``, ``finish_reason`` and a deterministic ``usage`` (about 4 characters
-    per token). Every request body is recorded in :attr:`requests`. A responder that
-    raises yields HTTP 500 with an OpenAI-style error body. Start it with ``with`` or
-    :meth:`start`; it binds a free port unless given one.
+    per token); with ``"stream": true``, as server-sent events (``text/event-stream``
+    of ``chat.completion.chunk`` objects, a usage chunk when ``stream_options`` asks,
+    then ``data: [DONE]``; see :func:`~actors.testing.llm_wire.sse_chunks`). It answers
+    ``GET /v1/models`` with its one model. Every request body is recorded in
+    :attr:`requests`. A responder that raises yields HTTP 500 with an OpenAI-style
+    error body. Start it with ``with`` or :meth:`start`; it binds a free port unless
+    given one.
+
+    To act like a server that takes less than OpenAI's API (:meth:`llama_cpp_like`), it
+    refuses with HTTP 400, before asking the responder (so the refused request is
+    recorded but uses no reply), a request whose ``response_format`` type is not in
+    ``response_formats``, one offering tools when ``tools`` is false, and with
+    ``strict_messages`` one whose messages have a field outside the wire shape of
+    OpenAI's API reference or lack ``content``.
 
     Args:
         responder: A :data:`Responder`, or a sequence of replies given in turn (an
             exhausted script answers 500).
         model: The model name reported in responses.
         port: TCP port on 127.0.0.1; ``0`` picks a free one.
+        response_formats: The ``response_format`` types it takes (all three by
+            default; llama.cpp's server: ``("text", "json_object")``).
+        tools: Whether it takes requests offering tools (llama.cpp's server without
+            ``--jinja`` does not).
+        strict_messages: Refuse messages with fields it does not know, or no
+            ``content``.
 
     Example:
         >>> with FakeLLMServer([Reply.text("hello")]) as server:
@@ -118,8 +136,18 @@ class FakeLLMServer:
     """
 
     def __init__(
-        self, responder: Responder | Sequence[Reply], *, model: str = "fake-model", port: int = 0
+        self,
+        responder: Responder | Sequence[Reply],
+        *,
+        model: str = "fake-model",
+        port: int = 0,
+        response_formats: Collection[str] = ALL_RESPONSE_FORMATS,
+        tools: bool = True,
+        strict_messages: bool = False,
     ) -> None:
+        self.response_formats = tuple(response_formats)
+        self.tools = tools
+        self.strict_messages = strict_messages
         if callable(responder):
             self._responder: Responder = responder
         else:
@@ -141,6 +169,19 @@ class FakeLLMServer:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._clients: list[openai.OpenAI] = []
+
+    @classmethod
+    def llama_cpp_like(cls, responder: Responder | Sequence[Reply], **kwargs: Any) -> Self:  # noqa: ANN401
+        """A server that takes what llama.cpp's ``llama-server`` takes, no more.
+
+        ``response_format`` of type ``text`` or ``json_object`` only (its older builds;
+        newer ones take ``json_schema`` too), and only messages in the plain wire shape
+        with ``content`` present (its chat templates read it). ``kwargs`` as for the
+        constructor.
+        """
+        kwargs.setdefault("response_formats", ("text", "json_object"))
+        kwargs.setdefault("strict_messages", True)
+        return cls(responder, **kwargs)
 
     @property
     def base_url(self) -> str:
@@ -201,47 +242,16 @@ class FakeLLMServer:
 
     def completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         """Build the chat.completion response that carries ``reply``."""
-        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
-        out_text = reply.content or ""
-        if reply.tool_calls:
-            calls = []
-            for name, args in reply.tool_calls:
-                arguments = args if isinstance(args, str) else json.dumps(args)
-                out_text += name + arguments
-                calls.append(
-                    {
-                        "id": f"call_{uuid.uuid4().hex[:12]}",
-                        "type": "function",
-                        "function": {"name": name, "arguments": arguments},
-                    }
-                )
-            message["tool_calls"] = calls
-        prompt = _tokens(json.dumps(body.get("messages", [])))
-        completion = _tokens(out_text)
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body.get("model") or self.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
-                    "logprobs": None,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-                **(
-                    {"prompt_tokens_details": {"cached_tokens": min(reply.cached_tokens, prompt)}}
-                    if reply.cached_tokens
-                    else {}
-                ),
-            },
-        }
+        return completion(body, reply, self.model)
+
+    def refusal(self, body: dict[str, Any]) -> str | None:
+        """Why this server refuses ``body`` (an HTTP 400), given its limits; ``None``."""
+        return refusal(
+            body,
+            response_formats=self.response_formats,
+            tools=self.tools,
+            strict_messages=self.strict_messages,
+        )
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -249,6 +259,15 @@ class FakeLLMServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
+
+            def do_GET(self) -> None:
+                path = self.path.rstrip("/")
+                if path == "/v1/models":
+                    self._send(HTTPStatus.OK, model_list(server.model))
+                elif path == f"/v1/models/{server.model}":
+                    self._send(HTTPStatus.OK, model_list(server.model)["data"][0])
+                else:
+                    self._send(HTTPStatus.NOT_FOUND, _error(f"no route {self.path}"))
 
             def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/v1/chat/completions":
@@ -259,6 +278,15 @@ class FakeLLMServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except json.JSONDecodeError as exc:
                     self._send(HTTPStatus.BAD_REQUEST, _error(f"invalid JSON: {exc}"))
+                    return
+                refused = server.refusal(body)
+                if refused is not None:
+                    with server._lock:
+                        server.requests.append(body)
+                    error = {
+                        "error": {"code": 400, "message": refused, "type": "invalid_request_error"}
+                    }
+                    self._send(HTTPStatus.BAD_REQUEST, error)
                     return
                 try:
                     reply = server.reply(body)
@@ -279,10 +307,32 @@ class FakeLLMServer:
                     if reply.retry_after is not None:
                         headers["Retry-After"] = f"{reply.retry_after:g}"
                         headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
-                    error = _error(f"injected HTTP {reply.status}")
+                    error = _error(reply.error_message or f"injected HTTP {reply.status}")
                     self._send(HTTPStatus(reply.status), error, headers)
                     return
+                if body.get("stream"):
+                    self._stream(body, reply)
+                    return
                 self._send(HTTPStatus.OK, response)
+
+            def _stream(self, body: dict[str, Any], reply: Reply) -> None:
+                """Send ``reply`` as server-sent events, in HTTP/1.1 chunks."""
+                try:
+                    self.send_response(HTTPStatus.OK)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-cache")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    events = [json.dumps(c) for c in sse_chunks(body, reply, server.model)]
+                    for data in [*events, "[DONE]"]:
+                        payload = f"data: {data}\n\n".encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+                        self.wfile.flush()
+                        if reply.chunk_delay > 0:
+                            server._stopped.wait(reply.chunk_delay)
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:  # the client gave up (closed the stream)
+                    self.close_connection = True
 
             def _send(
                 self,

@@ -9,6 +9,7 @@ from pydantic import JsonValue
 
 from actors._orchestration.plan import Plan, Task
 from bus import (
+    AgentJoined,
     ApprovalDecided,
     Event,
     EventRejected,
@@ -77,7 +78,8 @@ def check_protocol(events: Iterable[Event]) -> None:
        while the condition is false on the completed dependencies' results; none
        after the task itself finished.
     3. **Bounds** — no attempt number above the task's ``max_attempts``.
-    4. **Static graph and identity** — every ``TaskStarted`` names a declared agent.
+    4. **Static graph and identity** — every ``TaskStarted`` names a declared agent
+       (one of its ``WorkflowStarted``'s, or one that joined since: ``AgentJoined``).
        An outcome counts only with the ``attempt_token`` of the dispatch it answers
        (its task's last ``TaskStarted``, same attempt): a task finished as completed
        had such a ``TaskCompleted``; one failed by its agent (kind ``error``) such a
@@ -99,6 +101,10 @@ def check_protocol(events: Iterable[Event]) -> None:
     """
     runs: dict[str, _Run] = {}
     for event in events:
+        if isinstance(event, AgentJoined):
+            for started in runs.values():
+                started.agents |= {event.agent}
+            continue
         if isinstance(event, WorkflowStarted):
             plan = Plan.model_validate(event.plan)
             runs[event.workflow_id] = _Run(

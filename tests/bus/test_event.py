@@ -26,6 +26,7 @@ from bus import (
     TaskCompleted,
     TaskFailed,
     TaskFinished,
+    TaskProgress,
     TaskStarted,
     TokenUsage,
     WorkflowFinished,
@@ -101,6 +102,14 @@ events = st.one_of(
         fatal=st.booleans(),
     ),
     st.builds(ApprovalRequested, agent=st.text(), description=st.text()),
+    st.builds(
+        TaskProgress,
+        agent=names,
+        model_call=st.integers(1, 15),
+        sequence=st.integers(0, 10**6),
+        text=st.text(),
+        chunks=st.integers(0, 10**6),
+    ),
     st.builds(ApprovalDecided, approved=st.booleans(), by=st.text(), reason=st.text()),
     st.builds(
         EventRejected,
