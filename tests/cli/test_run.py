@@ -258,5 +258,7 @@ def test_a_factory_may_be_a_context_manager_starting_what_the_team_needs(
 ) -> None:
     proc = cli("run", str(plan_file), "--team", "tests.cli.teams:llm_team", "--workflow-id", "w1")
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"d +completed +attempt 1  right +\d+\.\d\ds  [1-9]\d* tokens$", proc.stdout, re.M)
+    assert re.search(
+        r"d +completed +attempt 1  right +\d+\.\d\ds  [1-9]\d* tokens$", proc.stdout, re.M
+    )
     assert "answer: ok" in proc.stdout
