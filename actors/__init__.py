@@ -29,6 +29,7 @@ from ._agents.handoff_edge import HandoffEdge as HandoffEdge
 from ._agents.idempotency_keys import idempotency_key as idempotency_key
 from ._agents.model_settings import ModelSettings as ModelSettings
 from ._agents.model_settings import TaskSettings as TaskSettings
+from ._agents.offer import Offer as Offer
 from ._agents.review import Review as Review
 from ._agents.review import ReviewResult as ReviewResult
 from ._agents.review import ReviewRound as ReviewRound
@@ -54,6 +55,7 @@ from ._errors import WorkflowTimeout as WorkflowTimeout
 from ._orchestration.budget import Budget as Budget
 from ._orchestration.circuit_breaker import CircuitBreaker as CircuitBreaker
 from ._orchestration.condition import Condition as Condition
+from ._orchestration.contract_net import ContractNet as ContractNet
 from ._orchestration.plan import Plan as Plan
 from ._orchestration.plan import Task as Task
 from ._orchestration.policies import Limits as Limits
@@ -135,6 +137,7 @@ __all__ = [
     "Condition",
     "ConfigurationError",
     "ContainedBaseException",
+    "ContractNet",
     "DynamicSupervisor",
     "Endpoints",
     "HandoffEdge",
@@ -145,6 +148,7 @@ __all__ = [
     "ModelPrice",
     "ModelSettings",
     "NotJSONError",
+    "Offer",
     "OperationalError",
     "OutputMode",
     "Plan",

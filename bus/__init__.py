@@ -18,6 +18,9 @@ from actorchestra._shadowing import ShadowedPackageError as ShadowedPackageError
 from ._any_event import AnyEvent as AnyEvent
 from ._bus import BusStatistics as BusStatistics
 from ._bus import EventBus as EventBus
+from ._contract_net_events import Award as Award
+from ._contract_net_events import Bid as Bid
+from ._contract_net_events import CallForProposals as CallForProposals
 from ._errors import ActorchestraError as ActorchestraError
 from ._errors import BusClosedError as BusClosedError
 from ._errors import BusError as BusError
@@ -73,9 +76,12 @@ __all__ = [
     "AnyEvent",
     "ApprovalDecided",
     "ApprovalRequested",
+    "Award",
+    "Bid",
     "BusClosedError",
     "BusError",
     "BusStatistics",
+    "CallForProposals",
     "CancelRequested",
     "ChildCrashed",
     "ChildRestarted",

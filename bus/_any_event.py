@@ -6,8 +6,10 @@ from typing import Annotated
 
 from pydantic import Field
 
+from ._contract_net_events import Award, Bid, CallForProposals
 from ._event import DeadLetter
 from ._external_event import ExternalEvent
+from ._membership_events import AgentJoined, AgentLeft
 from ._supervision_events import (
     ActorTerminated,
     ChildCrashed,
@@ -34,6 +36,9 @@ __all__ = ["AnyEvent"]
 AnyEvent = Annotated[
     TaskStarted
     | CancelRequested
+    | CallForProposals
+    | Bid
+    | Award
     | TaskProgress
     | ApprovalRequested
     | ApprovalDecided
@@ -52,6 +57,8 @@ AnyEvent = Annotated[
     | ChildCrashed
     | ChildRestarted
     | SupervisorEscalated
+    | AgentJoined
+    | AgentLeft
     | ExternalEvent,
     Field(discriminator="type"),
 ]

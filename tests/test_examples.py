@@ -113,3 +113,19 @@ def test_elastic_pool_grows_to_eight_and_back_to_one() -> None:
     sizes = [int(s) for s in re.findall(r"size (\d+)$", proc.stdout, re.MULTILINE)]
     assert max(sizes) == 8 and sizes[-1] == 1
     assert proc.stdout.rstrip().endswith("members that worked: 8; final size: 1")
+
+
+def test_contract_net_awards_sections_to_the_best_free_bidder() -> None:
+    proc = run_example(example=ROOT / "examples" / "contract_net.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "financial  -> ada  (3 h, offers: 3)",
+        "legal      -> ben  (20 h, offers: 2)",
+        "hr         -> dee  (2 h, offers: 2)",
+        "market     -> dee  (3 h, offers: 2)",
+        "tax        -> ada  (4 h, offers: 2)",  # ben, the cheapest, is busy: its bid is late
+        "risk       -> cy   (5 h, offers: 2)",
+        "report     -> cy   (3 h, offers: 1)",
+        "late bids ignored: 1",
+        "report: completed, report section by cy",
+    ]

@@ -18,6 +18,7 @@ from actors._orchestration.identity import same_token
 from actors._supervision.child_spec import ChildSpec, RestartPolicy
 from bus import (
     BusClosedError,
+    CallForProposals,
     CancelRequested,
     Event,
     EventBus,
@@ -33,6 +34,7 @@ from .cancellation import Cancellation
 from .idempotency_keys import (
     default_idempotency_store,
 )
+from .offer import Offer, answer
 from .task_context import TaskContext
 
 __all__ = ["Agent", "HandoffTo"]
@@ -118,6 +120,7 @@ class Agent(Actor):
             idempotency if idempotency is not None else default_idempotency_store(bus)
         )
         bus.subscribe(TaskStarted, name, recipient=name)
+        bus.subscribe(CallForProposals, name, recipient=name)
         # Cancellation bypasses the mailbox, which is busy with the attempt to cancel.
         # The running attempt: (workflow, task, attempt), its token and its cancellation.
         self._attempt: tuple[tuple[str, str, int], str, Cancellation] | None = None
@@ -214,10 +217,29 @@ class Agent(Actor):
         """
         raise NotImplementedError
 
+    def bid(self, cfp: CallForProposals) -> Offer | None:
+        """Offer to run a contract-net call's attempt, or decline (``None``, the default).
+
+        Runs in this agent's thread, between its attempts (so a busy agent answers
+        late, and a bid after the call's ``deadline`` is ignored). It may block, only
+        as long as that; an exception it raises crashes the agent (its supervisor
+        restarts it) and it does not bid.
+
+        Args:
+            cfp: The call: the task's description, the deadline (seconds), the number
+                of candidates, and this agent's attempts in flight (``load``).
+
+        Returns:
+            An :class:`Offer` (its ``cost``, ``duration``, ``confidence``), or ``None``.
+        """
+        return None
+
     def on_event(self, event: Event) -> None:
-        """Run the task of a ``TaskStarted`` event; other events are ignored."""
+        """Run a ``TaskStarted``'s task; answer a ``CallForProposals``; ignore the rest."""
         if isinstance(event, TaskStarted):
             self._run(event)
+        elif isinstance(event, CallForProposals):
+            self._bus.publish(answer(self.name, event, self.bid(event)))
 
     def _cancel_requested(self, event: CancelRequested) -> None:
         """Cancel the attempt named by ``event`` if it is running here (publisher's thread).

@@ -11,6 +11,7 @@ from actors._errors import PlanValidationError, WorkflowError
 from actors._metrics import Instruments
 from bus import (
     ApprovalDecided,
+    Bid,
     ChildCrashed,
     DeadLetter,
     Event,
@@ -24,6 +25,7 @@ from bus import (
 )
 from memory import EventLog, MemoryStore
 
+from .contract_net import BiddingClosed, ContractNet, ContractNetting
 from .handoffs import Handoffs
 from .identity import Rejections, Verdict, attempt_token_of, verdict
 from .membership import Backlog, Join, Leave, Membership
@@ -51,8 +53,11 @@ __all__ = ["Orchestrator"]
 
 logger = logging.getLogger(__name__)
 
+_Timed = AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut | BiddingClosed
+_TIMED = (AttemptTimedOut, RetryDue, Cancel, ApprovalTimedOut, BiddingClosed)
 
-class Orchestrator(Resumption, Handoffs, Membership):
+
+class Orchestrator(Resumption, Handoffs, ContractNetting, Membership):
     """Runs plans: dispatches every ready task, collects outcomes, retries, resolves.
 
     For each submitted :class:`Plan` it publishes a :class:`bus.TaskStarted` for every
@@ -69,7 +74,9 @@ class Orchestrator(Resumption, Handoffs, Membership):
     * a decision from :func:`approve` (a message, never a bus event) opens or closes a
       task's approval gate, and is published as ``ApprovalDecided``
       (:mod:`~actors._orchestration.approvals`);
-    * no outcome within the attempt's timeout fails the attempt as ``timeout``.
+    * no outcome within the attempt's timeout fails the attempt as ``timeout``;
+    * ``Bid`` answers a contract-net call; the attempt is awarded once all candidates
+      answered or at the deadline (:mod:`~actors._orchestration.contract_net`).
 
     Each ``TaskStarted`` carries a new attempt token; an outcome (or a crash report, or
     a dead letter of the ``TaskStarted``) is applied only with the token of the attempt
@@ -104,6 +111,8 @@ class Orchestrator(Resumption, Handoffs, Membership):
             ``workflow:<id>``, see :meth:`Agent.note`) are discarded when it ends.
         prices: What tokens cost by model, for the results' ``cost`` and a dollar
             budget; :data:`DEFAULT_PRICES` by default.
+        contract_net: Route tasks by contract net (bids); ``None``: only tasks marked
+            ``routing="contract_net"``, with :class:`ContractNet`'s defaults.
     """
 
     def __init__(
@@ -120,8 +129,10 @@ class Orchestrator(Resumption, Handoffs, Membership):
         event_log: EventLog | None = None,
         memory: MemoryStore | None = None,
         prices: Prices | None = None,
+        contract_net: ContractNet | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
+        self.contract_net = contract_net
         self.prices = prices if prices is not None else DEFAULT_PRICES
         self._bus = bus
         self.retry = retry if retry is not None else RetryPolicy()
@@ -175,7 +186,7 @@ class Orchestrator(Resumption, Handoffs, Membership):
                 except Exception as exc:  # contained to that workflow
                     self._contain(exc, wf=running)
             return None
-        if isinstance(message, AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut | Decide):
+        if isinstance(message, (*_TIMED, Decide)):
             wf = self._workflows.get(message.workflow_id)
             if wf is None:
                 if isinstance(message, Decide):
@@ -195,10 +206,10 @@ class Orchestrator(Resumption, Handoffs, Membership):
             return None
         return super().on_message(message)
 
-    def _on_workflow_message(
-        self, wf: Workflow, message: AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut | Decide
-    ) -> None:
-        if isinstance(message, Cancel):
+    def _on_workflow_message(self, wf: Workflow, message: _Timed | Decide) -> None:
+        if isinstance(message, BiddingClosed):
+            self._bidding_closed(wf, message)
+        elif isinstance(message, Cancel):
             self._cancel(wf, message.reason)
         elif isinstance(message, Decide):
             self._decide(wf, message)
@@ -213,6 +224,9 @@ class Orchestrator(Resumption, Handoffs, Membership):
         """Route an outcome event to its workflow's task; reject forged ones."""
         if isinstance(event, ApprovalDecided):
             self._decision_published(event)
+            return
+        if isinstance(event, Bid):
+            self._on_bid(event)
             return
         if self._stuck and self._returned(event) and self._waiting_room:
             self._drain()  # an agent is free again: its waiting work goes first

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -41,6 +41,9 @@ class Task(BaseModel):
         needs_approval: When ready, the task waits for an approval (``ApprovalDecided``)
             before it starts; a rejection, or no decision within the team's
             ``Limits.approval_timeout``, fails it.
+        routing: How its attempts choose an agent: ``"direct"`` (least loaded),
+            ``"contract_net"`` (the candidates bid, see :class:`ContractNet`), ``None``
+            as the team says (its ``contract_net=``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,6 +58,7 @@ class Task(BaseModel):
     max_attempts: int = Field(default=3, ge=1, le=100)
     timeout: float | None = Field(default=None, gt=0)
     needs_approval: bool = False
+    routing: Literal["direct", "contract_net"] | None = None
 
 
 class Plan(BaseModel):

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from bus import (
     ApprovalDecided,
+    Bid,
+    CallForProposals,
     CancelRequested,
     ChildCrashed,
     DeadLetter,
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AGENT_INBOX", "ORCHESTRATOR_INBOX", "RemoteAgent", "Transport"]
 
-AGENT_INBOX: tuple[type[Event], ...] = (TaskStarted, CancelRequested)
+AGENT_INBOX: tuple[type[Event], ...] = (TaskStarted, CancelRequested, CallForProposals)
 """What an orchestrator sends an agent (addressed to the agent's name)."""
 
 ORCHESTRATOR_INBOX: tuple[type[Event], ...] = (
@@ -33,8 +35,9 @@ ORCHESTRATOR_INBOX: tuple[type[Event], ...] = (
     ChildCrashed,
     ApprovalDecided,
     DeadLetter,
+    Bid,
 )
-"""What an orchestrator takes: the outcomes of attempts, crashes, decisions, dead letters."""
+"""What an orchestrator takes: outcomes of attempts, crashes, decisions, dead letters, bids."""
 
 
 @dataclass(frozen=True, slots=True)

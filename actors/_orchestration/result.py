@@ -49,6 +49,8 @@ class TaskResult(BaseModel):
             ``error`` is empty, and for a skipped task.
         late_replies: Outcomes that arrived for an attempt already given up (timed out,
             superseded, cancelled); ignored, and counted here.
+        late_bids: Contract-net bids that came after their call closed (awarded, or an
+            earlier attempt's), twice, or from an agent not asked; ignored, counted here.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -67,6 +69,7 @@ class TaskResult(BaseModel):
     error: str = ""
     error_kind: FailureKind | None = None
     late_replies: int = 0
+    late_bids: int = 0
 
 
 class WorkflowResult(BaseModel):

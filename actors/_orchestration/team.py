@@ -6,7 +6,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from types import TracebackType
 from typing import Self, TypeVar, cast
 
 import pykka
@@ -19,6 +18,7 @@ from bus import Event, EventBus, Telemetry, TokenUsage
 from memory import MemoryStore
 
 from .aio import AsyncRuns
+from .contract_net import ContractNet
 from .orchestrator import Orchestrator
 from .plan import Plan
 from .policies import Limits, RetryPolicy
@@ -71,6 +71,8 @@ class Team(AsyncRuns):
             go; ``None`` uses the bus's (``bus.telemetry``). Agents take their own.
         memory: The agents' store; each workflow's short-term facts are discarded at
             its end (see :meth:`Agent.note`).
+        contract_net: Route tasks by contract net: their candidates bid (see
+            :class:`ContractNet`, ``Task.routing``); ``None``: marked tasks only.
 
     Raises:
         ConfigurationError: No agents, or a handoff names an unknown agent.
@@ -103,6 +105,7 @@ class Team(AsyncRuns):
         memory: MemoryStore | None = None,
         transport: Transport | None = None,
         prices: Prices | None = None,
+        contract_net: ContractNet | None = None,
     ) -> None:
         if not agents:
             msg = "A Team needs at least one agent child spec."
@@ -151,6 +154,7 @@ class Team(AsyncRuns):
                 telemetry=telemetry,
                 memory=memory,
                 prices=prices,
+                contract_net=contract_net,
             ),
         )
         agents_sup = ChildSpec(
@@ -389,10 +393,5 @@ class Team(AsyncRuns):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -58,6 +58,8 @@ class TaskRun:
     error: str = ""
     error_kind: FailureKind | None = None
     late_replies: int = 0
+    late_bids: int = 0  # contract-net bids ignored (late, repeated, not asked)
+    call: object = None  # the open contract-net call while bidding (contract_net.py)
     timer: TimerHandle | None = None
     retry_pending: bool = False  # failed; the next attempt waits for its backoff
     dispatches: int = 0  # TaskStarted events published (attempts and handoffs)
@@ -225,6 +227,7 @@ def task_result(run: TaskRun, prices: Prices) -> TaskResult:
         error=run.error,
         error_kind=run.error_kind,
         late_replies=run.late_replies,
+        late_bids=run.late_bids,
     )
 
 

@@ -11,6 +11,9 @@ from actors._orchestration.plan import Plan, Task
 from bus import (
     AgentJoined,
     ApprovalDecided,
+    Award,
+    Bid,
+    CallForProposals,
     Event,
     EventRejected,
     FailureKind,
@@ -61,6 +64,10 @@ class _Run:
     approved: set[str] = field(default_factory=set)
     carried: frozenset[str] = frozenset()  # completed in the workflow it re-plans
     done: bool = False
+    calls: dict[str, str] = field(default_factory=dict)  # cfp_id -> "task/attempt"
+    offers: set[tuple[str, str]] = field(default_factory=set)  # (cfp_id, agent) that bid
+    awards: dict[str, Award] = field(default_factory=dict)  # "task/attempt" -> its award
+    sent: set[str] = field(default_factory=set)  # "task/attempt" awarded and started
 
 
 def check_protocol(events: Iterable[Event]) -> None:
@@ -94,6 +101,11 @@ def check_protocol(events: Iterable[Event]) -> None:
     7. **Skipping** — a task finished as ``skipped`` never started, and either a
        dependency it requires finished as skipped, or every dependency had finished
        and its condition is false on their results.
+    8. **Contract net** — an attempt is announced (``CallForProposals``) before it
+       starts, and awarded at most once, only after its announcement (an ``Award``
+       naming that call, task and attempt); an award that is not a fallback goes to
+       an agent that bid for that call (not declined) before it; no ``TaskStarted`` of
+       an announced attempt before its award, and its first one goes to the winner.
 
     Raises:
         ProtocolViolation: The first violation, explained in one sentence that names the
@@ -115,7 +127,10 @@ def check_protocol(events: Iterable[Event]) -> None:
         if run is None:
             continue
         if isinstance(event, TaskStarted):
+            _check_awarded(event, run)
             _check_start(event, run)
+        elif isinstance(event, CallForProposals | Bid | Award):
+            _check_contract_net(event, run)
         elif isinstance(event, TaskCompleted | TaskFailed | Handoff):
             _answered(event, run)
         elif isinstance(event, EventRejected):
@@ -193,6 +208,51 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
     run.latest[tid] = event
     if event.attempt_token:
         run.issued[event.attempt_token] = f"{tid}/{event.attempt}"
+
+
+def _check_contract_net(event: CallForProposals | Bid | Award, run: _Run) -> None:
+    wf, tid, key = event.workflow_id, event.task_id, f"{event.task_id}/{event.attempt}"
+    if isinstance(event, Bid):
+        if not event.declined:
+            run.offers.add((event.cfp_id, event.agent))
+        return
+    if isinstance(event, CallForProposals):
+        started = run.latest.get(tid)
+        if started is not None and started.attempt == event.attempt:
+            msg = f"Task {tid!r} of workflow {wf!r} was announced after its attempt started."
+            raise _fail(event, msg)
+        run.calls.setdefault(event.cfp_id, key)
+        return
+    if run.calls.get(event.cfp_id) != key:
+        msg = f"Task {tid!r} of workflow {wf!r} was awarded without a call for that attempt."
+        raise _fail(event, msg)
+    if key in run.awards:
+        msg = f"Task {tid!r} of workflow {wf!r} was awarded twice for attempt {event.attempt}."
+        raise _fail(event, msg)
+    if not event.fallback and (event.cfp_id, event.winner) not in run.offers:
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} was awarded to {event.winner!r}, "
+            f"which made no offer for attempt {event.attempt}."
+        )
+        raise _fail(event, msg)
+    run.awards[key] = event
+
+
+def _check_awarded(event: TaskStarted, run: _Run) -> None:
+    wf, tid, key = event.workflow_id, event.task_id, f"{event.task_id}/{event.attempt}"
+    if key in run.sent or key not in run.calls.values():
+        return  # not announced, or a handoff after the award's start
+    award = run.awards.get(key)
+    if award is None:
+        msg = f"Task {tid!r} of workflow {wf!r} started attempt {event.attempt} before its award."
+        raise _fail(event, msg)
+    if event.agent != award.winner:
+        msg = (
+            f"Task {tid!r} of workflow {wf!r} attempt {event.attempt} was sent to "
+            f"{event.agent!r}, not to {award.winner!r}, which won it."
+        )
+        raise _fail(event, msg)
+    run.sent.add(key)
 
 
 def _answered(event: TaskCompleted | TaskFailed | Handoff, run: _Run) -> None:
