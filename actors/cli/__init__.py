@@ -19,7 +19,9 @@ Commands:
   decided from here, not over NATS either: there, decide in that process
   (``run --approve-interactively``, or ``Team.approve`` in the application).
 * ``llm-server SCRIPT.json``: the local OpenAI-compatible server on 127.0.0.1 with
-  scripted replies and fault injection; prints its base URL, stops on SIGINT/SIGTERM.
+  scripted replies and fault injection (streaming, ``/v1/models``, and with
+  ``--llama-cpp-like`` the limits of llama.cpp's server); prints its base URL, stops on
+  SIGINT/SIGTERM.
 * ``worker ...``: ``python -m actors.worker`` (agents served over NATS).
 
 The team factory (:data:`TeamFactory`) is called with the command's
@@ -112,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--seed", type=int, default=0, help="seed of the drawn faults")
     server.add_argument("--retry-after", type=float, default=0.05, help="seconds, for 429s")
     server.add_argument("--slow-seconds", type=float, default=2.0, help="delay of 'slow'")
+    server.add_argument(
+        "--llama-cpp-like",
+        action="store_true",
+        help="refuse json_schema output and non-plain messages, as llama.cpp's server",
+    )
     server.add_argument("--lifetime", type=float, help="stop after these seconds")
     server.set_defaults(handler=llm_server_command)
     commands.add_parser("worker", help="python -m actors.worker (see worker --help)")

@@ -101,7 +101,8 @@ def llm_server_command(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
-    with FakeLLMServer(responder, model=args.model, port=args.port) as server:
+    make = FakeLLMServer.llama_cpp_like if args.llama_cpp_like else FakeLLMServer
+    with make(responder, model=args.model, port=args.port) as server:
         print(server.base_url, flush=True)
         stopped.wait(args.lifetime)
     return 0

@@ -99,3 +99,23 @@ def test_a_bad_script_is_one_line(tmp_path: Path, text: str, error: str) -> None
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"actorchestra: error: {tmp_path / 's.json'}: {error}")
     assert proc.stderr.count("\n") == 1
+
+
+def test_it_streams_lists_its_model_and_can_act_like_llama_cpp(
+    script: Path, started: list[subprocess.Popen[str]], client: list[openai.OpenAI]
+) -> None:
+    _, c = _serve(started, client, str(script), "--model", "tiny", "--llama-cpp-like")
+    assert [m.id for m in c.models.list()] == ["tiny"]
+    chunks = c.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    assert "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices) == "hello"
+    with pytest.raises(openai.BadRequestError):
+        c.chat.completions.create(
+            model="tiny",
+            messages=[{"role": "user", "content": "hi"}],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "x", "schema": {"type": "object"}},
+            },
+        )
