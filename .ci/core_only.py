@@ -36,8 +36,43 @@ def main() -> int:
                 raise AssertionError(f"{module}: the error names no extra: {exc}") from exc
         else:
             raise AssertionError(f"{module} imported without the [{extra}] extra")
-    print("core only: imports stay light, a plain team runs, extras are named")
+    _command_line_without_rich()
+    print("core only: imports stay light, a plain team runs, extras are named, the CLI runs")
     return 0
+
+
+def echo_team(bus: object) -> object:
+    """The team ``_command_line_without_rich`` runs (``--team core_only:echo_team``)."""
+    import actors  # noqa: PLC0415
+
+    class Echo(actors.Agent):
+        def handle(self, task: actors.TaskContext) -> object:
+            return task.description
+
+    return actors.Team([Echo.child_spec("echo", bus)], bus=bus)  # type: ignore[arg-type]
+
+
+def _command_line_without_rich() -> None:
+    """``actorchestra run`` works without the [cli] extra: plain lines, exit status 0."""
+    import contextlib  # noqa: PLC0415
+    import io  # noqa: PLC0415
+    import json  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from actors.cli import main  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = f"{tmp}/plan.json"
+        with open(plan, "w") as out:
+            json.dump({"tasks": [{"id": "t1", "agent": "echo", "description": "hi"}]}, out)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            status = main(["run", plan, "--team", "core_only:echo_team", "--db", f"{tmp}/e.db"])
+    lines = printed.getvalue().splitlines()
+    assert status == 0, lines
+    assert lines[0].split()[1:3] == ["t1", "running"], lines
+    assert lines[-1] == "answer: hi", lines
+    assert "rich" not in sys.modules
 
 
 if __name__ == "__main__":

@@ -19,13 +19,13 @@ def main() -> int:
     """Print one `name==floor` line per runtime dependency; 1 if one has no floor.
 
     Runtime: the core's dependencies and those of the user-facing extras (``otlp``,
-    ``testing``, ``nats``), so the oldest OpenTelemetry SDK, Hypothesis and nats-py are
-    proven too.
+    ``testing``, ``nats``, ``cli``), so the oldest OpenTelemetry SDK, Hypothesis, nats-py
+    and rich are proven too.
     """
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     extras = project["project"]["optional-dependencies"]
     runtime = [*project["project"]["dependencies"]]
-    for extra in ("otlp", "testing", "nats"):
+    for extra in ("otlp", "testing", "nats", "cli"):
         runtime += extras[extra]
     for requirement in runtime:
         match = FLOOR.match(requirement)

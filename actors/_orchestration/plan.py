@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from actors._errors import PlanValidationError
 
 from .condition import Condition
+from .mermaid import plan_to_mermaid
+
+if TYPE_CHECKING:
+    from .result import WorkflowResult
 
 __all__ = ["Plan", "Task"]
 
@@ -156,6 +160,33 @@ class Plan(BaseModel):
                 if dep in out:
                     out[dep].append(t.id)
         return out
+
+    def to_mermaid(self, result: WorkflowResult | None = None) -> str:
+        """The plan as a Mermaid ``flowchart``, e.g. for a Markdown ``mermaid`` code block.
+
+        One node per task (its id and agent), an edge from each dependency to its
+        dependent: dashed for an optional one, labelled with the condition that tests
+        it; a gated task is a hexagon.
+
+        Args:
+            result: The finished workflow of this plan: each node then shows its task's
+                status, coloured (completed, failed, cancelled, skipped).
+
+        Returns:
+            The flowchart, one statement a line, no trailing newline.
+
+        Example:
+            >>> plan = Plan(tasks=[
+            ...     Task(id="a", agent="x"),
+            ...     Task(id="b", agent="y", depends_on=("a",), optional=("a",)),
+            ... ])
+            >>> print(plan.to_mermaid())
+            flowchart TD
+                n0["a<br/><small>x</small>"]
+                n1["b<br/><small>y</small>"]
+                n0 -.-> n1
+        """
+        return plan_to_mermaid(self, result)
 
     def _find_cycle(self) -> list[str]:
         deps = {t.id: t.depends_on for t in self.tasks}
