@@ -164,8 +164,8 @@ class AsyncRuns:
 
         Yields the workflow's events of ``types`` (by default :data:`STREAMED`: task
         started, progress (an ``LLMAgent(stream=True)``'s tokens), handoff, approval
-        requested and decided, task completed, failed and finished, workflow
-        finished), then stops; ``.result`` is then its result.
+        requested and decided, delegated, task completed, failed and finished,
+        workflow finished; child workflows' too), then stops; ``.result`` is then its result.
         Past ``timeout`` seconds the workflow is cancelled (see :class:`WorkflowStream`).
 
         Raises:

@@ -12,6 +12,7 @@ from actors._errors import WorkflowError, WorkflowTimeout
 from bus import (
     ApprovalDecided,
     ApprovalRequested,
+    Delegated,
     Event,
     EventBus,
     Handoff,
@@ -33,6 +34,7 @@ STREAMED: tuple[type[Event], ...] = (
     TaskStarted,
     TaskProgress,
     Handoff,
+    Delegated,
     ApprovalRequested,
     ApprovalDecided,
     TaskCompleted,
@@ -49,7 +51,8 @@ class WorkflowStream:
     """One workflow's events, in publish order, while it runs: ``for`` or ``async for``.
 
     Made by :meth:`actors.Team.stream`, which subscribes before it submits, so no event
-    of the workflow is missed. Iteration ends after its ``WorkflowFinished``; then
+    of the workflow is missed; events of its child workflows (``<id>/...``, see
+    :class:`actors.Delegate`) come too. Iteration ends after its ``WorkflowFinished``; then
     :attr:`result` holds the outcome. Events are queued as published (the publisher
     never waits for the reader), so a slow reader holds at most the workflow's events.
     ``async for`` never blocks the event loop: events reach it with
@@ -82,7 +85,11 @@ class WorkflowStream:
         self._future: WorkflowFuture | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
-        mine: Callable[[Event], bool] = lambda event: event.workflow_id == workflow_id  # noqa: E731
+        children = f"{workflow_id}/"  # child workflows' ids (see actors.Delegate)
+
+        def mine(event: Event) -> bool:
+            return event.workflow_id == workflow_id or event.workflow_id.startswith(children)
+
         self._subscriptions = [bus.subscribe(t, self._put, where=mine) for t in types]
 
     def started(self, future: WorkflowFuture) -> None:

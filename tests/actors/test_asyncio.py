@@ -11,6 +11,7 @@ import pytest
 
 from actors import (
     Agent,
+    Delegate,
     Plan,
     PlanValidationError,
     Task,
@@ -216,3 +217,19 @@ def test_a_result_is_handed_to_the_loop_from_the_orchestrators_thread(team: Team
 
     assert asyncio.run(main()).ok
     assert threads == [threading.main_thread().name]  # set on the loop, not elsewhere
+
+
+def test_a_stream_carries_the_events_of_child_workflows(bus: EventBus) -> None:
+    class Lead(Agent):
+        def handle(self, task: TaskContext) -> object:
+            if task.task_id == "root":
+                return Delegate(Plan(tasks=(Task(id="part", agent="lead"),)))
+            return "part done"
+
+    with Team([Lead.child_spec("lead", bus)], bus=bus) as team:
+        events = team.stream(Plan(tasks=(Task(id="root", agent="lead"),)), workflow_id="w")
+        seen = [(e.workflow_id, e.type) for e in events]
+        assert events.result.ok and events.result.answer == "part done"
+    assert ("w", "task.delegated") in seen
+    assert ("w/root.1", "task.completed") in seen and ("w/root.1", "workflow.finished") in seen
+    assert seen[-1] == ("w", "workflow.finished")
