@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import ConfigDict, Field, JsonValue
 
 from ._event import Event
 from ._failure_kind import FailureKind
@@ -192,6 +192,10 @@ class TaskProgress(Event):
     """
 
     sender_field: ClassVar[str] = "agent"
+
+    # pydantic before 2.10 reserves the prefix "model_" (a warning, an error under our
+    # test settings); model_call shadows none of BaseModel's names.
+    model_config = ConfigDict(protected_namespaces=())
 
     type: Literal["task.progress"] = "task.progress"
     agent: str = Field(min_length=1)

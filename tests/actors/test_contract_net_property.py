@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from actors import Backoff, ContractNet, Limits, Offer, Plan, RetryPolicy, TaskContext, Team
 from actors.testing import EventRecorder, Faults, FaultyAgent, check_protocol, plans
 from bus import Award, Bid, CallForProposals, Event, EventBus, TaskCompleted, TaskFinished
+from tests.actors.test_protocol_property import run_plan
 
 TIMEOUT = 0.2  # seconds per attempt
 DEADLINE = 0.02  # seconds of bidding
@@ -140,12 +141,7 @@ def test_every_attempt_is_awarded_at_most_once_and_every_task_ends_once(
         max_restarts=10_000,  # crashes are injected on purpose: never escalate here
     )
     try:
-        future = team.submit(plan, workflow_id="wf")
-        if cancel_after is not None:
-            canceller = threading.Timer(cancel_after, team.cancel, ("wf", "the caller left"))
-            canceller.start()
-            canceller.join()
-        result = future.get(timeout=bound)
+        result = run_plan(team, plan, cancel_after, bound)
     finally:
         FaultyAgent.release_all()
         team.stop()

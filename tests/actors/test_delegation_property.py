@@ -28,6 +28,7 @@ from actors import (
 )
 from actors.testing import EventRecorder, Faults, FaultyAgent, check_protocol, plans
 from bus import EventBus, TaskFinished, TaskStarted, WorkflowFinished, WorkflowStarted
+from tests.actors.test_protocol_property import run_plan
 from tests.helpers import fault_schedules
 
 TIMEOUT = 0.3  # seconds per attempt, a delegating one's child included
@@ -107,12 +108,7 @@ def test_every_task_of_every_nested_workflow_ends_exactly_once(scenario: Scenari
     # The parent's attempt timer bounds each delegating attempt, child included.
     bound = sum(t.max_attempts * (TIMEOUT + BACKOFF.maximum * 1.5) for t in plan.tasks) + 10.0
     try:
-        future = team.submit(plan, workflow_id="wf")
-        if cancel_after is not None:
-            canceller = threading.Timer(cancel_after, team.cancel, ("wf", "the caller left"))
-            canceller.start()
-            canceller.join()
-        result = future.get(timeout=bound)
+        result = run_plan(team, plan, cancel_after, bound)
     finally:
         FaultyAgent.release_all()
         team.stop()
