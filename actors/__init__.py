@@ -65,6 +65,14 @@ from ._orchestration.pool import AgentPool as AgentPool
 from ._orchestration.prices import DEFAULT_PRICES as DEFAULT_PRICES
 from ._orchestration.prices import ModelPrice as ModelPrice
 from ._orchestration.prices import Prices as Prices
+from ._orchestration.redundancy import REDUCERS as REDUCERS
+from ._orchestration.redundancy import Ballot as Ballot
+from ._orchestration.redundancy import NoConsensus as NoConsensus
+from ._orchestration.redundancy import Reducer as Reducer
+from ._orchestration.redundancy import Redundancy as Redundancy
+from ._orchestration.redundancy import majority as majority
+from ._orchestration.redundancy import plurality as plurality
+from ._orchestration.redundancy import unanimous as unanimous
 from ._orchestration.remote import RemoteAgent as RemoteAgent
 from ._orchestration.replan import Replan as Replan
 from ._orchestration.result import TaskResult as TaskResult
@@ -128,6 +136,7 @@ except PackageNotFoundError:  # run from a source tree that was never installed
 __all__ = [
     "DEFAULT_MODEL_RETRIES",
     "DEFAULT_PRICES",
+    "REDUCERS",
     "Actor",
     "ActorDeadError",
     "ActorError",
@@ -135,6 +144,7 @@ __all__ = [
     "Agent",
     "AgentPool",
     "Backoff",
+    "Ballot",
     "Budget",
     "BudgetExceeded",
     "Cancellation",
@@ -155,6 +165,7 @@ __all__ = [
     "Limits",
     "ModelPrice",
     "ModelSettings",
+    "NoConsensus",
     "NotJSONError",
     "Offer",
     "OperationalError",
@@ -167,6 +178,8 @@ __all__ = [
     "RateLimit",
     "RateLimitStatistics",
     "RateLimiter",
+    "Reducer",
+    "Redundancy",
     "RemoteAgent",
     "Replan",
     "RestartLimitExceeded",
@@ -197,7 +210,10 @@ __all__ = [
     "WorkflowStream",
     "WorkflowTimeout",
     "idempotency_key",
+    "majority",
+    "plurality",
     "side_effect",
+    "unanimous",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pydantic
@@ -12,7 +13,7 @@ from bus._errors import describe_validation_error
 
 from ._errors import NotJSONError
 
-__all__ = ["check_finite", "describe_validation_error", "to_json_value"]
+__all__ = ["canonical_json", "check_finite", "describe_validation_error", "to_json_value"]
 
 _JSON: pydantic.TypeAdapter[JsonValue] = pydantic.TypeAdapter(
     JsonValue, config=ConfigDict(allow_inf_nan=False)
@@ -74,3 +75,8 @@ def _has_non_finite(value: object) -> bool:
     if isinstance(value, list | tuple | set | frozenset):
         return any(_has_non_finite(v) for v in value)
     return False
+
+
+def canonical_json(value: JsonValue) -> str:
+    """``value`` as JSON with sorted keys and no spaces: equal values, equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

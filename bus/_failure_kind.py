@@ -13,7 +13,7 @@ class FailureKind(enum.StrEnum):
     A closed, documented, low-cardinality set (OpenTelemetry semantic conventions,
     ``error.type``: "SHOULD be predictable and SHOULD have low cardinality"). The kinds of
     a failed *attempt* — ``error``, ``crash``, ``timeout``, ``undeliverable``,
-    ``handoff`` — are the ``error.type`` of ``actorchestra.tasks.failed`` and of a
+    ``handoff``, ``no_consensus`` — are the ``error.type`` of ``actorchestra.tasks.failed`` and of a
     workflow span's ``retry`` events; every kind can end a *task* (``TaskResult``,
     ``TaskFinished``). The exception class, where there is one, stays in the message and
     on the agent's span (``exception.type``).
@@ -28,7 +28,10 @@ class FailureKind(enum.StrEnum):
     * ``approval_timeout`` — no approval decision came in time.
     * ``cancelled`` — cancelled: by request, a dependency that did not complete, the
       workflow's step limit, or the team stopping.
-    * ``orchestrator`` — the orchestrator could not handle the workflow's data.
+    * ``orchestrator`` — the orchestrator could not handle the workflow's data (or a
+      vote's reducer raised).
+    * ``no_consensus`` — a replicated attempt's vote was not decided: fewer replicas
+      completed than its quorum, or their results did not agree enough.
 
     Example:
         >>> FailureKind("timeout") is FailureKind.TIMEOUT
@@ -46,3 +49,4 @@ class FailureKind(enum.StrEnum):
     APPROVAL_TIMEOUT = "approval_timeout"
     CANCELLED = "cancelled"
     ORCHESTRATOR = "orchestrator"
+    NO_CONSENSUS = "no_consensus"

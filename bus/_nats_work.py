@@ -28,7 +28,7 @@ __all__ = ["ATTEMPT_ENDS", "PendingWork"]
 ATTEMPT_ENDS = (TaskCompleted, TaskFailed, Handoff, Delegated, ChildCrashed)
 """The events that end an attempt, for its message's acknowledgement."""
 
-Key = tuple[str, str, int]
+Key = tuple[str, str, int, str]  # workflow, task, attempt, attempt token (of a dispatch)
 
 
 @dataclass(slots=True)
@@ -39,7 +39,11 @@ class _Held:
 
 
 class PendingWork:
-    """The JetStream messages of attempts running here, by (workflow, task, attempt)."""
+    """The JetStream messages of dispatches running here, by workflow, task, attempt, token.
+
+    The token tells apart the replicas of one attempt (each on another agent, perhaps
+    of this process).
+    """
 
     __slots__ = ("_by_agent", "_held")
 
@@ -63,21 +67,23 @@ class PendingWork:
     def hold(self, started: TaskStarted, message: Msg, now: float, limit: float) -> None:
         """Keep ``message`` until its attempt ends, or ``limit`` seconds past its timeout."""
         deadline = now + (started.timeout or 0.0) + limit
-        key = (started.workflow_id, started.task_id, started.attempt)
+        key = (started.workflow_id, started.task_id, started.attempt, started.attempt_token)
         self._pop(key)  # a redelivery of an attempt held already replaces it
         self._held[key] = _Held(message, deadline, started.agent)
         self._by_agent[started.agent] += 1
 
     def drop(self, started: TaskStarted) -> Msg | None:
         """Forget the message of ``started`` (it could not be delivered); returns it."""
-        held = self._pop((started.workflow_id, started.task_id, started.attempt))
+        held = self._pop(
+            (started.workflow_id, started.task_id, started.attempt, started.attempt_token)
+        )
         return None if held is None else held.message
 
     def ended(self, event: Event) -> Msg | None:
         """The message to acknowledge now that ``event`` is stored, if it ends an attempt."""
         if not isinstance(event, ATTEMPT_ENDS):
             return None
-        held = self._pop((event.workflow_id, event.task_id, event.attempt))
+        held = self._pop((event.workflow_id, event.task_id, event.attempt, event.attempt_token))
         return None if held is None else held.message
 
     def alive(self, now: float) -> list[Msg]:

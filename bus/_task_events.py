@@ -56,6 +56,8 @@ class TaskStarted(Event):
             span, a metric or a log line, and left out of ``repr``. Code that sees every
             event on an in-process bus sees it too: it keeps out the code that was not
             given the attempt, not code that reads the bus's ``TaskStarted`` events.
+        replica: For a replicated attempt (``Task.redundancy``), which of its replicas
+            this is (1, 2, ...; each on another agent, with its own token); 0 otherwise.
     """
 
     recipient_field: ClassVar[str | None] = "agent"
@@ -69,6 +71,7 @@ class TaskStarted(Event):
     handoff_depth: int = Field(default=0, ge=0)
     timeout: float | None = Field(default=None, gt=0)
     attempt_token: str = Field(default="", max_length=256, repr=False)
+    replica: int = Field(default=0, ge=0)
 
 
 class CancelRequested(Event):

@@ -177,3 +177,14 @@ def fault_schedules(scale: float = 1.0) -> st.SearchStrategy[Faults]:
         slow_seconds=st.just(0.005),
         seed=st.integers(0, 2**32),
     )
+
+
+def assert_threads_end(before: int, timeout: float = 10.0) -> None:
+    """Wait (at most ``timeout`` s) until the process runs ``before`` threads again, or fail.
+
+    What a test started (abandoned model calls, hung attempts, timers) must have ended.
+    """
+    deadline = time.monotonic() + timeout
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before, threading.enumerate()

@@ -161,3 +161,19 @@ def test_shared_rate_limit_keeps_twenty_agents_under_the_endpoints_limit() -> No
     assert lines[:2] == ["requests made: 21", "429s seen: 0"]
     assert re.match(r"^waited for turns: \d+\.\d s in all$", lines[2])
     assert re.match(r"^time: \d+\.\d s, tasks completed$", lines[3])
+
+
+def test_redundancy_outvotes_a_misreading_and_cancels_the_slow_replica() -> None:
+    proc = run_example(example=ROOT / "examples" / "redundancy.py")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:5] == [
+        "notice period: 90 days (decided by a vote, result from reader-a)",
+        "  reader-a: 90 days",
+        "  reader-b: 30 days",
+        "  reader-c: 90 days",
+        "summary: Either party may end it on 90 days' notice. (first answer, from backup)",
+    ]
+    cancelled = re.fullmatch(r"  cancelled: primary; the run took (\d+\.\d) s", lines[5])
+    assert cancelled is not None and float(cancelled.group(1)) < 4.0, lines[5]  # not 5 s
+    assert lines[6].endswith("(every replica's); workflow completed")

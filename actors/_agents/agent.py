@@ -312,6 +312,7 @@ class Agent(Actor):
             missing=dict(started.missing),
             idempotency=self.idempotency,
             cancellation=cancellation,
+            replica=started.replica,
         )
         envelope = {
             "source": self.name,

@@ -8,9 +8,8 @@ import threading
 import weakref
 from collections.abc import Callable
 
-from pydantic import JsonValue
-
 from actors._errors import TaskError
+from actors._json_value import canonical_json
 from bus import EventBus
 from memory import IdempotencyStore, InMemoryIdempotencyStore, SideEffectBusyError
 
@@ -73,11 +72,6 @@ def legacy_idempotency_key(workflow_id: str, task_id: str, tool: str, arguments:
     """
     digest = hashlib.sha256(arguments.encode()).hexdigest()[:32]
     return f"{workflow_id}/{task_id}/{tool}/{digest}"
-
-
-def canonical_json(value: JsonValue) -> str:
-    """``value`` as JSON with sorted keys and no spaces: equal values, equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def run_side_effect(

@@ -46,6 +46,9 @@ class TaskContext:
         cancellation: Set when the attempt should stop (timed out, its workflow
             cancelled, the team stopping): check it between steps, wait on it instead of
             sleeping (see :class:`Cancellation`).
+        replica: Which replica of a replicated attempt this is (1, 2, ...; see
+            :class:`actors.Redundancy`), 0 if the attempt is not replicated: e.g. a seed
+            or temperature per replica, so a vote sees different samples.
     """
 
     workflow_id: str
@@ -59,6 +62,7 @@ class TaskContext:
     idempotency: IdempotencyStore | None = None
     cancellation: Cancellation = field(default_factory=Cancellation)
     model: str | None = None
+    replica: int = 0
 
     def add_usage(self, usage: TokenUsage, *, model: str = "") -> None:
         """Add tokens spent by a model call to this attempt's total.

@@ -80,7 +80,7 @@ class Delegations(Retries, Dispatching):
         else:
             try:
                 plan = Plan.model_validate(event.plan)
-                plan.check(self._router.names)
+                self._check_plan(plan)
             except pydantic.ValidationError as exc:
                 error = (
                     f"PlanValidationError: task {task_id!r} delegated a sub-plan that is not "

@@ -6,6 +6,8 @@ import heapq
 
 from .approvals import Approvals
 from .containment import Containment
+from .plan import Plan
+from .redundancy import Reducer, check_reducers
 from .result import TaskStatus
 from .workflow_state import Workflow
 
@@ -20,6 +22,13 @@ class Dispatching(Approvals, Containment):
     again. After every change, :meth:`_settle` dispatches what became ready and resolves
     a workflow whose tasks all ended.
     """
+
+    reducers: dict[str, Reducer]
+
+    def _check_plan(self, plan: Plan) -> None:
+        """Check ``plan`` against the agents and reducers here (``PlanValidationError``)."""
+        plan.check(self._router.names)
+        check_reducers(plan, self.reducers)
 
     def _settle(self, wf: Workflow) -> None:
         """Dispatch what became ready; resolve the workflow once every task ended."""

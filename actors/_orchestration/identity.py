@@ -8,8 +8,10 @@ agent that was given an attempt can end it, and only the approver API can approv
   outcome whose token the orchestrator never issued for that workflow, task and
   attempt is **forged**: not applied, and rejected (:class:`Rejections`). One whose
   token was issued for an attempt (or a dispatch) no longer current is **stale**:
-  ignored like any late reply. Tokens of attempts cut short by a process's death come
-  back from the event log on resume, so their late outcomes are stale, not forged.
+  ignored like any late reply. The replicas of a replicated attempt (see
+  ``replication.py``) each have one, current while that replica runs. Tokens of
+  attempts cut short by a process's death come back from the event log on resume, so
+  their late outcomes are stale, not forged.
 * A decision on an approval comes to the orchestrator as a message
   (``actors.lowlevel.approve``); an ``ApprovalDecided`` it did not publish itself is
   a forged approval.
@@ -24,7 +26,7 @@ import enum
 import hmac
 import logging
 import secrets
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from opentelemetry import metrics
 
@@ -35,6 +37,7 @@ from bus import (
     Event,
     EventBus,
     EventRejected,
+    FailureKind,
     Handoff,
     TaskCompleted,
     TaskFailed,
@@ -45,9 +48,11 @@ from .workflow_state import TaskRun
 
 __all__ = [
     "TOKEN_BYTES",
+    "Failure",
     "Rejections",
     "Verdict",
     "attempt_token_of",
+    "failure_of",
     "new_attempt_token",
     "same_token",
     "verdict",
@@ -109,9 +114,45 @@ def verdict(run: TaskRun, event: Event, token: str) -> tuple[Verdict, str]:
     current = (
         run.status is TaskStatus.RUNNING
         and event.attempt == run.attempts
-        and same_token(token, run.attempt_token)
+        and (
+            same_token(token, run.attempt_token)
+            or (run.replicas is not None and run.replicas.live(token) is not None)
+        )
     )
     return (Verdict.CURRENT if current else Verdict.STALE), ""
+
+
+class Failure(NamedTuple):
+    """A failed dispatch: its kind, the error (``"Type: message"``), and if retryable."""
+
+    kind: FailureKind
+    error: str
+    retryable: bool
+
+
+def failure_of(event: Event, agent: str) -> Failure | None:
+    """The failure ``event`` reports for a dispatch on ``agent``, if it reports one.
+
+    A ``TaskFailed`` from ``agent`` (or with no agent), a ``ChildCrashed`` of
+    ``agent``, or a ``DeadLetter`` of the ``TaskStarted`` addressed to ``agent``.
+    """
+    if isinstance(event, TaskFailed):
+        if event.agent not in ("", agent):
+            return None
+        error = f"{event.error_type}: {event.message}"
+        return Failure(FailureKind.ERROR, error, event.retryable)
+    if isinstance(event, ChildCrashed):
+        if event.child != agent:
+            return None
+        error = f"agent crashed: {event.error_type}: {event.message}"
+        return Failure(FailureKind.CRASH, error, retryable=True)
+    if (
+        isinstance(event, DeadLetter)
+        and event.event.get("type") == "task.started"
+        and event.subscriber == event.event.get("agent") == agent
+    ):
+        return Failure(FailureKind.UNDELIVERABLE, f"task undeliverable: {event.reason}", True)
+    return None
 
 
 Reason = Literal["forged outcome", "forged approval"]

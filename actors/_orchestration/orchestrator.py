@@ -12,12 +12,9 @@ from actors._metrics import Instruments
 from bus import (
     ApprovalDecided,
     Bid,
-    ChildCrashed,
-    DeadLetter,
     Delegated,
     Event,
     EventBus,
-    FailureKind,
     Handoff,
     TaskCompleted,
     TaskFailed,
@@ -29,12 +26,14 @@ from memory import EventLog, MemoryStore
 from .contract_net import BiddingClosed, ContractNet, ContractNetting
 from .delegation import Delegations
 from .handoffs import Handoffs
-from .identity import Rejections, Verdict, attempt_token_of, verdict
+from .identity import Rejections, Verdict, attempt_token_of, failure_of, verdict
 from .membership import Backlog, Join, Leave, Membership
 from .policies import Limits, RetryPolicy
 from .prices import DEFAULT_PRICES, Prices
+from .redundancy import REDUCERS, Reducer
 from .remote import ORCHESTRATOR_INBOX
 from .replan import carried_records
+from .replication import Replication
 from .resume import Resumption
 from .routing import AgentRouter
 from .waiting_room import WaitingRoom
@@ -59,7 +58,7 @@ _Timed = AttemptTimedOut | RetryDue | Cancel | ApprovalTimedOut | BiddingClosed
 _TIMED = (AttemptTimedOut, RetryDue, Cancel, ApprovalTimedOut, BiddingClosed)
 
 
-class Orchestrator(Resumption, Handoffs, Delegations, ContractNetting, Membership):
+class Orchestrator(Resumption, Handoffs, Delegations, Replication, ContractNetting, Membership):
     """Runs plans: dispatches every ready task, collects outcomes, retries, resolves.
 
     For each submitted :class:`Plan` it publishes a :class:`bus.TaskStarted` for every
@@ -82,7 +81,10 @@ class Orchestrator(Resumption, Handoffs, Delegations, ContractNetting, Membershi
       (:mod:`~actors._orchestration.approvals`);
     * no outcome within the attempt's timeout fails the attempt as ``timeout``;
     * ``Bid`` answers a contract-net call; the attempt is awarded once all candidates
-      answered or at the deadline (:mod:`~actors._orchestration.contract_net`).
+      answered or at the deadline (:mod:`~actors._orchestration.contract_net`);
+    * an outcome of a replica of a replicated attempt (``Task.redundancy``) counts for
+      that replica; the first result or a vote decides the attempt
+      (:mod:`~actors._orchestration.replication`).
 
     Each ``TaskStarted`` carries a new attempt token; an outcome (or a crash report, or
     a dead letter of the ``TaskStarted``) is applied only with the token of the attempt
@@ -119,6 +121,8 @@ class Orchestrator(Resumption, Handoffs, Delegations, ContractNetting, Membershi
             budget; :data:`DEFAULT_PRICES` by default.
         contract_net: Route tasks by contract net (bids); ``None``: only tasks marked
             ``routing="contract_net"``, with :class:`ContractNet`'s defaults.
+        reducers: Reducers votes may name (``Redundancy.reducer``), beside
+            :data:`REDUCERS`; a name given here replaces a built-in one.
     """
 
     def __init__(
@@ -136,9 +140,11 @@ class Orchestrator(Resumption, Handoffs, Delegations, ContractNetting, Membershi
         memory: MemoryStore | None = None,
         prices: Prices | None = None,
         contract_net: ContractNet | None = None,
+        reducers: Mapping[str, Reducer] | None = None,
     ) -> None:
         super().__init__(name=name, bus=bus)
         self.contract_net = contract_net
+        self.reducers = {**REDUCERS, **(reducers or {})}
         self.prices = prices if prices is not None else DEFAULT_PRICES
         self._bus = bus
         self.retry = retry if retry is not None else RetryPolicy()
@@ -275,14 +281,11 @@ class Orchestrator(Resumption, Handoffs, Delegations, ContractNetting, Membershi
                     run.attempts,
                 )
             return
-        if isinstance(event, TaskCompleted):
+        if run.replicas is not None:
+            self._on_replica_event(wf, run, event, token)
+        elif isinstance(event, TaskCompleted):
             if event.agent == run.agent:
                 self._completed(wf, run, event)
-        elif isinstance(event, TaskFailed):
-            if event.agent in ("", run.agent):
-                wf.spend(run, event.usage, event.model)
-                error = f"{event.error_type}: {event.message}"
-                self._failed(wf, run, FailureKind.ERROR, error, retryable=event.retryable)
         elif isinstance(event, Handoff):
             if event.from_agent == run.agent:
                 wf.spend(run, event.usage, event.model)
@@ -291,17 +294,12 @@ class Orchestrator(Resumption, Handoffs, Delegations, ContractNetting, Membershi
             if event.agent == run.agent:
                 wf.spend(run, event.usage, event.model)
                 self._delegated(wf, run, event)
-        elif isinstance(event, ChildCrashed):
-            if event.child == run.agent:
-                error = f"agent crashed: {event.error_type}: {event.message}"
-                self._failed(wf, run, FailureKind.CRASH, error, retryable=True)
-        elif (
-            isinstance(event, DeadLetter)
-            and event.event.get("type") == "task.started"
-            and event.subscriber == event.event.get("agent") == run.agent
-        ):
-            error = f"task undeliverable: {event.reason}"
-            self._failed(wf, run, FailureKind.UNDELIVERABLE, error, retryable=True)
+        else:
+            failure = failure_of(event, run.agent)
+            if failure is not None:
+                if isinstance(event, TaskFailed):
+                    wf.spend(run, event.usage, event.model)
+                self._failed(wf, run, failure.kind, failure.error, retryable=failure.retryable)
         self._check_budget(wf)
         self._settle(wf)
 
@@ -318,7 +316,7 @@ class Orchestrator(Resumption, Handoffs, Delegations, ContractNetting, Membershi
     def _start_workflow(self, msg: Submit) -> None:
         carried = {t.task_id: t for t in msg.carried}
         try:
-            msg.plan.check(self._router.names)
+            self._check_plan(msg.plan)
             if msg.workflow_id in self._workflows:
                 text = (
                     f"Workflow {msg.workflow_id!r} is already running in orchestrator "

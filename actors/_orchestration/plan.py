@@ -11,6 +11,7 @@ from actors._errors import PlanValidationError
 
 from .condition import Condition
 from .mermaid import plan_to_mermaid
+from .redundancy import Redundancy
 
 if TYPE_CHECKING:
     from .result import WorkflowResult
@@ -43,7 +44,10 @@ class Task(BaseModel):
             ``Limits.approval_timeout``, fails it.
         routing: How its attempts choose an agent: ``"direct"`` (least loaded),
             ``"contract_net"`` (the candidates bid, see :class:`ContractNet`), ``None``
-            as the team says (its ``contract_net=``).
+            as the team says (its ``contract_net=``). A replicated task is not put
+            out to bid.
+        redundancy: Run each attempt on several agents at once; the first result or
+            a vote decides it (see :class:`Redundancy`). ``None``: one agent.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -59,6 +63,7 @@ class Task(BaseModel):
     timeout: float | None = Field(default=None, gt=0)
     needs_approval: bool = False
     routing: Literal["direct", "contract_net"] | None = None
+    redundancy: Redundancy | None = None
 
 
 class Plan(BaseModel):

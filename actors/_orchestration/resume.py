@@ -167,7 +167,7 @@ class Resumption(Dispatching):
                     "resume that workflow, which resumes its children."
                 )
                 raise WorkflowError(text)
-            state.plan.check(self._router.names)
+            self._check_plan(state.plan)
         except (WorkflowError, PlanValidationError) as exc:
             msg.future.set_exception((type(exc), exc, exc.__traceback__))
             return
@@ -242,7 +242,7 @@ class Resumption(Dispatching):
             run.agent = delegated.agent
             wf.spend(run, delegated.usage, delegated.model)
         try:
-            state.plan.check(self._router.names)
+            self._check_plan(state.plan)
         except PlanValidationError as exc:  # its agents are gone: the task fails
             self._fail(wf, run, FailureKind.ERROR, f"PlanValidationError: {exc}")
             return

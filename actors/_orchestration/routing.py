@@ -178,16 +178,37 @@ class AgentRouter:
         """An attempt was sent to ``agent``."""
         self._health[agent].in_flight += 1
 
-    def given_up(self, agent: str) -> None:
-        """An attempt on ``agent`` was given up on: a failure for the breaker.
+    def spread(self, target: str, count: int, limit: int | None) -> tuple[str, ...]:
+        """Up to ``count`` distinct agents for the replicas of an attempt of ``target``.
+
+        The candidates of :meth:`choose` whose circuit is closed and that have no
+        attempt given up on still out there: those with room under ``limit`` first,
+        then the least loaded, then declaration order. None such: :meth:`choose`'s one.
+        """
+        if target in self._by_capability:
+            candidates = self._by_capability[target]
+        else:
+            candidates = [target, *self._fallbacks.get(target, ())]
+        usable = []
+        for order, agent in enumerate(candidates):
+            health = self._health[agent]
+            if health.stuck == 0 and health.opened_at is None:
+                full = limit is not None and health.in_flight >= limit
+                usable.append((full, health.in_flight, order, agent))
+        if not usable:
+            return (self.choose(target),)
+        return tuple(agent for *_, agent in sorted(usable)[:count])
+
+    def given_up(self, agent: str, *, failure: bool = True) -> None:
+        """An attempt on ``agent`` was given up on: a failure for the breaker, if ``failure``.
 
         It may still be running there, so ``agent`` takes no more work until
         :meth:`returned`.
         """
         health = self._health[agent]
         health.stuck += 1
-        self.finished(agent, ok=False)
-        health.in_flight += 1  # it still occupies the agent
+        if failure:
+            health.record(ok=False, now=self._clock(), rule=self.breaker)
 
     def returned(self, agent: str) -> None:
         """An attempt given up on came back from ``agent`` (or ``agent`` restarted)."""

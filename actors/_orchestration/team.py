@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Self, TypeVar, cast
 
 import pykka
@@ -24,11 +24,13 @@ from .plan import Plan
 from .policies import Limits, RetryPolicy
 from .pool import AgentPool
 from .prices import Prices
+from .redundancy import REDUCERS, Reducer, check_reducers
 from .remote import AGENT_INBOX, RemoteAgent, Transport
 from .replan import Replan
 from .result import TaskResult, WorkflowResult
 from .submit import approve, cancel, resume, submit, wait
-from .triggers import Trigger, start_trigger
+from .team_triggers import TeamTriggers
+from .triggers import Trigger
 from .workflow_future import WorkflowFuture
 from .workflow_span import workflow_span
 from .workflow_state import CancelAll
@@ -38,7 +40,7 @@ __all__ = ["Team"]
 E = TypeVar("E", bound=Event)
 
 
-class Team(AsyncRuns):
+class Team(AsyncRuns, TeamTriggers):
     """Agents and an orchestrator, supervised, on one bus; the usual way to embed us.
 
     The tree is ``<name>`` (one_for_one) over ``orchestrator`` and ``agents``
@@ -73,6 +75,8 @@ class Team(AsyncRuns):
             its end (see :meth:`Agent.note`).
         contract_net: Route tasks by contract net: their candidates bid (see
             :class:`ContractNet`, ``Task.routing``); ``None``: marked tasks only.
+        reducers: Reducers a vote may name (``Redundancy.reducer``), beside
+            :data:`REDUCERS`.
 
     Raises:
         ConfigurationError: No agents, or a handoff names an unknown agent.
@@ -106,6 +110,7 @@ class Team(AsyncRuns):
         transport: Transport | None = None,
         prices: Prices | None = None,
         contract_net: ContractNet | None = None,
+        reducers: Mapping[str, Reducer] | None = None,
     ) -> None:
         if not agents:
             msg = "A Team needs at least one agent child spec."
@@ -138,6 +143,7 @@ class Team(AsyncRuns):
         capabilities |= {member: frozenset({pool}) for member, pool in first.items()}
         self.agents |= {pool.name: pool.description for pool in pools}
         self._names = frozenset(self.agents).union(*capabilities.values())
+        self._reducers = REDUCERS.keys() | (reducers or {}).keys()
         self.name = name
         self.telemetry = telemetry = telemetry if telemetry is not None else bus.telemetry
         b = self.bus
@@ -155,6 +161,7 @@ class Team(AsyncRuns):
                 memory=memory,
                 prices=prices,
                 contract_net=contract_net,
+                reducers=reducers,
             ),
         )
         agents_sup = ChildSpec(
@@ -213,6 +220,7 @@ class Team(AsyncRuns):
             WorkflowError: Through the future, if the orchestrator stops first.
         """
         plan.check(self._names)
+        check_reducers(plan, self._reducers)
         return submit(
             self._orchestrator(),
             plan,
@@ -223,66 +231,6 @@ class Team(AsyncRuns):
             carried=carried,
             replans=replans,
         )
-
-    def on(
-        self,
-        event_type: type[E],
-        plan_factory: Callable[[E], Plan],
-        *,
-        where: Callable[[E], bool] | None = None,
-        key: Callable[[E], str] | None = None,
-        name: str | None = None,
-    ) -> Trigger[E]:
-        """Start a workflow for each published ``event_type`` event, at most once per key.
-
-        Any :class:`bus.Event` subclass works, users' own types included. How keys
-        deduplicate across restarts, how the event is the workflow's cause, and how a
-        failure is reported: see :class:`Trigger`.
-
-        Args:
-            event_type: The event type (its subclasses too).
-            plan_factory: Makes the plan from the event. Runs in the trigger's actor
-                thread, never the publisher's; it may block (later events wait) and
-                may raise (reported, as above).
-            where: Only events for which this returns true; runs in the publisher's
-                thread, so it must be quick and must not block.
-            key: The event's deduplication key; ``None`` uses the event's ``id`` (the
-                same event is never started twice). Runs where ``plan_factory`` does.
-            name: The trigger's name: its workflows' name and the scope of its keys,
-                so keep it stable across restarts; ``None`` uses ``event_type``'s
-                ``type`` (e.g. ``"acme.ticket_opened"``).
-
-        Returns:
-            The trigger: :meth:`~Trigger.remove` it to stop, ask its
-            :meth:`~Trigger.statistics`, or :meth:`~Trigger.wait_idle`.
-
-        Raises:
-            ConfigurationError: This team has a trigger of that name already, or the
-                team is stopped.
-        """
-        if name is None:
-            name = str(event_type.model_fields["type"].default)
-        if name in self._triggers:
-            msg = f"Team {self.name!r} has a trigger named {name!r} already; give this one name=."
-            raise ConfigurationError(msg)
-
-        def start_plan(plan: Plan, workflow_id: str, name: str, cause: str) -> None:
-            self.submit(plan, workflow_id=workflow_id, name=name, causation_id=cause)
-
-        trigger = start_trigger(
-            self.supervisor,
-            self.bus,
-            event_type,
-            plan_factory,
-            where=where,
-            key=key,
-            name=name,
-            actor_name=f"{self.name}.trigger.{name}",
-            submit=start_plan,
-            on_remove=lambda: self._triggers.pop(name, None),
-        )
-        self._triggers[name] = cast("Trigger[Event]", trigger)
-        return trigger
 
     def resume(self, workflow_id: str) -> WorkflowFuture:
         """Continue a workflow from the bus's event log (see :func:`actors.lowlevel.resume`)."""

@@ -19,15 +19,13 @@ from typing import Any
 import pykka
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from pydantic import JsonValue
 
-from actors._actor import Actor
 from actors._errors import BudgetExceeded
 from actors._metrics import Instruments
 from actors._timers import TIMERS
 from bus import (
-    CancelRequested,
     Event,
-    EventBus,
     FailureKind,
     TaskCompleted,
     TaskFinished,
@@ -37,12 +35,12 @@ from bus import (
 )
 from memory import EventLog, MemoryStore, MemoryStoreError, workflow_namespace
 
-from .identity import Rejections, attempt_token_of, new_attempt_token, same_token
+from .giving_up import GivingUp
+from .identity import Rejections, new_attempt_token
 from .plan import Plan
 from .policies import Limits, RetryPolicy
 from .prices import Prices
 from .result import TaskStatus, WorkflowResult
-from .routing import AgentRouter
 from .waiting_room import WaitingRoom
 from .workflow_state import AttemptTimedOut, TaskRun, Workflow, workflow_result
 
@@ -51,17 +49,11 @@ __all__ = ["WorkflowTransitions"]
 logger = logging.getLogger(__name__)
 
 
-class WorkflowTransitions(Actor):
+class WorkflowTransitions(GivingUp):
     """The orchestrator's state and the transitions of its tasks (not started by itself)."""
 
-    _bus: EventBus
     _workflows: dict[str, Workflow]
-    _router: AgentRouter
     _waiting_room: WaitingRoom
-    # Attempts given up on (timed out, cancelled) that may still run on their agent,
-    # by (workflow, task, attempt): the agent and the attempt's token. The agent takes
-    # no new work until they return (an outcome with that token).
-    _stuck: dict[tuple[str, str, int], tuple[str, str]]
     _rejections: Rejections
     _rng: random.Random
     _tracer: trace.Tracer
@@ -205,61 +197,19 @@ class WorkflowTransitions(Actor):
                 handoff_depth=run.handoff_depth,
                 timeout=timeout,
                 attempt_token=token,
+                replica=run.replica,
             )
         )
-
-    def _attempt_over(self, run: TaskRun, *, ok: bool | None) -> None:
-        """Tell the router the current dispatch ended (once per dispatch)."""
-        if run.on_agent is not None:
-            self._router.finished(run.on_agent, ok=ok)
-            run.on_agent = None
-
-    def _give_up(self, wf: Workflow, run: TaskRun, reason: str) -> None:
-        """Stop waiting for the attempt in flight; ask its agent to cancel it.
-
-        Its agent takes no new work until the attempt comes back (see ``_returned``).
-        The request carries the attempt's token: the agent stops only that attempt.
-        """
-        agent = run.on_agent
-        if agent is None:
-            return
-        run.on_agent = None
-        self._router.given_up(agent)
-        self._stuck[(wf.id, run.task.id, run.attempts)] = (agent, run.attempt_token)
-        self._bus.publish(
-            CancelRequested(
-                source=self.name,
-                workflow_id=wf.id,
-                task_id=run.task.id,
-                attempt=run.attempts,
-                agent=agent,
-                reason=reason,
-                attempt_token=run.attempt_token,
-            )
-        )
-
-    def _returned(self, event: Event) -> bool:
-        """Free the agent of a given-up attempt that ``event`` shows has ended.
-
-        Only an outcome with the attempt's token shows it (a forged one does not).
-        """
-        token = attempt_token_of(event)
-        if token is None:
-            return False
-        key = (event.workflow_id, event.task_id, event.attempt)
-        stuck = self._stuck.get(key)
-        if stuck is None or not same_token(token, stuck[1]):
-            return False
-        del self._stuck[key]
-        self._router.returned(stuck[0])
-        return True
 
     # -- terminal states ---------------------------------------------------------------
 
     def _completed(self, wf: Workflow, run: TaskRun, event: TaskCompleted) -> None:
         self._attempt_over(run, ok=True)
         wf.spend(run, event.usage, event.model)
-        run.result = event.result
+        self._complete(wf, run, event.result)
+
+    def _complete(self, wf: Workflow, run: TaskRun, result: JsonValue) -> None:
+        run.result = result
         self._close(wf, run, TaskStatus.COMPLETED)
         self._settle_dependents(wf, run)
 

@@ -6,6 +6,7 @@ import collections
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pykka
 from opentelemetry import context as otel_context
@@ -18,6 +19,9 @@ from bus import FailureKind, TaskFinished, TokenUsage
 from .plan import Plan, Task
 from .prices import Prices
 from .result import TaskResult, TaskStatus, WorkflowResult, outcome
+
+if TYPE_CHECKING:
+    from .replication import Replicas
 
 __all__ = [
     "ApprovalTimedOut",
@@ -71,6 +75,8 @@ class TaskRun:
     child: Workflow | None = None  # the child workflow the task waits for (delegated)
     child_id: str = ""  # the latest child workflow's id, whose result the task reports
     child_result: WorkflowResult | None = None  # how that child ended
+    replicas: Replicas | None = None  # the replicas of a replicated attempt in flight
+    replica: int = 0  # the replica number of the dispatch being started (0: none)
 
     def set_error(self, kind: FailureKind, error: str) -> None:
         """Record why the current attempt (or the task) failed: its kind and message."""

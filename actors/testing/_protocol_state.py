@@ -34,11 +34,12 @@ class ProtocolViolation(AssertionError):  # noqa: N818 - it is an assertion, nam
         self.task_id = task_id
 
 
-# The outcome event a task's end needs, by its status or failure kind.
-_NEEDED: dict[str, str] = {
-    "completed": "TaskCompleted",
-    FailureKind.ERROR: "TaskFailed",
-    FailureKind.HANDOFF: "Handoff",
+# The outcome events one of which a task's end needs, by its status or failure kind
+# (a replica that delegated failed its attempt: kind error).
+_NEEDED: dict[str, tuple[str, ...]] = {
+    "completed": ("TaskCompleted",),
+    FailureKind.ERROR: ("TaskFailed", "Delegated"),
+    FailureKind.HANDOFF: ("Handoff",),
 }
 
 
@@ -63,6 +64,8 @@ class _Run:
     sent: set[str] = field(default_factory=set)  # "task/attempt" awarded and started
     status: str = ""  # WorkflowFinished.status
     children: dict[str, list[_Run]] = field(default_factory=dict)  # by delegating task
+    # each replicated task's replicas of its latest attempt: token -> TaskStarted
+    replicas: dict[str, dict[str, TaskStarted]] = field(default_factory=dict)
 
 
 def _fail(event: Event, message: str) -> ProtocolViolation:

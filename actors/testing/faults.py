@@ -42,7 +42,7 @@ class Faults:
         hang_seconds: How long a hang lasts at most, in seconds.
         slow_seconds: How long a slow attempt is delayed, in seconds.
         seed: Seeds the draw; the fault of an attempt depends only on the seed, the
-            workflow, the task and the attempt, never on thread timing.
+            workflow, the task, the attempt and the replica, never on thread timing.
 
     Raises:
         ConfigurationError: A probability is negative or they sum to more than 1.
@@ -77,9 +77,13 @@ class Faults:
             self.stuck,
         )
 
-    def draw(self, workflow_id: str, task_id: str, attempt: int) -> str | None:
-        """The fault of one attempt (``"raise"``, ``"crash"``, …) or ``None``."""
-        key = f"{self.seed}/{workflow_id}/{task_id}/{attempt}".encode()
+    def draw(self, workflow_id: str, task_id: str, attempt: int, replica: int = 0) -> str | None:
+        """The fault of one attempt (``"raise"``, ``"crash"``, …) or ``None``.
+
+        Each replica of a replicated attempt (``replica`` ≥ 1) draws its own.
+        """
+        at = f"{attempt}/{replica}" if replica else f"{attempt}"
+        key = f"{self.seed}/{workflow_id}/{task_id}/{at}".encode()
         digest = hashlib.blake2b(key, digest_size=8).digest()
         x = random.Random(int.from_bytes(digest, "big")).random()
         for kind, p in zip(KINDS, self.probabilities(), strict=True):
@@ -140,7 +144,7 @@ class FaultyAgent(Agent):
 
     def handle(self, task: TaskContext) -> object:
         """Run the handler, with this attempt's fault if one is drawn."""
-        fault = self._faults.draw(task.workflow_id, task.task_id, task.attempt)
+        fault = self._faults.draw(task.workflow_id, task.task_id, task.attempt, task.replica)
         if fault == "raise":
             msg = f"injected failure in {task.task_id} attempt {task.attempt}"
             raise TaskError(msg, retryable=True)

@@ -27,6 +27,7 @@ from bus import (
 
 from ._protocol_contract_net import check_awarded as _check_awarded
 from ._protocol_contract_net import check_contract_net as _check_contract_net
+from ._protocol_redundancy import check_decided, check_replica, dispatch_tokens
 from ._protocol_state import _NEEDED, ProtocolViolation, _fail, _Run
 
 __all__ = ["ProtocolViolation", "check_protocol"]
@@ -76,6 +77,13 @@ def check_protocol(events: Iterable[Event]) -> None:
        one finished as completed through a ``Delegated`` needs its last child to have
        finished completed. Nothing starts in a workflow after its
        ``WorkflowFinished``.
+
+    10. **Redundancy** — a ``TaskStarted`` with a ``replica`` number belongs to a
+        task with a ``redundancy``, numbered at most its ``copies``, each replica of an
+        attempt on another agent; an outcome carrying any replica's token answers it.
+        A replicated task finished as completed had a ``TaskCompleted`` from at least
+        ``Redundancy.needed`` replicas of its last attempt (one for ``"first"``, the
+        quorum for a vote).
 
     Raises:
         ProtocolViolation: The first violation, explained in one sentence that names the
@@ -176,6 +184,7 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
             f"Handoff carrying the token of its attempt {event.attempt}."
         )
         raise _fail(event, msg)
+    check_replica(event, run, task.redundancy.copies if task.redundancy else None)
     run.latest[tid] = event
     if event.attempt_token:
         run.issued[event.attempt_token] = f"{tid}/{event.attempt}"
@@ -184,12 +193,7 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
 def _answered(event: TaskCompleted | TaskFailed | Handoff | Delegated, run: _Run) -> None:
     """Note an outcome; it answers its dispatch if it carries that dispatch's token."""
     run.outcomes[event.id] = event
-    dispatch = run.latest.get(event.task_id)
-    if (
-        dispatch is not None
-        and dispatch.attempt == event.attempt
-        and dispatch.attempt_token == event.attempt_token
-    ):
+    if event.attempt_token in dispatch_tokens(run, event.task_id, event.attempt):
         run.answered.add((type(event).__name__, event.attempt_token))
 
 
@@ -222,14 +226,16 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
         and not (tid in run.carried and event.status == "completed")
         and not _ended_through_child(event, run)
     ):
-        dispatch = run.latest.get(tid)
-        token = dispatch.attempt_token if dispatch and dispatch.attempt == event.attempts else None
-        if token is None or (needed, token) not in run.answered:
+        tokens = dispatch_tokens(run, tid, event.attempts)
+        if not any((answer, t) in run.answered for t in tokens for answer in needed):
             msg = (
                 f"Task {tid!r} of workflow {wf!r} finished as {event.status} without a "
-                f"{needed} carrying the token of its attempt {event.attempts}."
+                f"{' or '.join(needed)} carrying the token of its attempt {event.attempts}."
             )
             raise _fail(event, msg)
+    spec = _task(run, event).redundancy
+    if spec is not None and event.status == "completed" and tid not in run.carried:
+        check_decided(event, run, spec.needed)
     run.finished[tid] = event
 
 

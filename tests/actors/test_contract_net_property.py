@@ -19,6 +19,7 @@ from actors import Backoff, ContractNet, Limits, Offer, Plan, RetryPolicy, TaskC
 from actors.testing import EventRecorder, Faults, FaultyAgent, check_protocol, plans
 from bus import Award, Bid, CallForProposals, Event, EventBus, TaskCompleted, TaskFinished
 from tests.actors.test_protocol_property import run_plan
+from tests.helpers import assert_threads_end
 
 TIMEOUT = 0.2  # seconds per attempt
 DEADLINE = 0.02  # seconds of bidding
@@ -146,10 +147,7 @@ def test_every_attempt_is_awarded_at_most_once_and_every_task_ends_once(
         FaultyAgent.release_all()
         team.stop()
         bus.stop()
-    deadline = time.monotonic() + 10.0
-    while threading.active_count() > threads_before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == threads_before, threading.enumerate()
+    assert_threads_end(threads_before)
     events = rec.events
     check_protocol(events)
     finished = collections.Counter(e.task_id for e in events if isinstance(e, TaskFinished))

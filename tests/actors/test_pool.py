@@ -26,7 +26,7 @@ from actors import (
 from actors.lowlevel import AgentRouter
 from actors.testing import EventRecorder, Faults, FaultyAgent, check_protocol
 from bus import AgentJoined, AgentLeft, Event, EventBus, TaskFinished, TaskStarted
-from tests.helpers import counter_by, wait_until
+from tests.helpers import assert_threads_end, counter_by, wait_until
 
 
 class Slow(Agent):
@@ -185,10 +185,7 @@ def test_no_task_is_lost_while_a_pool_grows_and_shrinks_under_random_load(
             left.add(e.agent)
         elif isinstance(e, TaskStarted):
             assert e.agent not in left, f"{e.task_id} sent to {e.agent} after it left"
-    deadline = time.monotonic() + 10
-    while threading.active_count() > threads_before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == threads_before, threading.enumerate()
+    assert_threads_end(threads_before)
     event(f"grew to {max(trajectory, default=low)} of {high}")
     if any(isinstance(e, AgentLeft) for e in events):
         event("a member left")

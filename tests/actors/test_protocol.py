@@ -210,8 +210,8 @@ def test_outcomes_count_only_with_their_attempts_token() -> None:
                 TaskFailed(workflow_id=W, task_id="a", error_type="E", attempt_token="nope"),
                 failed,
             ],
-            "Task 'a' of workflow 'w1' finished as failed without a TaskFailed carrying the "
-            "token of its attempt 1.",
+            "Task 'a' of workflow 'w1' finished as failed without a TaskFailed or Delegated "
+            "carrying the token of its attempt 1.",
         ),
         (
             [

@@ -7,7 +7,6 @@ import collections
 import random
 import secrets
 import threading
-import time
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -51,7 +50,7 @@ from bus import (
     TaskStarted,
 )
 from memory import InMemoryIdempotencyStore
-from tests.helpers import fault_schedules
+from tests.helpers import assert_threads_end, fault_schedules
 
 TIMEOUT = 0.2  # seconds per attempt
 BACKOFF = Backoff(minimum=0.001, maximum=0.01, jitter=0.5)
@@ -227,10 +226,7 @@ def test_every_task_ends_exactly_once_whatever_the_faults(scenario: Scenario) ->
         if server is not None:
             server.stop()
     # Nothing left running: abandoned model calls and hung attempts ended too.
-    deadline = time.monotonic() + 10.0
-    while threading.active_count() > threads_before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == threads_before, threading.enumerate()
+    assert_threads_end(threads_before)
     events = rec.events
     check_protocol(events)
     finished = {e.task_id: e for e in events if isinstance(e, TaskFinished)}

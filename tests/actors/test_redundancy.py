@@ -1,0 +1,340 @@
+"""Redundancy: an attempt on k agents at once; the first result wins, or a vote decides."""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import pydantic
+import pytest
+from pydantic import JsonValue
+
+from actors import (
+    Agent,
+    Ballot,
+    HandoffTo,
+    Limits,
+    Plan,
+    PlanValidationError,
+    Redundancy,
+    Task,
+    TaskContext,
+    TaskError,
+    TaskResult,
+    TaskStatus,
+    Team,
+    WorkflowResult,
+    majority,
+    plurality,
+    unanimous,
+)
+from actors.testing import EventRecorder, check_protocol
+from bus import CancelRequested, Event, EventBus, FailureKind, TaskFailed, TaskStarted
+
+E = TypeVar("E", bound=Event)
+EFFECTS: collections.Counter[tuple[str, str]] = collections.Counter()
+
+
+class Replica(Agent):
+    """Answers ``answer`` after ``delay`` s (stopping when cancelled), or fails as told.
+
+    Every attempt first runs the side effect ``charge`` through the idempotency store.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bus: EventBus,
+        answer: JsonValue = "ok",
+        delay: float = 0.0,
+        fail: str = "",
+    ) -> None:
+        super().__init__(name=name, bus=bus)
+        self.answer, self.delay, self.fail = answer, delay, fail
+        self.cancelled = threading.Event()
+
+    def handle(self, task: TaskContext) -> object:
+        def charge(_key: str) -> str:
+            EFFECTS[(task.workflow_id, task.task_id)] += 1
+            return '"charged"'
+
+        task.run_once("charge", charge)
+        if task.cancellation.wait(self.delay):
+            self.cancelled.set()
+            task.cancellation.raise_if_cancelled()
+        if self.fail == "error":
+            raise TaskError(f"{self.name} cannot", retryable=False)
+        if self.fail == "retryable":
+            raise TaskError(f"{self.name} cannot yet", retryable=True)
+        if self.fail == "handoff":
+            return HandoffTo("b", reason="not mine")
+        return self.answer
+
+
+def team_of(bus: EventBus, agents: dict[str, dict[str, Any]], **kwargs: Any) -> Team:
+    specs = [
+        Replica.child_spec(name, bus, capabilities=["work"], **options)
+        for name, options in agents.items()
+    ]
+    return Team(specs, bus=bus, **kwargs)
+
+
+@pytest.fixture
+def bus() -> Iterator[EventBus]:
+    bus = EventBus(tracing=False)
+    yield bus
+    bus.stop()
+
+
+def run(team: Team, redundancy: Redundancy, **task: Any) -> WorkflowResult:
+    plan = Plan(tasks=[Task(id="t", agent="work", redundancy=redundancy, **task)])
+    return team.run(plan, timeout=10.0)
+
+
+def only(result: WorkflowResult) -> TaskResult:
+    (task,) = result.tasks
+    return task
+
+
+def of_type(events: Sequence[Event], kind: type[E]) -> list[E]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+def test_the_first_result_wins_and_the_other_replicas_are_cancelled(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    agents: dict[str, dict[str, Any]] = {
+        "slow": {"delay": 5.0, "answer": "late"},
+        "fast": {"answer": "first"},
+    }
+    with team_of(bus, agents) as team:
+        result = run(team, Redundancy(copies=2))
+        slow = team.bus.lookup("slow")
+        assert slow is not None
+        assert slow.proxy().cancelled.get().wait(5.0)  # the loser was asked to stop, and did
+    task = only(result)
+    assert (task.status, task.result, task.agent, task.attempts) == (
+        TaskStatus.COMPLETED,
+        "first",
+        "fast",
+        1,
+    )
+    started = of_type(rec.events, TaskStarted)
+    assert sorted((s.agent, s.replica) for s in started) == [("fast", 2), ("slow", 1)]
+    assert len({s.attempt_token for s in started}) == 2
+    cancels = of_type(rec.events, CancelRequested)
+    assert [(c.agent, c.attempt_token) for c in cancels] == [
+        (s.agent, s.attempt_token) for s in started if s.agent == "slow"
+    ]
+    check_protocol(rec.events)
+
+
+def came_back(events: list[Event], n: int) -> bool:
+    """Whether ``n`` cancelled attempts came back (as ``TaskFailed``)."""
+    return len(of_type(events, TaskFailed)) == n
+
+
+def test_losing_a_race_is_not_a_failure_for_the_circuit_breaker(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    agents: dict[str, dict[str, Any]] = {"slow": {"delay": 5.0}, "fast": {}}
+    with team_of(bus, agents) as team:
+        for i in range(8):  # more than the breaker's threshold of failures
+            run(team, Redundancy(copies=2))
+            # the loser's cancelled attempt came back: it is free again
+            assert rec.wait_for(partial(came_back, n=i + 1))
+    starts = collections.Counter(s.agent for s in of_type(rec.events, TaskStarted))
+    assert starts == {"slow": 8, "fast": 8}  # slow's circuit never opened
+    check_protocol(rec.events)
+
+
+def test_a_vote_takes_the_majority_and_runs_a_side_effect_once(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    agents: dict[str, dict[str, Any]] = {
+        "a": {"answer": 41},
+        "b": {"answer": 42, "delay": 0.05},
+        "c": {"answer": 42},
+    }
+    with team_of(bus, agents) as team:
+        result = run(team, Redundancy(copies=3, decide="vote"))
+    task = only(result)
+    assert (task.status, task.result, task.agent) == (TaskStatus.COMPLETED, 42, "b")
+    assert EFFECTS[(result.workflow_id, "t")] == 1  # three replicas, one charge
+    assert not of_type(rec.events, CancelRequested)  # a vote waits for every replica
+    check_protocol(rec.events)
+
+
+def test_a_vote_without_consensus_is_retried_then_fails(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    agents: dict[str, dict[str, Any]] = {"a": {"answer": 1}, "b": {"answer": 2}, "c": {"answer": 2}}
+    with team_of(bus, agents) as team:
+        result = run(team, Redundancy(copies=3, decide="vote", reducer="unanimous"), max_attempts=2)
+    task = only(result)
+    assert (task.status, task.error_kind, task.attempts) == (
+        TaskStatus.FAILED,
+        FailureKind.NO_CONSENSUS,
+        2,
+    )
+    assert task.error == "NoConsensus: the 3 votes are not unanimous (2 different results)"
+    assert len(of_type(rec.events, TaskStarted)) == 6
+    check_protocol(rec.events)
+
+
+def test_a_vote_counts_the_replicas_that_completed(bus: EventBus) -> None:
+    agents: dict[str, dict[str, Any]] = {
+        "a": {"fail": "error"},
+        "b": {"answer": "x"},
+        "c": {"answer": "x"},
+    }
+    with team_of(bus, agents) as team:
+        result = run(team, Redundancy(copies=3, decide="vote"))
+        assert only(result).result == "x"
+        short = run(team, Redundancy(copies=3, decide="vote", quorum=3), max_attempts=1)
+    task = only(short)
+    assert (task.status, task.error_kind) == (TaskStatus.FAILED, FailureKind.NO_CONSENSUS)
+    assert task.error == "NoConsensus: 2 of 3 replicas completed; the vote needs 3"
+
+
+def test_at_the_timeout_a_vote_decides_with_the_replicas_that_answered(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    agents: dict[str, dict[str, Any]] = {
+        "a": {"answer": "x"},
+        "b": {"answer": "x"},
+        "hung": {"delay": 30.0},
+    }
+    with team_of(bus, agents) as team:
+        result = run(team, Redundancy(copies=3, decide="vote"), timeout=0.3)
+    task = only(result)
+    assert (task.status, task.result, task.attempts) == (TaskStatus.COMPLETED, "x", 1)
+    cancels = of_type(rec.events, CancelRequested)
+    assert [(c.agent, c.reason) for c in cancels] == [("hung", "timeout")]
+    check_protocol(rec.events)
+
+
+def test_when_every_replica_fails_the_attempt_fails_as_the_last_did(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    agents: dict[str, dict[str, Any]] = {
+        "a": {"fail": "retryable"},
+        "b": {"fail": "retryable", "delay": 0.05},
+    }
+    with team_of(bus, agents) as team:
+        result = run(team, Redundancy(copies=2), max_attempts=2)
+    task = only(result)
+    assert (task.status, task.error_kind, task.attempts) == (
+        TaskStatus.FAILED,
+        FailureKind.ERROR,
+        2,
+    )
+    assert task.error == "TaskError: b cannot yet"
+    assert len(of_type(rec.events, TaskStarted)) == 4  # retried: both replicas again
+    check_protocol(rec.events)
+
+
+def test_a_replica_cannot_hand_off(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    agents: dict[str, dict[str, Any]] = {
+        "a": {"fail": "handoff"},
+        "b": {"delay": 0.1, "answer": "done"},
+    }
+    with team_of(bus, agents, handoffs={"a": ["b"]}) as team:
+        result = run(team, Redundancy(copies=2))
+        lone = run(team, Redundancy(copies=2, decide="vote", quorum=2), max_attempts=1)
+    assert only(result).result == "done"  # the other replica's
+    task = only(lone)
+    assert (task.status, task.error_kind) == (TaskStatus.FAILED, FailureKind.NO_CONSENSUS)
+    check_protocol(rec.events)
+
+
+def test_replicas_go_to_distinct_agents_and_know_their_number(bus: EventBus) -> None:
+    rec = EventRecorder(bus)
+    agents: dict[str, dict[str, Any]] = {f"agent{i}": {"answer": i} for i in range(4)}
+    with team_of(bus, agents) as team:
+        run(team, Redundancy(copies=3, decide="vote", reducer="plurality"))
+        lone = team.run(
+            Plan(tasks=[Task(id="t", agent="agent0", redundancy=Redundancy(copies=3))]),
+            timeout=10.0,
+        )
+    started = of_type(rec.events, TaskStarted)
+    first = [(s.agent, s.replica) for s in started[:3]]
+    assert first == [("agent0", 1), ("agent1", 2), ("agent2", 3)]
+    # A task naming an agent: it runs replica 1, agents sharing a capability the others.
+    second = [(s.agent, s.replica) for s in started[3:]]
+    assert second[0] == ("agent0", 1)
+    assert len({agent for agent, _ in second}) == len(second) == 3
+    assert only(lone).status is TaskStatus.COMPLETED
+
+
+def test_a_vote_needing_more_agents_than_can_take_it_is_undeliverable(bus: EventBus) -> None:
+    with team_of(bus, {"only": {}}) as team:
+        result = run(team, Redundancy(copies=3, decide="vote"), max_attempts=2)
+    task = only(result)
+    assert (task.status, task.error_kind, task.attempts) == (
+        TaskStatus.FAILED,
+        FailureKind.UNDELIVERABLE,
+        2,
+    )
+    assert "its vote needs 2 agents and 1 of 'work' can take it now" in task.error
+
+
+def test_a_team_adds_reducers_and_refuses_unknown_ones(bus: EventBus) -> None:
+    def median(ballots: Sequence[Ballot]) -> JsonValue:
+        values = sorted(b.result for b in ballots if isinstance(b.result, int))
+        return values[len(values) // 2]
+
+    agents: dict[str, dict[str, Any]] = {"a": {"answer": 1}, "b": {"answer": 9}, "c": {"answer": 5}}
+    with team_of(bus, agents, reducers={"median": median}) as team:
+        result = run(team, Redundancy(copies=3, decide="vote", reducer="median"))
+        assert (only(result).result, only(result).agent) == (5, "c")
+        with pytest.raises(PlanValidationError, match="unknown reducer 'mean'"):
+            run(team, Redundancy(copies=3, decide="vote", reducer="mean"))
+
+
+def test_a_reducer_that_raises_fails_the_task_not_the_workflow(bus: EventBus) -> None:
+    def broken(_ballots: Sequence[Ballot]) -> JsonValue:
+        raise ZeroDivisionError
+
+    agents: dict[str, dict[str, Any]] = {"a": {}, "b": {}}
+    with team_of(bus, agents, reducers={"broken": broken}) as team:
+        result = run(team, Redundancy(copies=2, decide="vote", reducer="broken"))
+    task = only(result)
+    assert (task.status, task.error_kind, task.attempts) == (
+        TaskStatus.FAILED,
+        FailureKind.ORCHESTRATOR,
+        1,
+    )
+    assert task.error == "ReducerError: reducer 'broken' raised ZeroDivisionError: "
+
+
+def test_each_replica_is_a_step(bus: EventBus) -> None:
+    with team_of(bus, {"a": {}, "b": {}, "c": {}}, limits=Limits(max_steps=2)) as team:
+        result = run(team, Redundancy(copies=3, decide="vote"))
+    assert only(result).status is TaskStatus.CANCELLED
+    assert "limit of 2 steps" in only(result).error
+
+
+def test_redundancy_is_validated() -> None:
+    with pytest.raises(pydantic.ValidationError, match="quorum 4 is above copies 3"):
+        Redundancy(copies=3, decide="vote", quorum=4)
+    with pytest.raises(pydantic.ValidationError, match="quorum is for decide='vote'"):
+        Redundancy(copies=3, quorum=2)
+    with pytest.raises(pydantic.ValidationError):
+        Redundancy(copies=1)
+    assert Redundancy(copies=4, decide="vote").needed == 3
+    assert Redundancy(copies=4).needed == 1
+
+
+def test_the_built_in_reducers() -> None:
+    ballots = [
+        Ballot("a", 1, {"x": 1, "y": 2}),
+        Ballot("b", 2, {"y": 2, "x": 1}),
+        Ballot("c", 3, 0),
+    ]
+    assert majority(ballots) == {"x": 1, "y": 2}  # equal as canonical JSON
+    assert plurality([Ballot("a", 1, 1), Ballot("b", 2, 2)]) == 1  # a tie: the first
+    with pytest.raises(TaskError, match="no result has a majority of the 2 votes"):
+        majority([Ballot("a", 1, 1), Ballot("b", 2, 2)])
+    with pytest.raises(TaskError, match="not unanimous"):
+        unanimous(ballots)
+    assert unanimous(ballots[:2]) == {"x": 1, "y": 2}
