@@ -108,7 +108,7 @@ class Replication(Retries, Dispatching):
             self._router.finished(agent, ok=True)
             if run.task.redundancy is not None and run.task.redundancy.decide == "first":
                 run.agent = agent
-                self._decided(wf, run)
+                self._decided(wf, run, won=True)
                 self._completed(wf, run, event)
                 return
             wf.spend(run, event.usage, event.model)
@@ -144,7 +144,7 @@ class Replication(Retries, Dispatching):
             return
         ballots = [Ballot(r.agent, r.number, r.result) for r in group.completed]
         if len(ballots) < spec.needed:
-            self._decided(wf, run, failure=timed_out)
+            self._decided(wf, run, won=False, failure=timed_out)
             if not ballots:  # every replica failed: as the last did
                 last = group.failures[-1]
                 retryable = all(f.retryable for f in group.failures)
@@ -160,7 +160,7 @@ class Replication(Retries, Dispatching):
         try:
             decided = self.reducers[spec.reducer](ballots)
         except NoConsensus as exc:
-            self._decided(wf, run, failure=timed_out)
+            self._decided(wf, run, won=False, failure=timed_out)
             error = f"NoConsensus: {exc}"
             self._failed(wf, run, FailureKind.NO_CONSENSUS, error, retryable=exc.retryable)
             return
@@ -170,27 +170,40 @@ class Replication(Retries, Dispatching):
                 "Reducer %r raised %s deciding %s/%s", spec.reducer, type(exc).__name__,
                 wf.id, run.task.id,
             )  # fmt: skip
-            self._decided(wf, run, failure=timed_out)
+            self._decided(wf, run, won=False, failure=timed_out)
             error = f"ReducerError: reducer {spec.reducer!r} raised {type(exc).__name__}: {exc}"
             self._failed(wf, run, FailureKind.ORCHESTRATOR, error, retryable=False)
             return
         key = canonical_json(decided)
         run.agent = next((b.agent for b in ballots if canonical_json(b.result) == key), "")
         run.agent = run.agent or ballots[0].agent
-        self._decided(wf, run, failure=timed_out)
+        self._decided(wf, run, won=True, failure=timed_out)
         self._complete(wf, run, decided)
 
     @staticmethod
     def _last_agent(group: Replicas) -> str:
         return max(group.by_token.values(), key=lambda r: r.number).agent
 
-    def _decided(self, wf: Workflow, run: TaskRun, *, failure: bool = False) -> None:
-        """The attempt is decided: give up the replicas still running.
+    def _decided(self, wf: Workflow, run: TaskRun, *, won: bool, failure: bool = False) -> None:
+        """The attempt is decided (``won``: completed by ``run.agent``'s result, or failed).
 
-        Only those that ran past the attempt's timeout (``failure``) count as failures
-        of their agents for the circuit breaker.
+        An event of the workflow's span says how; the replicas still running are given
+        up on. Only those that ran past the attempt's timeout (``failure``) count as
+        failures of their agents for the circuit breaker.
         """
         group, run.replicas = run.replicas, None
+        if group is not None and run.task.redundancy is not None:
+            wf.span.add_event(
+                "redundancy.decide",
+                {
+                    "actorchestra.task.id": run.task.id,
+                    "actorchestra.task.attempt": run.attempts,
+                    "actorchestra.redundancy.decide": run.task.redundancy.decide,
+                    "actorchestra.redundancy.replicas": len(group.by_token),
+                    "actorchestra.redundancy.completed": len(group.completed),
+                    "actorchestra.redundancy.winner": run.agent if won else "",
+                },
+            )
         reason = "timeout" if failure else "cancelled: the attempt was decided without it"
         for replica in group.running if group is not None else ():
             replica.running = False

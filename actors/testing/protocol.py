@@ -22,6 +22,7 @@ from bus import (
     TaskFinished,
     TaskStarted,
     WorkflowFinished,
+    WorkflowResumed,
     WorkflowStarted,
 )
 
@@ -80,7 +81,8 @@ def check_protocol(events: Iterable[Event]) -> None:
 
     10. **Redundancy** — a ``TaskStarted`` with a ``replica`` number belongs to a
         task with a ``redundancy``, numbered at most its ``copies``, each replica of an
-        attempt on another agent; an outcome carrying any replica's token answers it.
+        attempt on another agent (a resume starts them afresh); an outcome carrying
+        any replica's token answers it.
         A replicated task finished as completed had a ``TaskCompleted`` from at least
         ``Redundancy.needed`` replicas of its last attempt (one for ``"first"``, the
         quorum for a vote).
@@ -121,6 +123,8 @@ def check_protocol(events: Iterable[Event]) -> None:
             _check_finish(event, run)
         elif isinstance(event, WorkflowFinished):
             _check_end(event, run)
+        elif isinstance(event, WorkflowResumed):
+            run.replicas.clear()  # the dispatches in flight start afresh
 
 
 def _task(run: _Run, event: Event) -> Task:

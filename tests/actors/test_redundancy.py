@@ -6,10 +6,11 @@ import collections
 import threading
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pydantic
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import JsonValue
 
 from actors import (
@@ -20,12 +21,14 @@ from actors import (
     Plan,
     PlanValidationError,
     Redundancy,
+    Supervisor,
     Task,
     TaskContext,
     TaskError,
     TaskResult,
     TaskStatus,
     Team,
+    WorkflowError,
     WorkflowResult,
     majority,
     plurality,
@@ -33,6 +36,8 @@ from actors import (
 )
 from actors.testing import EventRecorder, check_protocol
 from bus import CancelRequested, Event, EventBus, FailureKind, TaskFailed, TaskStarted
+from memory import InMemoryEventLog
+from tests.helpers import wait_until
 
 E = TypeVar("E", bound=Event)
 EFFECTS: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -338,3 +343,69 @@ def test_the_built_in_reducers() -> None:
     with pytest.raises(TaskError, match="not unanimous"):
         unanimous(ballots)
     assert unanimous(ballots[:2]) == {"x": 1, "y": 2}
+
+
+class Held(Agent):
+    """Answers ``"x"``, holding task ``b`` until ``release`` is set; records its runs."""
+
+    runs: ClassVar[list[tuple[str, int, int]]] = []
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def handle(self, task: TaskContext) -> object:
+        self.runs.append((task.task_id, task.attempt, task.replica))
+        if task.task_id == "b" and not self.release.wait(10):
+            raise RuntimeError("never released")
+        return "x"
+
+
+def test_a_resumed_workflow_runs_the_replicas_in_flight_again() -> None:
+    log = InMemoryEventLog()
+    vote = Redundancy(copies=2, decide="vote")
+    plan = Plan(
+        tasks=[
+            Task(id="a", agent="work", redundancy=vote),
+            Task(id="b", agent="work", redundancy=vote, depends_on=("a",)),
+        ]
+    )
+    Held.runs, Held.release = [], threading.Event()
+    bus = EventBus(event_log=log, tracing=False)
+    specs = [Held.child_spec(name, bus, capabilities=["work"]) for name in ("p", "q")]
+    team = Team(specs, bus=bus, name="first")
+    future = team.submit(plan, workflow_id="wf")
+    assert wait_until(lambda: len([r for r in Held.runs if r[0] == "b"]) == 2)
+    Supervisor.terminate_child(team.supervisor, "orchestrator")  # as if its process died
+    with pytest.raises(WorkflowError, match="stopped before workflow 'wf' finished"):
+        future.get(timeout=5)
+    Held.release.set()
+    team.stop()
+
+    Held.runs = []
+    bus2 = EventBus(event_log=log, tracing=False)
+    specs = [Held.child_spec(name, bus2, capabilities=["work"]) for name in ("p", "q")]
+    with Team(specs, bus=bus2, name="second") as team2:
+        result = team2.resume("wf").get(timeout=10)
+    assert result.ok and result.answer == "x"
+    assert sorted(Held.runs) == [("b", 1, 1), ("b", 1, 2)]  # "a" kept; "b" again, both
+    check_protocol(log.events("wf"))
+
+
+def test_the_decision_is_an_event_of_the_workflows_span(
+    traced_bus: EventBus, spans: InMemorySpanExporter
+) -> None:
+    agents: dict[str, dict[str, Any]] = {"a": {"answer": 1}, "b": {"answer": 2}, "c": {"answer": 2}}
+    with team_of(traced_bus, agents) as team:
+        run(team, Redundancy(copies=3, decide="vote"))
+    finished = spans.get_finished_spans()
+    (workflow,) = [s for s in finished if s.name.startswith("invoke_workflow")]
+    (decided,) = [e for e in workflow.events if e.name == "redundancy.decide"]
+    assert dict(decided.attributes or {}) == {
+        "actorchestra.task.id": "t",
+        "actorchestra.task.attempt": 1,
+        "actorchestra.redundancy.decide": "vote",
+        "actorchestra.redundancy.replicas": 3,
+        "actorchestra.redundancy.completed": 3,
+        "actorchestra.redundancy.winner": "b",
+    }
+    agents_spans = [s for s in finished if s.name == "process task.started"]
+    assert len(agents_spans) == 3
+    assert {s.context.trace_id for s in agents_spans} == {workflow.context.trace_id}
