@@ -32,7 +32,8 @@ stop what the team needs, e.g. a local LLM server).
 Exit status: 0 when the workflow completed (or the command succeeded); 1 when it
 failed, was cancelled or timed out, or on a runtime error; 2 for a usage error (a
 missing file, an invalid plan, a factory that does not import), printed as one line;
-130 when interrupted (the workflow is cancelled first).
+130 when interrupted (Ctrl-C), 143 on SIGTERM (a service manager stopping it): the
+workflow is cancelled first, so its record says how it ended.
 
 This package is the top floor of ``actors``: it may import anything, nothing imports it.
 """
@@ -42,7 +43,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from bus import ActorchestraError, UsageError
@@ -125,6 +128,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM came: handled as Ctrl-C (the workflow is cancelled), exit status 143."""
+
+
+def _terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command in ``argv`` (``sys.argv[1:]`` by default); returns the exit status.
 
@@ -138,8 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worker_main(args_list[1:])
     args = _parser().parse_args(args_list)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)  # as Ctrl-C: cancel, then exit
     try:
         return int(args.handler(args))
+    except Terminated:
+        print("actorchestra: terminated (SIGTERM); the workflow was cancelled", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("actorchestra: interrupted; the workflow was cancelled", file=sys.stderr)
         return 130

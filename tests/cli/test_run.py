@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -262,3 +264,29 @@ def test_a_factory_may_be_a_context_manager_starting_what_the_team_needs(
         r"d +completed +attempt 1  right +\d+\.\d\ds  [1-9]\d* tokens$", proc.stdout, re.M
     )
     assert "answer: ok" in proc.stdout
+
+
+def test_sigterm_cancels_the_workflow_and_exits_143(plan_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    command = ["-m", "actors.cli", "run", str(plan_file), "--team", TEAM, "--db", str(db)]
+    proc = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=ROOT,
+        env=cli_env(CLI_TEST_HOLD="b"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # plain lines: not a terminal
+            if re.search(r"s  b +running", line):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, stderr
+    assert "actorchestra: terminated (SIGTERM); the workflow was cancelled" in stderr
+    listed = cli("log", str(db))
+    assert re.search(r"^\w+ +workflow +cancelled ", listed.stdout, re.M), listed.stdout
