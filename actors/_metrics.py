@@ -38,8 +38,8 @@ class Instruments:
     """The instruments actors record to, one set per meter provider.
 
     Attributes:
-        tasks_started: ``actorchestra.tasks.started`` — task attempts dispatched
-            (attribute ``gen_ai.agent.name``).
+        tasks_started: ``actorchestra.tasks.started`` — task attempts dispatched,
+            each replica of a replicated one apart (attribute ``gen_ai.agent.name``).
         tasks_completed: ``actorchestra.tasks.completed`` — tasks completed.
         tasks_failed: ``actorchestra.tasks.failed`` — failed attempts (``error.type`` is
             the failure's kind, one of the values of :class:`bus.FailureKind`).

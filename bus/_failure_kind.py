@@ -13,10 +13,10 @@ class FailureKind(enum.StrEnum):
     A closed, documented, low-cardinality set (OpenTelemetry semantic conventions,
     ``error.type``: "SHOULD be predictable and SHOULD have low cardinality"). The kinds of
     a failed *attempt* — ``error``, ``crash``, ``timeout``, ``undeliverable``,
-    ``handoff``, ``no_consensus`` — are the ``error.type`` of ``actorchestra.tasks.failed`` and of a
-    workflow span's ``retry`` events; every kind can end a *task* (``TaskResult``,
-    ``TaskFinished``). The exception class, where there is one, stays in the message and
-    on the agent's span (``exception.type``).
+    ``handoff``, ``no_consensus`` — are the ``error.type`` of
+    ``actorchestra.tasks.failed`` and of a workflow span's ``retry`` events; every kind
+    can end a *task* (``TaskResult``, ``TaskFinished``). The exception class, where
+    there is one, stays in the message and on the agent's span (``exception.type``).
 
     * ``error`` — the agent reported the attempt failed (``TaskFailed``: its handler
       raised, or its output was unusable).

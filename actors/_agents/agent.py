@@ -14,7 +14,6 @@ from pydantic import JsonValue
 from actors._actor import Actor
 from actors._errors import ConfigurationError, NotJSONError, TaskError
 from actors._json_value import to_json_value
-from actors._orchestration.identity import same_token
 from actors._orchestration.plan import Plan
 from actors._supervision.child_spec import ChildSpec, RestartPolicy
 from bus import (
@@ -32,6 +31,7 @@ from bus import (
 )
 from memory import IdempotencyStore, MemoryStore, Record, Scope, workflow_namespace
 
+from .attempt_slot import AttemptSlot
 from .cancellation import Cancellation
 from .idempotency_keys import (
     default_idempotency_store,
@@ -156,8 +156,7 @@ class Agent(Actor):
         bus.subscribe(TaskStarted, name, recipient=name)
         bus.subscribe(CallForProposals, name, recipient=name)
         # Cancellation bypasses the mailbox, which is busy with the attempt to cancel.
-        # The running attempt: (workflow, task, attempt), its token and its cancellation.
-        self._attempt: tuple[tuple[str, str, int], str, Cancellation] | None = None
+        self._attempt = AttemptSlot()
         self.own(bus.subscribe(CancelRequested, self._cancel_requested, recipient=name))
 
     def remember(self, key: str, value: JsonValue) -> Record:
@@ -277,17 +276,12 @@ class Agent(Actor):
             self._bus.publish(answer(self.name, event, self.bid(event)))
 
     def _cancel_requested(self, event: CancelRequested) -> None:
-        """Cancel the attempt named by ``event`` if it is running here (publisher's thread).
+        """Cancel the attempt named by ``event``, running or still queued (publisher's thread).
 
         Only a request with the attempt's token cancels it (the orchestrator's).
         """
-        attempt = self._attempt
-        if (
-            attempt is not None
-            and attempt[0] == (event.workflow_id, event.task_id, event.attempt)
-            and same_token(attempt[1], event.attempt_token)
-        ):
-            attempt[2].cancel(event.reason or "cancelled")
+        key = (event.workflow_id, event.task_id, event.attempt)
+        self._attempt.cancel(key, event.attempt_token, event.reason or "cancelled")
 
     def _run(self, started: TaskStarted) -> None:
         # From when this agent starts it: the orchestrator's clock, from when it sent the
@@ -295,11 +289,11 @@ class Agent(Actor):
         timeout = started.timeout
         cancellation = Cancellation(None if timeout is None else time.monotonic() + timeout)
         key = (started.workflow_id, started.task_id, started.attempt)
-        self._attempt = (key, started.attempt_token, cancellation)
+        self._attempt.start(key, started.attempt_token, cancellation)
         try:
             self._run_attempt(started, cancellation)
         finally:
-            self._attempt = None
+            self._attempt.finish()
 
     def _run_attempt(self, started: TaskStarted, cancellation: Cancellation) -> None:
         task = TaskContext(
@@ -324,6 +318,7 @@ class Agent(Actor):
         }
         outcome: Event
         try:
+            cancellation.raise_if_cancelled()  # before it started: a lost race, say
             value = self.handle(task)
         except TaskError as exc:
             outcome = self._failed(envelope, task, exc, retryable=exc.retryable)

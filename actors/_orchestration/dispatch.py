@@ -7,7 +7,7 @@ import heapq
 from .approvals import Approvals
 from .containment import Containment
 from .plan import Plan
-from .redundancy import Reducer, check_reducers
+from .redundancy import Reducer, check_redundancy
 from .result import TaskStatus
 from .workflow_state import Workflow
 
@@ -28,7 +28,7 @@ class Dispatching(Approvals, Containment):
     def _check_plan(self, plan: Plan) -> None:
         """Check ``plan`` against the agents and reducers here (``PlanValidationError``)."""
         plan.check(self._router.names)
-        check_reducers(plan, self.reducers)
+        check_redundancy(plan, self.reducers, self.limits.max_copies)
 
     def _settle(self, wf: Workflow) -> None:
         """Dispatch what became ready; resolve the workflow once every task ended."""
@@ -47,7 +47,7 @@ class Dispatching(Approvals, Containment):
             if run.task.needs_approval and run.approval != "approved":
                 self._request_approval(wf, run)
                 continue
-            if not room.has_room(run.target):
+            if not room.has_room(run.target, run.needed):
                 room.add(wf, run)
                 continue
             self._start_attempt(wf, run, new_attempt=True)

@@ -93,7 +93,8 @@ class Orchestrator(Resumption, Handoffs, Delegations, Replication, ContractNetti
     applied, counted, logged at WARNING and published as :class:`bus.EventRejected`
     (:mod:`~actors._orchestration.identity`). Outcomes of an attempt that is no longer
     current (timed out, superseded, cancelled) are ignored and counted as
-    ``late_replies`` of the task, so no task ends twice. Every
+    ``late_replies`` of the task, so no task ends twice; the tokens they report count
+    in the task's usage and the budget all the same, while the workflow runs. Every
     workflow is bounded (see :class:`Limits`). :func:`cancel` ends every unfinished task
     of a workflow as cancelled. When every task is terminal the workflow's future
     resolves with a :class:`WorkflowResult`. The workflow is one ``invoke_workflow``
@@ -280,6 +281,12 @@ class Orchestrator(Resumption, Handoffs, Delegations, Replication, ContractNetti
                     run.status.value,
                     run.attempts,
                 )
+                outcome = (TaskCompleted, TaskFailed, Handoff, Delegated)
+                if isinstance(event, outcome) and event.usage.total_tokens:
+                    # Spent all the same (by a timed-out attempt, a loser of a race).
+                    wf.spend(run, event.usage, event.model)
+                    self._check_budget(wf)
+                    self._settle(wf)
             return
         if run.replicas is not None:
             self._on_replica_event(wf, run, event, token)

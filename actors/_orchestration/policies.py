@@ -48,9 +48,10 @@ class Limits:
             hangs the workflow). Past it the attempt fails as ``timeout`` and is retried.
         approval_timeout: Seconds a task that needs approval waits for a decision
             before it fails; ``None`` waits as long as the workflow lives.
-        max_steps: Most task dispatches (attempts and handoffs) per workflow, its child
-            workflows' included; past it, the unfinished tasks are cancelled (the
-            children's too). ``None`` relies on the other bounds.
+        max_steps: Most task dispatches (attempts, handoffs, and each replica of a
+            replicated attempt) per workflow, its child workflows' included; past it,
+            the unfinished tasks are cancelled (the children's too). ``None`` relies on
+            the other bounds.
         max_handoffs: Longest handoff chain per task.
         max_in_flight: Attempts sent to one agent and not yet ended, at most (an agent
             runs one at a time; a few more keep it busy). Further ready tasks wait in
@@ -58,6 +59,8 @@ class Limits:
             ready, across workflows; an attempt's timeout starts when it is sent. This
             bounds the agents' mailboxes and the timers, so a plan of 30,000 tasks costs
             per task about what a small one does. ``None`` sends every ready task at once.
+            The replicas of a replicated attempt go only to agents with room: it runs on
+            fewer, or waits until enough have room for its vote.
         budget: The most tokens or dollars one workflow may spend (see :class:`Budget`);
             past it the workflow stops with :class:`BudgetExceeded`. ``None``: no bound.
             A workflow's child workflows (see :class:`actors.Delegate`) spend from it.
@@ -65,6 +68,9 @@ class Limits:
             directly is at depth 0, a child of one of its tasks at 1, and so on; a task
             of a workflow at this depth that delegates fails (not retried). 0 turns
             delegation off.
+        max_copies: Most agents one attempt may run on at once (``Redundancy.copies``);
+            a plan asking for more is refused (``PlanValidationError``), so a plan a
+            model wrote cannot multiply its cost past it. 1 turns redundancy off.
 
     Raises:
         ConfigurationError: A bound is out of range (also a ``ValueError``).
@@ -81,6 +87,7 @@ class Limits:
     max_in_flight: int | None = 4
     budget: Budget | None = None
     max_delegation_depth: int = 3
+    max_copies: int = 5
 
     def __post_init__(self) -> None:
         checks = {
@@ -90,12 +97,13 @@ class Limits:
             "max_handoffs": self.max_handoffs >= 0,
             "max_in_flight": self.max_in_flight is None or self.max_in_flight >= 1,
             "max_delegation_depth": self.max_delegation_depth >= 0,
+            "max_copies": self.max_copies >= 1,
         }
         problems = [f"{name}={getattr(self, name)}" for name, ok in checks.items() if not ok]
         if problems:
             msg = (
                 f"Limits({', '.join(problems)}) is invalid; timeouts must be > 0 seconds or "
-                "None, max_steps and max_in_flight >= 1 or None, max_handoffs and "
-                "max_delegation_depth >= 0."
+                "None, max_steps and max_in_flight >= 1 or None, max_copies >= 1, "
+                "max_handoffs and max_delegation_depth >= 0."
             )
             raise ConfigurationError(msg)

@@ -27,7 +27,7 @@ __all__ = [
     "NoConsensus",
     "Reducer",
     "Redundancy",
-    "check_reducers",
+    "check_redundancy",
     "majority",
     "plurality",
     "unanimous",
@@ -53,14 +53,19 @@ class Redundancy(BaseModel):
             attempt fails only when every replica failed. ``"vote"``: the task waits
             for every replica (or, at the attempt's timeout, for those that answered)
             and completes with ``reducer`` applied to the results, if at least
-            ``quorum`` replicas completed; else the attempt fails and is retried.
+            ``quorum`` replicas completed; else the attempt fails (``no_consensus``)
+            and is retried. A vote starts once ``quorum`` agents have room; a team with
+            fewer candidates fails it as ``undeliverable``.
         reducer: For a vote, the name of the reducer (see :data:`REDUCERS`; a team
-            adds its own with ``Team(reducers=...)``).
+            adds its own with ``Team(reducers=...)``). The built-in ones compare results
+            as canonical JSON text: ``1`` and ``1.0``, or ``true`` and ``1``, differ.
         quorum: For a vote, the completed replicas needed (at most ``copies``); by
             default a majority of ``copies``. For ``"first"`` it must be ``None``.
 
     Raises:
-        pydantic.ValidationError: A quorum above ``copies``, or one given for ``"first"``.
+        pydantic.ValidationError: A quorum above ``copies``, or a quorum or reducer
+            given for ``"first"``. A team refuses a plan whose ``copies`` pass its
+            ``Limits.max_copies`` (``PlanValidationError``).
 
     Example:
         >>> Redundancy(copies=3, decide="vote").needed
@@ -78,6 +83,9 @@ class Redundancy(BaseModel):
     def _quorum_fits(self) -> Redundancy:
         if self.quorum is not None and self.decide == "first":
             msg = "quorum is for decide='vote'; the first result decides otherwise"
+            raise ValueError(msg)
+        if self.decide == "first" and self.reducer != "majority":
+            msg = "reducer is for decide='vote'; the first result decides otherwise"
             raise ValueError(msg)
         if self.quorum is not None and self.quorum > self.copies:
             msg = f"quorum {self.quorum} is above copies {self.copies}"
@@ -185,17 +193,23 @@ REDUCERS: Mapping[str, Reducer] = {
 """The reducers every team knows, by the name a :class:`Redundancy` gives."""
 
 
-def check_reducers(plan: Plan, known: Collection[str]) -> None:
-    """Every voting task of ``plan`` names a reducer in ``known``.
+def check_redundancy(plan: Plan, reducers: Collection[str], max_copies: int) -> None:
+    """Check that ``plan``'s replicated tasks fit ``max_copies`` and name known reducers.
 
     Raises:
-        PlanValidationError: The first task naming an unknown reducer.
+        PlanValidationError: The first task breaking either rule.
     """
     for task in plan.tasks:
         spec = task.redundancy
-        if spec is not None and spec.decide == "vote" and spec.reducer not in known:
+        if spec is not None and spec.copies > max_copies:
+            msg = (
+                f"Task {task.id!r} asks for {spec.copies} copies; the team's limit is "
+                f"{max_copies} (Limits.max_copies)."
+            )
+            raise PlanValidationError(msg, task_id=task.id, rule="copies within max_copies")
+        if spec is not None and spec.decide == "vote" and spec.reducer not in reducers:
             msg = (
                 f"Task {task.id!r} votes with unknown reducer {spec.reducer!r}; known "
-                f"reducers are {sorted(known)} (add one with Team(reducers=...))."
+                f"reducers are {sorted(reducers)} (add one with Team(reducers=...))."
             )
             raise PlanValidationError(msg, task_id=task.id, rule="a vote names a known reducer")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
-from actors._json_value import canonical_json
+from actors._json_value import canonical_json, to_json_value
 from bus import Delegated, Event, FailureKind, Handoff, TaskCompleted, TaskFailed
 
 from .dispatch import Dispatching
@@ -47,7 +47,7 @@ class Replicas:
     """The replicas of the attempt in flight (``TaskRun.replicas``) and their outcomes."""
 
     by_token: dict[str, Replica] = field(default_factory=dict)
-    failures: list[Failure] = field(default_factory=list)
+    failures: list[tuple[str, Failure]] = field(default_factory=list)  # agent, failure
 
     def live(self, token: str) -> Replica | None:
         """The replica still running with ``token``, if any."""
@@ -73,17 +73,24 @@ class Replication(Retries, Dispatching):
         if spec is None or not route:
             super()._start_attempt(wf, run, new_attempt=new_attempt, route=route)
             return
-        if new_attempt:
-            run.attempts += 1
-        agents = self._router.spread(run.target, spec.copies, self.limits.max_in_flight)
+        limit = self.limits.max_in_flight
+        agents = self._router.spread(run.target, spec.copies, spec.needed, limit)
         if len(agents) < spec.needed:
+            if len(self._router.candidates(run.target)) >= spec.needed:
+                # Busy now: wait for room on enough agents (the waiting room's count).
+                run.retry_pending = run.retry_pending or not new_attempt
+                self._waiting_room.add(wf, run)
+                return
+            run.attempts += new_attempt
             run.status = TaskStatus.RUNNING  # an attempt that could not be sent
             error = (
                 f"task undeliverable: its vote needs {spec.needed} agents and "
-                f"{len(agents)} of {run.target!r} can take it now"
+                f"{run.target!r} has {len(self._router.candidates(run.target))}"
             )
             self._failed(wf, run, FailureKind.UNDELIVERABLE, error, retryable=True)
             return
+        if new_attempt:
+            run.attempts += 1
         group = run.replicas = Replicas()
         for number, agent in enumerate(agents, 1):
             run.agent, run.replica = agent, number
@@ -133,7 +140,7 @@ class Replication(Retries, Dispatching):
             wf.spend(run, event.usage, event.model)
         replica.running = False
         self._router.finished(agent, ok=False)
-        group.failures.append(failure)
+        group.failures.append((agent, failure))
         if not group.running:
             self._vote(wf, run)
 
@@ -146,9 +153,8 @@ class Replication(Retries, Dispatching):
         if len(ballots) < spec.needed:
             self._decided(wf, run, won=False, failure=timed_out)
             if not ballots:  # every replica failed: as the last did
-                last = group.failures[-1]
-                retryable = all(f.retryable for f in group.failures)
-                run.agent = self._last_agent(group)
+                run.agent, last = group.failures[-1]
+                retryable = all(f.retryable for _, f in group.failures)
                 self._failed(wf, run, last.kind, last.error, retryable=retryable)
                 return
             error = (
@@ -158,7 +164,7 @@ class Replication(Retries, Dispatching):
             self._failed(wf, run, FailureKind.NO_CONSENSUS, error, retryable=True)
             return
         try:
-            decided = self.reducers[spec.reducer](ballots)
+            decided = to_json_value(self.reducers[spec.reducer](ballots))
         except NoConsensus as exc:
             self._decided(wf, run, won=False, failure=timed_out)
             error = f"NoConsensus: {exc}"
@@ -179,10 +185,6 @@ class Replication(Retries, Dispatching):
         run.agent = run.agent or ballots[0].agent
         self._decided(wf, run, won=True, failure=timed_out)
         self._complete(wf, run, decided)
-
-    @staticmethod
-    def _last_agent(group: Replicas) -> str:
-        return max(group.by_token.values(), key=lambda r: r.number).agent
 
     def _decided(self, wf: Workflow, run: TaskRun, *, won: bool, failure: bool = False) -> None:
         """The attempt is decided (``won``: completed by ``run.agent``'s result, or failed).

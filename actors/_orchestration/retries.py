@@ -50,7 +50,7 @@ class Retries(WorkflowTransitions):
 
     def _retry(self, wf: Workflow, run: TaskRun) -> None:
         """Send a due retry, or let it wait (in order) for an agent free of stuck work."""
-        if not self._waiting_room.has_room(run.target):
+        if not self._waiting_room.has_room(run.target, run.needed):
             self._waiting_room.add(wf, run)
             return
         run.retry_pending = False

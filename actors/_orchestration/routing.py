@@ -125,19 +125,22 @@ class AgentRouter:
         """Attempts running on ``agent`` now."""
         return self._health[agent].in_flight
 
-    def has_capacity(self, target: str, limit: int | None) -> bool:
-        """Whether an agent that could take ``target``'s next attempt is free enough.
+    def has_capacity(self, target: str, limit: int | None, count: int = 1) -> bool:
+        """Whether ``count`` agents that could take ``target``'s next attempt are free enough.
 
         Free enough: fewer than ``limit`` attempts in flight (``None``: any number), and
         no attempt given up on that has not come back (a retry must not queue behind
         an attempt known to be stuck). The candidates are those of :meth:`choose`: the
-        agents with capability ``target``, or agent ``target`` and its fallbacks.
+        agents with capability ``target``, or agent ``target`` and its fallbacks; a
+        ``count`` above their number asks for all of them.
         """
         health = self._health.get(target)
-        if health is not None and _free(health, limit):
+        if count == 1 and health is not None and _free(health, limit):
             return True
         candidates = self._by_capability.get(target) or self._fallbacks.get(target, ())
-        return any(_free(self._health[a], limit) for a in candidates)
+        agents = {target, *candidates} & self._health.keys()
+        # More than there are: as many as there are (the dispatch then fails, undeliverable).
+        return sum(_free(self._health[a], limit) for a in agents) >= min(count, len(agents))
 
     def is_open(self, agent: str) -> bool:
         """Whether ``agent``'s circuit is open (not counting a due probe)."""
@@ -178,26 +181,45 @@ class AgentRouter:
         """An attempt was sent to ``agent``."""
         self._health[agent].in_flight += 1
 
-    def spread(self, target: str, count: int, limit: int | None) -> tuple[str, ...]:
-        """Up to ``count`` distinct agents for the replicas of an attempt of ``target``.
+    def candidates(self, target: str) -> tuple[str, ...]:
+        """The agents ``target``'s attempts may go to, in declaration order.
 
-        The candidates of :meth:`choose` whose circuit is closed and that have no
-        attempt given up on still out there: those with room under ``limit`` first,
-        then the least loaded, then declaration order. None such: :meth:`choose`'s one.
+        Those with capability ``target``, or agent ``target`` and its fallbacks.
+
+        Raises:
+            ConfigurationError: ``target`` is neither an agent nor a capability.
         """
         if target in self._by_capability:
-            candidates = self._by_capability[target]
-        else:
-            candidates = [target, *self._fallbacks.get(target, ())]
-        usable = []
-        for order, agent in enumerate(candidates):
+            return tuple(self._by_capability[target])
+        if target in self._health:
+            return (target, *self._fallbacks.get(target, ()))
+        msg = f"{target!r} is neither a declared agent nor a capability."
+        raise ConfigurationError(msg)
+
+    def spread(self, target: str, count: int, needed: int, limit: int | None) -> tuple[str, ...]:
+        """Up to ``count`` distinct agents for the replicas of an attempt of ``target``.
+
+        Only agents free enough (see :meth:`has_capacity`): those with a closed circuit
+        or one due a probe (which then goes out), least loaded first, then in
+        declaration order; if fewer than ``needed``, agents whose circuit is open make
+        up the number, the least recently opened first. Fewer than ``needed`` only when
+        fewer are free.
+        """
+        now, healthy, opened = self._clock(), [], []
+        for order, agent in enumerate(self.candidates(target)):
             health = self._health[agent]
-            if health.stuck == 0 and health.opened_at is None:
-                full = limit is not None and health.in_flight >= limit
-                usable.append((full, health.in_flight, order, agent))
-        if not usable:
-            return (self.choose(target),)
-        return tuple(agent for *_, agent in sorted(usable)[:count])
+            if not _free(health, limit):
+                continue
+            if health.opened_at is None or health.probe_due(now, self.breaker):
+                healthy.append((health.in_flight, order, agent))
+            else:
+                opened.append((health.opened_at, order, agent))
+        chosen = [agent for *_, agent in sorted(healthy)[:count]]
+        chosen += [agent for *_, agent in sorted(opened)[: max(0, needed - len(chosen))]]
+        for agent in chosen:
+            if self._health[agent].opened_at is not None:
+                self._health[agent].probing = True
+        return tuple(chosen)
 
     def given_up(self, agent: str, *, failure: bool = True) -> None:
         """An attempt on ``agent`` was given up on: a failure for the breaker, if ``failure``.

@@ -24,7 +24,7 @@ from .plan import Plan
 from .policies import Limits, RetryPolicy
 from .pool import AgentPool
 from .prices import Prices
-from .redundancy import REDUCERS, Reducer, check_reducers
+from .redundancy import REDUCERS, Reducer, check_redundancy
 from .remote import AGENT_INBOX, RemoteAgent, Transport
 from .replan import Replan
 from .result import TaskResult, WorkflowResult
@@ -144,6 +144,7 @@ class Team(AsyncRuns, TeamTriggers):
         self.agents |= {pool.name: pool.description for pool in pools}
         self._names = frozenset(self.agents).union(*capabilities.values())
         self._reducers = REDUCERS.keys() | (reducers or {}).keys()
+        self._max_copies = (limits or Limits()).max_copies
         self.name = name
         self.telemetry = telemetry = telemetry if telemetry is not None else bus.telemetry
         b = self.bus
@@ -220,7 +221,7 @@ class Team(AsyncRuns, TeamTriggers):
             WorkflowError: Through the future, if the orchestrator stops first.
         """
         plan.check(self._names)
-        check_reducers(plan, self._reducers)
+        check_redundancy(plan, self._reducers, self._max_copies)
         return submit(
             self._orchestrator(),
             plan,

@@ -17,8 +17,10 @@ class WaitingRoom:
     """Per target (an agent or a capability), the tasks waiting for room on an agent.
 
     An agent has room while it runs fewer than ``max_in_flight`` attempts and none given
-    up on is still out there (see :meth:`AgentRouter.has_capacity`). Tasks leave in
-    order: highest priority first, then in the order they arrived, across workflows.
+    up on is still out there (see :meth:`AgentRouter.has_capacity`); a replicated task
+    waits for room on as many agents as its vote needs (:attr:`TaskRun.needed`). Tasks
+    leave in order: highest priority first, then in the order they arrived, across
+    workflows.
 
     Args:
         router: Whose agents' load decides which targets have room.
@@ -35,21 +37,23 @@ class WaitingRoom:
         self._router = router
         self._limit = max_in_flight
         self._waited = waited
-        # By target: heaps of (-priority, arrival, since (monotonic s), workflow, task id).
-        self._heaps: dict[str, list[tuple[int, int, float, Workflow, str]]] = {}
+        # By target: heaps of (-priority, arrival, since (monotonic s), agents needed,
+        # workflow, task id).
+        self._heaps: dict[str, list[tuple[int, int, float, int, Workflow, str]]] = {}
         self._arrivals = itertools.count()
 
     def __bool__(self) -> bool:
         """Whether any task waits."""
         return bool(self._heaps)
 
-    def has_room(self, target: str) -> bool:
-        """Whether an agent that could take ``target``'s next attempt has room now."""
-        return self._router.has_capacity(target, self._limit)
+    def has_room(self, target: str, count: int = 1) -> bool:
+        """Whether ``count`` agents that could take ``target``'s next attempt have room now."""
+        return self._router.has_capacity(target, self._limit, count)
 
     def add(self, wf: Workflow, run: TaskRun) -> None:
-        """Let ``run`` wait for room on an agent of its target."""
-        entry = (-run.task.priority, next(self._arrivals), time.monotonic(), wf, run.task.id)
+        """Let ``run`` wait for room on as many agents of its target as it needs."""
+        arrival = next(self._arrivals)
+        entry = (-run.task.priority, arrival, time.monotonic(), run.needed, wf, run.task.id)
         heapq.heappush(self._heaps.setdefault(run.target, []), entry)
 
     def leaving(self) -> Iterator[tuple[Workflow, str]]:
@@ -60,8 +64,8 @@ class WaitingRoom:
         id may be reused once its workflow ended): the consumer skips the stale ones.
         """
         for target, heap in list(self._heaps.items()):
-            while heap and self.has_room(target):
-                _, _, since, wf, task_id = heapq.heappop(heap)
+            while heap and self.has_room(target, heap[0][3]):
+                _, _, since, _, wf, task_id = heapq.heappop(heap)
                 if self._waited is not None:
                     self._waited(target, time.monotonic() - since)
                 yield wf, task_id

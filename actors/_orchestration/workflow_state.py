@@ -78,6 +78,12 @@ class TaskRun:
     replicas: Replicas | None = None  # the replicas of a replicated attempt in flight
     replica: int = 0  # the replica number of the dispatch being started (0: none)
 
+    @property
+    def needed(self) -> int:
+        """Agents an attempt needs free at once: 1, or its vote's quorum (``Redundancy``)."""
+        spec = self.task.redundancy
+        return 1 if spec is None else spec.needed
+
     def set_error(self, kind: FailureKind, error: str) -> None:
         """Record why the current attempt (or the task) failed: its kind and message."""
         self.error, self.error_kind = error, kind

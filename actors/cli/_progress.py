@@ -24,6 +24,10 @@ __all__ = ["Progress", "Row"]
 TERMINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
 
 
+ENDED = frozenset({"completed", "failed", "cancelled", "skipped"})
+"""The statuses a task ends with (its ``TaskFinished``'s)."""
+
+
 @dataclass(slots=True)
 class Row:
     """One task as far as its events tell.
@@ -38,6 +42,7 @@ class Row:
         duration: Seconds from the first start to the end, once ended.
         tokens: Input plus output tokens spent so far.
         note: The last error, or the approval's decision, in words.
+        running: Dispatches of its latest attempt still out (replicas: several).
     """
 
     task_id: str
@@ -48,6 +53,7 @@ class Row:
     duration: float | None = None
     tokens: int = 0
     note: str = ""
+    running: int = 0
 
     def seconds(self, now: datetime) -> float | None:
         """Its duration: final once ended, else up to ``now``; ``None`` before it starts."""
@@ -103,17 +109,22 @@ class Progress:
         row = self.row(event.task_id)
         if isinstance(event, TaskStarted):
             row.status, row.attempt, row.agent = "running", event.attempt, event.agent
+            row.running = row.running + 1 if event.replica > 1 else 1
             row.started = row.started or event.time
             row.duration = None
         elif isinstance(event, TaskCompleted | Handoff):
             row.tokens += event.usage.total_tokens
+            row.running = max(0, row.running - 1)
             if isinstance(event, Handoff):
                 row.note = f"handed off to {event.to_agent}"
             return None  # its TaskFinished (or the next attempt) tells the state
         elif isinstance(event, TaskFailed):
             row.tokens += event.usage.total_tokens
-            row.status = "retrying"
-            row.note = f"{event.error_type}: {event.message}" if event.message else event.error_type
+            row.running = max(0, row.running - 1)
+            if row.status not in ENDED:  # not a late reply (a race's loser, say)
+                row.status = "retrying" if row.running == 0 else row.status
+                error = event.error_type
+                row.note = f"{error}: {event.message}" if event.message else error
         elif isinstance(event, ApprovalRequested):
             row.status = "awaiting approval"
         elif isinstance(event, ApprovalDecided):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bus import TaskFinished, TaskStarted
+from actors._orchestration.redundancy import Redundancy
+from bus import TaskCompleted, TaskFinished, TaskStarted
 
 from ._protocol_state import _fail, _Run
 
@@ -16,6 +17,12 @@ def check_replica(event: TaskStarted, run: _Run, copies: int | None) -> None:
     """
     wf, tid = event.workflow_id, event.task_id
     if not event.replica:
+        if copies is not None:
+            msg = (
+                f"Task {tid!r} of workflow {wf!r} has a redundancy, yet attempt "
+                f"{event.attempt} started on {event.agent!r} as no replica."
+            )
+            raise _fail(event, msg)
         run.replicas.pop(tid, None)
         return
     if copies is None or event.replica > copies:
@@ -47,14 +54,28 @@ def dispatch_tokens(run: _Run, task_id: str, attempt: int) -> list[str]:
     return [dispatch.attempt_token] if dispatch and dispatch.attempt == attempt else []
 
 
-def check_decided(event: TaskFinished, run: _Run, needed: int) -> None:
-    """A replicated task completed had ``needed`` ``TaskCompleted`` of its last attempt."""
+def check_decided(event: TaskFinished, run: _Run, spec: Redundancy) -> None:
+    """A replicated task completed: answered by enough replicas, none still out there."""
     tokens = dispatch_tokens(run, event.task_id, event.attempts)
-    got = sum(("TaskCompleted", t) in run.answered for t in tokens)
-    if got < needed:
+    completed = [t for t in tokens if ("TaskCompleted", t) in run.answered]
+    where = f"Task {event.task_id!r} of workflow {event.workflow_id!r}"
+    if len(completed) < spec.needed:
         msg = (
-            f"Task {event.task_id!r} of workflow {event.workflow_id!r} finished as completed "
-            f"with {got} TaskCompleted of its attempt {event.attempts}'s replicas; its "
-            f"redundancy needs {needed}."
+            f"{where} finished as completed with {len(completed)} TaskCompleted of its "
+            f"attempt {event.attempts}'s replicas; its redundancy needs {spec.needed}."
         )
+        raise _fail(event, msg)
+    ended = {token for _, token in run.answered} | run.given_up | run.lost
+    if any(t not in ended for t in tokens):
+        msg = (
+            f"{where} finished as completed while a replica of its attempt "
+            f"{event.attempts} was still running (it had not answered, crashed or been "
+            "given up on)."
+        )
+        raise _fail(event, msg)
+    if spec.decide == "first" and not any(
+        isinstance(o, TaskCompleted) and o.attempt_token in completed and o.result == event.result
+        for o in run.outcomes.values()
+    ):
+        msg = f"{where} finished with a result none of its replicas' TaskCompleted gave."
         raise _fail(event, msg)

@@ -66,6 +66,8 @@ class _Run:
     children: dict[str, list[_Run]] = field(default_factory=dict)  # by delegating task
     # each replicated task's replicas of its latest attempt: token -> TaskStarted
     replicas: dict[str, dict[str, TaskStarted]] = field(default_factory=dict)
+    given_up: set[str] = field(default_factory=set)  # tokens of a CancelRequested
+    lost: set[str] = field(default_factory=set)  # tokens of a crash or a dead letter
 
 
 def _fail(event: Event, message: str) -> ProtocolViolation:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from pydantic import JsonValue
 
+from actors._orchestration.identity import attempt_token_of
 from actors._orchestration.plan import Plan, Task
 from bus import (
     AgentJoined,
@@ -13,6 +14,9 @@ from bus import (
     Award,
     Bid,
     CallForProposals,
+    CancelRequested,
+    ChildCrashed,
+    DeadLetter,
     Delegated,
     Event,
     EventRejected,
@@ -79,13 +83,15 @@ def check_protocol(events: Iterable[Event]) -> None:
        finished completed. Nothing starts in a workflow after its
        ``WorkflowFinished``.
 
-    10. **Redundancy** — a ``TaskStarted`` with a ``replica`` number belongs to a
-        task with a ``redundancy``, numbered at most its ``copies``, each replica of an
-        attempt on another agent (a resume starts them afresh); an outcome carrying
-        any replica's token answers it.
-        A replicated task finished as completed had a ``TaskCompleted`` from at least
-        ``Redundancy.needed`` replicas of its last attempt (one for ``"first"``, the
-        quorum for a vote).
+    10. **Redundancy** — a task with a ``redundancy`` starts only replicas, and a
+        ``TaskStarted`` with a ``replica`` number belongs to such a task, numbered at
+        most its ``copies``, each replica of an attempt on another agent (a resume
+        starts them afresh); an outcome carrying any replica's token answers it, unless
+        published after a ``CancelRequested`` with its token (given up on: it answers
+        nothing, for any task). A replicated task finished as completed had a
+        ``TaskCompleted`` from at least ``Redundancy.needed`` replicas of its last
+        attempt (one for ``"first"``, whose result is the task's; the quorum for a
+        vote), and each of that attempt's replicas had answered or was given up on.
 
     Raises:
         ProtocolViolation: The first violation, explained in one sentence that names the
@@ -125,6 +131,12 @@ def check_protocol(events: Iterable[Event]) -> None:
             _check_end(event, run)
         elif isinstance(event, WorkflowResumed):
             run.replicas.clear()  # the dispatches in flight start afresh
+        elif isinstance(event, CancelRequested):
+            run.given_up.add(event.attempt_token)
+        elif isinstance(event, ChildCrashed | DeadLetter):
+            token = attempt_token_of(event)  # the attempt it ended, if any
+            if token:
+                run.lost.add(token)
 
 
 def _task(run: _Run, event: Event) -> Task:
@@ -197,6 +209,8 @@ def _check_start(event: TaskStarted, run: _Run) -> None:
 def _answered(event: TaskCompleted | TaskFailed | Handoff | Delegated, run: _Run) -> None:
     """Note an outcome; it answers its dispatch if it carries that dispatch's token."""
     run.outcomes[event.id] = event
+    if event.attempt_token in run.given_up:
+        return  # published after its dispatch was given up on: it answers nothing
     if event.attempt_token in dispatch_tokens(run, event.task_id, event.attempt):
         run.answered.add((type(event).__name__, event.attempt_token))
 
@@ -239,7 +253,7 @@ def _check_finish(event: TaskFinished, run: _Run) -> None:
             raise _fail(event, msg)
     spec = _task(run, event).redundancy
     if spec is not None and event.status == "completed" and tid not in run.carried:
-        check_decided(event, run, spec.needed)
+        check_decided(event, run, spec)
     run.finished[tid] = event
 
 
@@ -320,8 +334,8 @@ def _ended_through_child(event: TaskFinished, run: _Run) -> bool:
     completed, else this raises.
     """
     dispatch = run.latest.get(event.task_id)
-    if dispatch is None or dispatch.attempt != event.attempts:
-        return False
+    if dispatch is None or dispatch.attempt != event.attempts or dispatch.replica:
+        return False  # (a replica that delegated started no child: its attempt failed)
     if ("Delegated", dispatch.attempt_token) not in run.answered:
         return False
     if event.status != "completed":

@@ -337,7 +337,8 @@ def test_a_depth_limit_of_zero_turns_delegation_off_and_a_negative_one_is_refuse
     )
     message = (
         "Limits(max_delegation_depth=-1) is invalid; timeouts must be > 0 seconds or None, "
-        "max_steps and max_in_flight >= 1 or None, max_handoffs and max_delegation_depth >= 0."
+        "max_steps and max_in_flight >= 1 or None, max_copies >= 1, max_handoffs and "
+        "max_delegation_depth >= 0."
     )
     with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}$"):
         Limits(max_delegation_depth=-1)

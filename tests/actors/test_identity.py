@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -301,6 +302,9 @@ class Slow(Agent):
     def handle(self, task: TaskContext) -> object:
         if task.task_id == "slow":  # times out, is cancelled, answers late
             task.cancellation.wait(5)
+            # Late: its own deadline (from when it started) may come a moment before the
+            # orchestrator's (from when it sent it), so it answers well after both.
+            time.sleep(0.2)
         return task.task_id
 
 

@@ -60,9 +60,12 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         if decide is None:
             tasks.append(task)  # not replicated: mixed with replicated ones
             continue
-        reducer = draw(st.sampled_from(["majority", "plurality"]))
-        quorum = draw(st.none() | st.integers(1, copies)) if decide == "vote" else None
-        spec = Redundancy(copies=copies, decide=decide, reducer=reducer, quorum=quorum)
+        if decide == "vote":
+            reducer = draw(st.sampled_from(["majority", "plurality"]))
+            quorum = draw(st.none() | st.integers(1, copies))
+            spec = Redundancy(copies=copies, decide="vote", reducer=reducer, quorum=quorum)
+        else:
+            spec = Redundancy(copies=copies)
         tasks.append(task.model_copy(update={"redundancy": spec}))
     plan = Plan(tasks=tasks, error_budget=plan.error_budget)
     p = st.floats(0, 0.1)
