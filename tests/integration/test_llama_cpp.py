@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from actors.testing import FakeLLMServer, Reply
 from tests.helpers import clean_env, run_example
+from tests.integration.llama_server import LlamaServer, llama_server_binary
 from tests.integration.test_due_diligence import AGENTS, load_example
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -41,18 +43,32 @@ def test_the_example_completes_against_a_llama_cpp_like_server() -> None:
     assert set(kinds[1:]) == {"json_object", None}
 
 
+@pytest.fixture(scope="module")
+def llama_cpp_base_url() -> Iterator[str]:
+    """``$LLAMA_CPP_BASE_URL``, else a ``llama-server`` of ours with the tiny random model."""
+    if url := os.environ.get("LLAMA_CPP_BASE_URL"):
+        yield url
+        return
+    binary = llama_server_binary()
+    assert binary is not None  # tests/conftest.py skips the test otherwise
+    with LlamaServer(binary) as server:
+        yield server.base_url
+
+
 @pytest.mark.llama_cpp
-def test_the_example_against_a_real_llama_cpp_server() -> None:  # pragma: no cover - needs one
+def test_the_example_against_a_real_llama_cpp_server(llama_cpp_base_url: str) -> None:
     """Whatever the model answers: every task ends completed or with a typed failure.
 
-    Run with ``LLAMA_CPP_BASE_URL=http://127.0.0.1:8080/v1`` (``llama-server -m
-    MODEL.gguf --jinja``) and optionally ``LLAMA_CPP_MODEL``; ``tests/conftest.py``
-    skips it otherwise.
+    Runs where ``llama-server`` is (``LLAMA_SERVER=/path/to/llama-server``, or on
+    ``PATH``): the test starts it with a tiny random-weight model it writes
+    (``tiny_gguf.py``). Or against a server already running, with
+    ``LLAMA_CPP_BASE_URL=http://127.0.0.1:8080/v1`` (``llama-server -m MODEL.gguf
+    --jinja``) and optionally ``LLAMA_CPP_MODEL``. ``tests/conftest.py`` skips it where
+    there is neither.
     """
-    base_url = os.environ["LLAMA_CPP_BASE_URL"]
     model = os.environ.get("LLAMA_CPP_MODEL", "local")
     timeout = float(os.environ.get("LLAMA_CPP_TIMEOUT", "100"))
-    env = clean_env(OPENAI_BASE_URL=base_url, OPENAI_API_KEY="none")
+    env = clean_env(OPENAI_BASE_URL=llama_cpp_base_url, OPENAI_API_KEY="none")
     started = time.monotonic()
     proc = run_example("--model", model, "--timeout", f"{timeout:g}", env=env)
     assert time.monotonic() - started < timeout + 20  # within its timeout, with shutdown
