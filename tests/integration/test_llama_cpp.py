@@ -8,9 +8,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 
+from actors import Plan, TaskStatus, Team, WorkflowResult, WorkflowTimeout
 from actors.testing import FakeLLMServer, Reply
+from bus import EventBus
 from tests.helpers import clean_env, run_example
 from tests.integration.llama_server import LlamaServer, llama_server_binary
 from tests.integration.test_due_diligence import AGENTS, load_example
@@ -84,3 +87,37 @@ def test_the_example_against_a_real_llama_cpp_server(llama_cpp_base_url: str) ->
     for line in re.findall(r"^t\d+: (.+)$", proc.stdout, re.MULTILINE):
         # "ErrorType: message" for a failure; "cancelled: ..." or "skipped: ..." else.
         assert re.match(r"^(\w+Error|\w+Timeout|TaskCancelled|cancelled|skipped)\b", line), line
+
+
+@pytest.mark.llama_cpp
+def test_the_examples_agents_run_its_plan_against_a_real_llama_cpp_server(
+    llama_cpp_base_url: str, bus: EventBus
+) -> None:
+    """The example's six agents run its plan (no planner): each task still ends typed.
+
+    A random model rarely plans (its agent names are random), so this shows the agents'
+    side on the same server: tools offered, ``Finding`` asked for as JSON, answers cut
+    short, every task completed, failed with its kind, or cancelled.
+    """
+    example = load_example()
+    model = os.environ.get("LLAMA_CPP_MODEL", "local")
+    timeout = float(os.environ.get("LLAMA_CPP_TIMEOUT", "100"))
+    client = openai.OpenAI(base_url=llama_cpp_base_url, api_key="none", timeout=timeout)
+    company = example.load_company(example.DEFAULT_INPUT)
+    started = time.monotonic()
+    with Team(example.build_agents(bus, client, model, company), bus=bus) as team:
+        try:
+            result: WorkflowResult | None = team.run(
+                Plan.model_validate(example.PLAN), timeout=timeout
+            )
+        except WorkflowTimeout as exc:  # a typed failure too, with what had ended
+            result = exc.partial
+    assert result is not None
+    assert time.monotonic() - started < timeout + 20
+    assert [t.task_id for t in result.tasks] == [f"t{i}" for i in range(1, 7)]
+    for task in result.tasks:
+        assert task.status in {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+        if task.status is TaskStatus.COMPLETED:
+            assert task.result is not None
+        else:
+            assert task.error and task.error_kind is not None, task

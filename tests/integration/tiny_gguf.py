@@ -3,8 +3,8 @@
 No model weights can be downloaded on the machines this project runs on, so the
 llama.cpp test writes its own model: 2 layers, 64-wide, 4 heads, a vocabulary of the 256
 byte-fallback tokens, the printable ASCII characters and ChatML's control tokens, and a
-ChatML chat template (for ``llama-server --jinja``). Its answers are random text; the
-server's grammars (``response_format``, tool calls) shape them. About 0.5 MB.
+ChatML chat template (for ``llama-server --jinja``). Its answers are random printable
+ASCII; the server's grammars (``response_format``) shape them. About 0.5 MB.
 
 The format is GGUF version 3 (ggml's ``docs/gguf.md``): a header, the metadata, the
 tensor infos, then the tensors' data, each aligned to 32 bytes.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import struct
 from array import array
+from math import prod
 from pathlib import Path
 
 ALIGNMENT = 32
@@ -129,15 +130,25 @@ def write_tiny_gguf(path: Path, *, seed: int = 0) -> Path:
     }
     rng = random.Random(seed)
     shapes = tensor_shapes(len(tokens))
+    speakable = {i for i, t in enumerate(types) if t == NORMAL}
+    speakable |= {tokens.index("<0x0A>"), tokens.index("<|im_end|>")}
     infos, blobs, offset = [], [], 0
     for name, shape in shapes.items():
-        count = 1
-        for n in shape:
-            count *= n
+        rows = [[rng.gauss(0.0, 0.02) for _ in range(shape[0])] for _ in range(prod(shape[1:]))]
         if name.endswith("norm.weight"):
-            data = array("f", [1.0] * count).tobytes()
-        else:
-            data = array("f", (rng.gauss(0.0, 0.5) for _ in range(count))).tobytes()
+            rows = [[1.0] * shape[0]]
+        elif name in ("token_embd.weight", "output.weight"):
+            # Every hidden state leans along dimension 0 (each embedding has it); the
+            # output rows of the tokens it may not say point against it. So it answers
+            # in printable ASCII, spaces and newlines: JSON the server's parser takes.
+            spread = 1.0 if name == "token_embd.weight" else 0.3  # logits: std about 1.5
+            for token, row in enumerate(rows):
+                row[:] = [rng.gauss(0.0, spread) for _ in row]
+                if name == "token_embd.weight":
+                    row[0] = 10.0
+                else:
+                    row[0] = 0.0 if token in speakable else -10.0
+        data = array("f", [x for row in rows for x in row]).tobytes()
         dims = struct.pack(f"<I{len(shape)}Q", len(shape), *shape)
         infos.append(_string(name) + dims + struct.pack("<IQ", GGML_F32, offset))
         blobs.append(data + _pad(len(data)))
