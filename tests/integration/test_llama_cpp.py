@@ -90,14 +90,16 @@ def test_the_example_against_a_real_llama_cpp_server(llama_cpp_base_url: str) ->
 
 
 @pytest.mark.llama_cpp
+@pytest.mark.parametrize("stream", [False, True])
 def test_the_examples_agents_run_its_plan_against_a_real_llama_cpp_server(
-    llama_cpp_base_url: str, bus: EventBus
+    llama_cpp_base_url: str, bus: EventBus, stream: bool
 ) -> None:
     """The example's six agents run its plan (no planner): each task still ends typed.
 
-    A random model rarely plans (its agent names are random), so this shows the agents'
-    side on the same server: tools offered, ``Finding`` asked for as JSON, answers cut
-    short, every task completed, failed with its kind, or cancelled.
+    A random model does not plan (its plans are cut short, or name agents at random),
+    so this shows the agents' side on the same server, streamed or not: tools offered,
+    ``Finding`` asked for as JSON, every task completed, failed with its kind, or
+    cancelled.
     """
     example = load_example()
     model = os.environ.get("LLAMA_CPP_MODEL", "local")
@@ -105,7 +107,8 @@ def test_the_examples_agents_run_its_plan_against_a_real_llama_cpp_server(
     client = openai.OpenAI(base_url=llama_cpp_base_url, api_key="none", timeout=timeout)
     company = example.load_company(example.DEFAULT_INPUT)
     started = time.monotonic()
-    with Team(example.build_agents(bus, client, model, company), bus=bus) as team:
+    agents = example.build_agents(bus, client, model, company, stream=stream)
+    with Team(agents, bus=bus) as team:
         try:
             result: WorkflowResult | None = team.run(
                 Plan.model_validate(example.PLAN), timeout=timeout
