@@ -104,17 +104,17 @@ def test_the_examples_agents_run_its_plan_against_a_real_llama_cpp_server(
     example = load_example()
     model = os.environ.get("LLAMA_CPP_MODEL", "local")
     timeout = float(os.environ.get("LLAMA_CPP_TIMEOUT", "100"))
-    client = openai.OpenAI(base_url=llama_cpp_base_url, api_key="none", timeout=timeout)
     company = example.load_company(example.DEFAULT_INPUT)
     started = time.monotonic()
-    agents = example.build_agents(bus, client, model, company, stream=stream)
-    with Team(agents, bus=bus) as team:
-        try:
-            result: WorkflowResult | None = team.run(
-                Plan.model_validate(example.PLAN), timeout=timeout
-            )
-        except WorkflowTimeout as exc:  # a typed failure too, with what had ended
-            result = exc.partial
+    with openai.OpenAI(base_url=llama_cpp_base_url, api_key="none", timeout=timeout) as client:
+        agents = example.build_agents(bus, client, model, company, stream=stream)
+        with Team(agents, bus=bus) as team:
+            try:
+                result: WorkflowResult | None = team.run(
+                    Plan.model_validate(example.PLAN), timeout=timeout
+                )
+            except WorkflowTimeout as exc:  # a typed failure too, with what had ended
+                result = exc.partial
     assert result is not None
     assert time.monotonic() - started < timeout + 20
     assert [t.task_id for t in result.tasks] == [f"t{i}" for i in range(1, 7)]
