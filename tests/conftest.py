@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from actors.testing.nats_server import NatsServer
 from bus import EventBus
+from tests.integration.llama_server import llama_server_binary
 
 if TYPE_CHECKING:
     from bus import NatsTransport
@@ -27,15 +28,16 @@ collect_ignore_glob = ["benchmarks/*"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip ``paid_llm`` and ``llama_cpp`` tests unless their endpoint is configured."""
+    """Skip ``paid_llm`` and ``llama_cpp`` tests unless their endpoint (or server) is there."""
     missing = [name for name in PAID_LLM_ENV if not os.environ.get(name)]
     if missing:
         skip = pytest.mark.skip(reason=f"paid_llm: set {' and '.join(missing)} to run it")
         for item in items:
             if item.get_closest_marker("paid_llm") is not None:
                 item.add_marker(skip)
-    if not os.environ.get("LLAMA_CPP_BASE_URL"):
-        skip = pytest.mark.skip(reason="llama_cpp: set LLAMA_CPP_BASE_URL to run it")
+    if not os.environ.get("LLAMA_CPP_BASE_URL") and llama_server_binary() is None:
+        reason = "llama_cpp: set LLAMA_CPP_BASE_URL, or LLAMA_SERVER (or put llama-server on PATH)"
+        skip = pytest.mark.skip(reason=reason)
         for item in items:
             if item.get_closest_marker("llama_cpp") is not None:
                 item.add_marker(skip)

@@ -19,7 +19,7 @@ from actors._errors import (
     TaskError,
     ToolArgumentsError,
 )
-from actors._json_value import describe_validation_error
+from actors._json_value import check_finite, describe_validation_error
 from actors._metrics import Instruments
 from bus import EventBus, Telemetry
 from bus._tracing import record_failure
@@ -312,13 +312,15 @@ class LLMAgent(Agent):
             if self.output_type is None:
                 return text
             try:
-                return self.output_type.model_validate_json(text)
-            except pydantic.ValidationError as exc:
+                answer = self.output_type.model_validate_json(text)
+                check_finite(answer)  # 1e999 parses, to an infinity no result can carry
+                return answer
+            except (pydantic.ValidationError, NotJSONError) as exc:
                 # What reaches telemetry names fields and kinds of error, never the
                 # model's text; the model itself is shown its whole error below.
+                problem = exc if isinstance(exc, NotJSONError) else describe_validation_error(exc)
                 last_problem = (
-                    f"its answer failed the {self.output_type.__name__} schema: "
-                    f"{describe_validation_error(exc)}"
+                    f"its answer failed the {self.output_type.__name__} schema: {problem}"
                 )
                 messages.append({"role": "assistant", "content": text})
                 messages.append(

@@ -38,7 +38,7 @@ class Task(BaseModel):
         priority: Among ready tasks, higher starts first.
         max_attempts: Attempts before the task fails for good (≥ 1).
         timeout: Seconds an attempt may run before it fails as timed out (and is retried
-            if attempts remain); ``None`` uses the team's ``Limits.task_timeout``.
+            if attempts remain), finite; ``None`` uses the team's ``Limits.task_timeout``.
         needs_approval: When ready, the task waits for an approval (``ApprovalDecided``)
             before it starts; a rejection, or no decision within the team's
             ``Limits.approval_timeout``, fails it.
@@ -50,7 +50,7 @@ class Task(BaseModel):
             a vote decides it (see :class:`Redundancy`). ``None``: one agent.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str = Field(min_length=1, max_length=200)
     description: str = ""

@@ -258,6 +258,9 @@ class Decide:
 
 def task_result(run: TaskRun, prices: Prices) -> TaskResult:
     finished = run.finished_at or datetime.now(UTC)
+    # A completed task has no cause, though an earlier attempt of it failed (as its
+    # TaskFinished event, and a resumed workflow's result, say).
+    failed = run.status is not TaskStatus.COMPLETED
     # Every value is already of its field's type: constructing skips re-validating them.
     return TaskResult.model_construct(
         task_id=run.task.id,
@@ -271,8 +274,8 @@ def task_result(run: TaskRun, prices: Prices) -> TaskResult:
         usage_by_model=dict(run.spent),
         cost=prices.cost(run.spent),
         result=run.result,
-        error=run.error,
-        error_kind=run.error_kind,
+        error=run.error if failed else "",
+        error_kind=run.error_kind if failed else None,
         late_replies=run.late_replies,
         late_bids=run.late_bids,
         workflow=run.child_result,

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 
 from actors import (
     DEFAULT_MODEL_RETRIES,
@@ -100,6 +100,29 @@ def test_tool_loop_validates_arguments_and_structured_output(bus: EventBus) -> N
     prompt_tokens = sum(max(1, len(json.dumps(r["messages"])) // 4) for r in requests)
     assert task.usage.input_tokens == prompt_tokens
     assert task.usage.output_tokens > 0
+
+
+class Measured(BaseModel):
+    figures: dict[str, JsonValue]
+
+
+def test_an_answer_with_an_infinite_number_is_sent_back_like_a_schema_failure(
+    bus: EventBus,
+) -> None:
+    # 1e999 is JSON that parses to infinity, which no result can carry: the attempt
+    # failed for good ("cannot travel as JSON", not retryable), the model never told.
+    script = [Reply.text('{"figures": {"x": 1e999}}'), Reply.json({"figures": {"x": 1}})]
+    with FakeLLMServer(script) as server:
+        task = run_one(bus, server, output_type=Measured)
+    assert (task.status, task.result, task.attempts) == (
+        TaskStatus.COMPLETED,
+        {"figures": {"x": 1}},
+        1,
+    )
+    assert server.requests[1]["messages"][-1]["content"] == (
+        "Your answer does not match the Measured JSON schema: Measured: a non-finite "
+        "number (JSON has no NaN or infinity). Reply again with only the corrected JSON."
+    )
 
 
 def test_task_context_is_injected_and_not_shown_to_the_model(bus: EventBus) -> None:

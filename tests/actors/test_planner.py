@@ -52,3 +52,15 @@ def test_planner_gives_up_with_a_clear_error() -> None:
         ):
             planner.plan("x")
     assert len(server.requests) == 2
+
+
+def test_a_plan_with_an_infinite_timeout_is_sent_back() -> None:
+    # 1e999 parses to infinity: the plan passed, and the workflow then failed with a
+    # WorkflowError (its events cannot carry the timeout), which the example let escape.
+    forever = '{"tasks": [{"id": "t1", "agent": "legal", "timeout": 1e999}]}'
+    with FakeLLMServer([Reply.text(forever), Reply.json(GOOD)]) as server:
+        plan = Planner(server.client(), "m", AGENTS, max_attempts=2).plan("x")
+    assert [t.id for t in plan.tasks] == ["t1", "t2"]
+    feedback = server.requests[1]["messages"][-1]["content"]
+    assert feedback.startswith("That plan is invalid: ")
+    assert "tasks.0.timeout\n  Input should be a finite number" in feedback

@@ -107,6 +107,14 @@ def test_retries_wait_for_the_backoff(bus: EventBus) -> None:
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1, gaps  # 0.05 s, then 0.1 s
 
 
+def test_a_task_that_completes_after_failed_attempts_reports_no_error(bus: EventBus) -> None:
+    # Its result said the last failed attempt's error (its TaskFinished event did not).
+    with Team([Flaky.child_spec("flaky", bus)], bus=bus, retry=RetryPolicy(backoff=None)) as team:
+        task = team.run(Plan(tasks=(Task(id="t", agent="flaky"),)), timeout=10).tasks[0]
+    assert (task.status, task.attempts) == (TaskStatus.COMPLETED, 3)
+    assert (task.error, task.error_kind, task.result) == ("", None, "ok")
+
+
 def test_cancel_ends_every_unfinished_task_as_cancelled(bus: EventBus) -> None:
     Blocks.gate.clear()
     rec = EventRecorder(bus, TaskStarted)

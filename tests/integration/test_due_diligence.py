@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -22,6 +23,8 @@ def load_example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("due_diligence_example", EXAMPLE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered, so pydantic resolves its models' annotations (Finding's JsonValue).
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
