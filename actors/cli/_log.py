@@ -63,6 +63,8 @@ def timeline(events: list[Event]) -> str:
         >>> print(timeline([TaskStarted(workflow_id="w", task_id="a", agent="echo")]))
         offset   event         task  attempt  agent  details
         +0.000s  task.started  a     1        echo
+        >>> describe(TaskStarted(workflow_id="w", task_id="a", agent="echo", replica=2))
+        'replica 2'
     """
     first = events[0].time
     rows = [("offset", "event", "task", "attempt", "agent", "details")]
@@ -91,6 +93,8 @@ def describe(event: Event) -> str:
         return f"{event.usage.total_tokens} tokens"
     if isinstance(event, Handoff):
         return f"to {event.to_agent}: {event.reason}"
+    if isinstance(event, TaskStarted) and event.replica:
+        return f"replica {event.replica}"
     if isinstance(event, ApprovalDecided):
         decided = "approved" if event.approved else "rejected"
         return f"{decided} by {event.by or '?'}" + (f": {event.reason}" if event.reason else "")
