@@ -455,14 +455,22 @@ def test_a_loser_still_queued_behind_other_work_never_runs(bus: EventBus) -> Non
 
 
 def test_losers_tokens_count_while_the_workflow_runs(bus: EventBus) -> None:
+    slow_started = threading.Event()
+
     class Spender(Replica):
         def handle(self, task: TaskContext) -> object:
             task.add_usage(TokenUsage(input_tokens=100, output_tokens=100), model="m")
+            if task.task_id == "after":
+                return "after"
+            if self.name == "slow":
+                slow_started.set()
+            elif task.task_id == "t":
+                assert slow_started.wait(5.0)  # the loser spends before it is cancelled
             return super().handle(task)
 
     specs = [
         Spender.child_spec("fast", bus, capabilities=["work"], answer="f"),
-        Spender.child_spec("slow", bus, capabilities=["work"], delay=0.2),
+        Spender.child_spec("slow", bus, capabilities=["work"], delay=5.0),
     ]
     plan = Plan(
         tasks=[
