@@ -210,8 +210,8 @@ class Delegations(Retries, Dispatching):
 
     # -- the task ends first: its child is cancelled ----------------------------------------
 
-    def _give_up(self, wf: Workflow, run: TaskRun, reason: str) -> None:
-        super()._give_up(wf, run, reason)
+    def _give_up(self, wf: Workflow, run: TaskRun, reason: str, *, failure: bool = False) -> None:
+        super()._give_up(wf, run, reason, failure=failure)
         child = run.child
         if child is not None:
             run.child = None

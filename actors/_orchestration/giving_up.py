@@ -32,12 +32,16 @@ class GivingUp(Actor):
             self._router.finished(run.on_agent, ok=ok)
             run.on_agent = None
 
-    def _give_up(self, wf: Workflow, run: TaskRun, reason: str) -> None:
-        """Stop waiting for the dispatch in flight, if any; ask its agent to cancel it."""
+    def _give_up(self, wf: Workflow, run: TaskRun, reason: str, *, failure: bool = False) -> None:
+        """Stop waiting for the dispatch in flight, if any; ask its agent to cancel it.
+
+        ``failure``: whether it counts against the agent's circuit breaker (a timeout
+        does; a cancellation, its task's or its workflow's, is not the agent's failure).
+        """
         agent = run.on_agent
         if agent is not None:
             run.on_agent = None
-            self._give_up_dispatch(wf, run, agent, run.attempt_token, reason)
+            self._give_up_dispatch(wf, run, agent, run.attempt_token, reason, failure=failure)
 
     def _give_up_dispatch(
         self,
@@ -47,7 +51,7 @@ class GivingUp(Actor):
         token: str,
         reason: str,
         *,
-        failure: bool = True,
+        failure: bool,
     ) -> None:
         """Give up on the dispatch of ``run``'s attempt on ``agent`` with ``token``.
 

@@ -211,12 +211,12 @@ class Replication(Retries, Dispatching):
             replica.running = False
             self._give_up_dispatch(wf, run, replica.agent, replica.token, reason, failure=failure)
 
-    def _give_up(self, wf: Workflow, run: TaskRun, reason: str) -> None:
+    def _give_up(self, wf: Workflow, run: TaskRun, reason: str, *, failure: bool = False) -> None:
         group, run.replicas = run.replicas, None
         for replica in group.running if group is not None else ():
             replica.running = False
-            self._give_up_dispatch(wf, run, replica.agent, replica.token, reason)
-        super()._give_up(wf, run, reason)
+            self._give_up_dispatch(wf, run, replica.agent, replica.token, reason, failure=failure)
+        super()._give_up(wf, run, reason, failure=failure)
 
     def _on_timer(self, wf: Workflow, msg: AttemptTimedOut | RetryDue) -> None:
         """At a vote's timeout, decide with the replicas that completed, if enough did."""

@@ -65,6 +65,6 @@ class Retries(WorkflowTransitions):
                 self._retry(wf, run)
         elif not run.retry_pending and msg.dispatch == run.dispatches:
             run.timer = None
-            self._give_up(wf, run, "timeout")
+            self._give_up(wf, run, "timeout", failure=True)
             error = f"timeout: attempt {msg.attempt} gave no outcome within {msg.timeout:g} s"
             self._failed(wf, run, FailureKind.TIMEOUT, error, retryable=True)

@@ -117,3 +117,29 @@ def test_work_moves_off_a_failing_agent_to_one_with_the_same_capability(bus: Eve
     assert {t.agent for t in result.tasks} == {"steady"}
     assert capability.ok and capability.tasks[0].agent == "steady"
     assert Works.seen["steady"] == 7
+
+
+class Held(Agent):
+    """Runs until its attempt is cancelled (at most 5 s), then answers."""
+
+    def handle(self, task: TaskContext) -> object:
+        task.cancellation.wait(5.0)
+        return self.name
+
+
+def test_cancelling_workflows_opens_no_circuit(bus: EventBus) -> None:
+    """A cancelled attempt is not the agent's failure (only failed, crashed or timed out)."""
+    specs = [
+        Held.child_spec("first", bus, capabilities=["analysis"]),
+        Held.child_spec("second", bus, capabilities=["analysis"]),
+    ]
+    breaker = CircuitBreaker(failures=2, reset_after=60)
+    plan = Plan(tasks=(Task(id="t", agent="first"),))
+    with Team(specs, bus=bus, retry=RetryPolicy(circuit_breaker=breaker)) as team:
+        for i in range(3):  # more cancellations than the breaker's threshold
+            future = team.submit(plan, workflow_id=f"w{i}")
+            team.cancel(f"w{i}")
+            assert not future.get(timeout=10).ok
+        named = team.submit(plan, workflow_id="after")
+        team.cancel("after")  # it must have gone to "first": its circuit is closed
+        assert named.get(timeout=10).tasks[0].agent == "first"
