@@ -76,7 +76,8 @@ class Replication(Retries, Dispatching):
         limit = self.limits.max_in_flight
         agents = self._router.spread(run.target, spec.copies, spec.needed, limit)
         if len(agents) < spec.needed:
-            if len(self._router.candidates(run.target)) >= spec.needed:
+            there = len(self._router.candidates(run.target))
+            if there >= spec.needed:
                 # Busy now: wait for room on enough agents (the waiting room's count).
                 run.retry_pending = run.retry_pending or not new_attempt
                 self._waiting_room.add(wf, run)
@@ -85,7 +86,7 @@ class Replication(Retries, Dispatching):
             run.status = TaskStatus.RUNNING  # an attempt that could not be sent
             error = (
                 f"task undeliverable: its vote needs {spec.needed} agents and "
-                f"{run.target!r} has {len(self._router.candidates(run.target))}"
+                f"{run.target!r} has {there}"
             )
             self._failed(wf, run, FailureKind.UNDELIVERABLE, error, retryable=True)
             return
@@ -189,11 +190,12 @@ class Replication(Retries, Dispatching):
     def _decided(self, wf: Workflow, run: TaskRun, *, won: bool, failure: bool = False) -> None:
         """The attempt is decided (``won``: completed by ``run.agent``'s result, or failed).
 
-        An event of the workflow's span says how; the replicas still running are given
-        up on. Only those that ran past the attempt's timeout (``failure``) count as
-        failures of their agents for the circuit breaker.
+        The replicas still running are given up on (only those that ran past the
+        attempt's timeout, ``failure``, count as failures of their agents for the
+        circuit breaker), and an event of the workflow's span says how it was decided.
         """
-        group, run.replicas = run.replicas, None
+        reason = "timeout" if failure else "cancelled: the attempt was decided without it"
+        group = self._give_up_replicas(wf, run, reason, failure=failure)
         if group is not None and run.task.redundancy is not None:
             wf.span.add_event(
                 "redundancy.decide",
@@ -206,17 +208,20 @@ class Replication(Retries, Dispatching):
                     "actorchestra.redundancy.winner": run.agent if won else "",
                 },
             )
-        reason = "timeout" if failure else "cancelled: the attempt was decided without it"
-        for replica in group.running if group is not None else ():
-            replica.running = False
-            self._give_up_dispatch(wf, run, replica.agent, replica.token, reason, failure=failure)
 
     def _give_up(self, wf: Workflow, run: TaskRun, reason: str, *, failure: bool = False) -> None:
+        self._give_up_replicas(wf, run, reason, failure=failure)
+        super()._give_up(wf, run, reason, failure=failure)
+
+    def _give_up_replicas(
+        self, wf: Workflow, run: TaskRun, reason: str, *, failure: bool
+    ) -> Replicas | None:
+        """Give up on the replicas still running; ``run.replicas`` (returned) is cleared."""
         group, run.replicas = run.replicas, None
         for replica in group.running if group is not None else ():
             replica.running = False
             self._give_up_dispatch(wf, run, replica.agent, replica.token, reason, failure=failure)
-        super()._give_up(wf, run, reason, failure=failure)
+        return group
 
     def _on_timer(self, wf: Workflow, msg: AttemptTimedOut | RetryDue) -> None:
         """At a vote's timeout, decide with the replicas that completed, if enough did."""
