@@ -46,6 +46,21 @@ def median_of(runs: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 
+def interleaved_medians(
+    variants: Sequence[str], rounds: int, measure: Callable[[str], float]
+) -> dict[str, float]:
+    """Each variant's median of ``rounds`` calls of ``measure(variant)``.
+
+    The variants take turns within each round, so drift on a shared machine hits every
+    variant alike.
+    """
+    samples: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(rounds):
+        for variant in variants:
+            samples[variant].append(measure(variant))
+    return {v: statistics.median(s) for v, s in samples.items()}
+
+
 def machine_note() -> str:
     """CPU count, affinity (pinned or not) and Python version."""
     cpus = sorted(os.sched_getaffinity(0))

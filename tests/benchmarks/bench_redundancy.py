@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 from actors import Limits, Plan, Redundancy, Team
 from bus import EventBus
 
-from ._common import machine_note
+from ._common import interleaved_medians, machine_note
 from .bench_contract_net import AGENTS, PLANS, Worker
 
 VARIANTS: dict[str, Redundancy | None] = {
@@ -52,11 +53,9 @@ def main() -> None:
     print(f"bench_redundancy: {AGENTS} agents, medians of {rounds} rounds, untraced")
     print(f"  {machine_note()}")
     for plan_name, plan in PLANS.items():
-        samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
-        for _ in range(rounds):  # interleaved: drift hits every variant alike
-            for variant in VARIANTS:
-                samples[variant].append(per_task(variant, plan_name))
-        medians = {v: sorted(s)[rounds // 2] for v, s in samples.items()}
+        medians = interleaved_medians(
+            list(VARIANTS), rounds, partial(per_task, plan_name=plan_name)
+        )
         print(f"  {plan_name} of {len(plan.tasks)} tasks, per task:")
         for variant, median in medians.items():
             ratio = median / medians["direct"]
