@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 from functools import partial
+from typing import Any
 
 from actors import Agent, ContractNet, Offer, Plan, Task, TaskContext, Team
 from bus import CallForProposals, EventBus
@@ -54,13 +55,17 @@ VARIANTS: dict[str, tuple[type[Agent], ContractNet | None]] = {
 def per_task(variant: str, plan_name: str) -> float:
     """Seconds per task of one run of the plan."""
     agent, net = VARIANTS[variant]
+    return timed_per_task(agent, PLANS[plan_name], contract_net=net)
+
+
+def timed_per_task(agent: type[Agent], plan: Plan, **team: Any) -> float:
+    """Seconds per task of ``plan``'s second run by a ``Team(**team)`` of ``AGENTS`` agents."""
     bus = EventBus(tracing=False)
     specs = [agent.child_spec(f"a{i}", bus, capabilities=["x"]) for i in range(AGENTS)]
-    plan = PLANS[plan_name]
-    with Team(specs, bus=bus, contract_net=net) as team:
-        team.run(plan, timeout=60)  # warm-up
+    with Team(specs, bus=bus, **team) as running:
+        running.run(plan, timeout=60)  # warm-up
         started = time.perf_counter()
-        result = team.run(plan, timeout=60)
+        result = running.run(plan, timeout=60)
         took = time.perf_counter() - started
     bus.stop()
     assert result.ok

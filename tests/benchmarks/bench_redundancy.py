@@ -12,14 +12,12 @@ Prints medians per task and ratios to direct.
 from __future__ import annotations
 
 import argparse
-import time
 from functools import partial
 
-from actors import Limits, Plan, Redundancy, Team
-from bus import EventBus
+from actors import Limits, Plan, Redundancy
 
 from ._common import interleaved_medians, machine_note
-from .bench_contract_net import AGENTS, PLANS, Worker
+from .bench_contract_net import AGENTS, PLANS, Worker, timed_per_task
 
 VARIANTS: dict[str, Redundancy | None] = {
     "direct": None,
@@ -32,18 +30,8 @@ VARIANTS: dict[str, Redundancy | None] = {
 def per_task(variant: str, plan_name: str) -> float:
     """Seconds per task of one run of the plan."""
     spec = VARIANTS[variant]
-    plan = PLANS[plan_name]
-    plan = Plan(tasks=tuple(t.model_copy(update={"redundancy": spec}) for t in plan.tasks))
-    bus = EventBus(tracing=False)
-    specs = [Worker.child_spec(f"a{i}", bus, capabilities=["x"]) for i in range(AGENTS)]
-    with Team(specs, bus=bus, limits=Limits(max_in_flight=None)) as team:
-        team.run(plan, timeout=60)  # warm-up
-        started = time.perf_counter()
-        result = team.run(plan, timeout=60)
-        took = time.perf_counter() - started
-    bus.stop()
-    assert result.ok
-    return took / len(plan.tasks)
+    tasks = tuple(t.model_copy(update={"redundancy": spec}) for t in PLANS[plan_name].tasks)
+    return timed_per_task(Worker, Plan(tasks=tasks), limits=Limits(max_in_flight=None))
 
 
 def main() -> None:
